@@ -1,0 +1,176 @@
+"""Content-addressed artifact store over fsspec.
+
+Every object lives at ``objects/<first two hex digits>/<rest of the BLAKE3 digest>`` below the
+store's URL (a local directory by default; any fsspec URL such as ``s3://bucket/prefix``).
+Identical content is stored once, whichever run produced it.
+
+Safety rules, each tested:
+- A write goes to a temporary name and is renamed into place (on object stores a PUT is
+  already atomic), so a crash never leaves half an object under a real digest.
+- What is written is hashed again and must match the digest it is stored under.
+- Every restore re-hashes the bytes it read; a mismatch raises :class:`CorruptObject` and
+  nothing is written into the workspace.
+- Digests are validated as 64 lowercase hex characters, so no object name can point
+  outside the store.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from conveyor.errors import ArtifactError, CorruptObject, NotFoundError
+from conveyor.hashing import hash_bytes, hash_file
+
+if TYPE_CHECKING:
+    from fsspec import AbstractFileSystem
+
+DIGEST = re.compile(r"^[0-9a-f]{64}$")
+
+
+def check_digest(digest: str) -> str:
+    """Return ``digest`` if it is a well-formed BLAKE3 hex digest, else raise."""
+    if not DIGEST.match(digest):
+        raise ArtifactError(f"{digest!r} is not a BLAKE3 digest (64 lowercase hex characters)")
+    return digest
+
+
+@contextmanager
+def _translated(action: str, where: str) -> Iterator[None]:
+    """The one place where filesystem errors from fsspec or the OS become ours."""
+    try:
+        yield
+    except (ArtifactError, NotFoundError):
+        raise
+    except FileNotFoundError as exc:
+        raise NotFoundError(f"{action}: {where} does not exist") from exc
+    except OSError as exc:
+        raise ArtifactError(f"{action} failed for {where}: {exc}") from exc
+
+
+class ArtifactStore:
+    """Objects addressed by their BLAKE3 digest, on any fsspec filesystem."""
+
+    def __init__(self, url: str) -> None:
+        import fsspec
+
+        self.url = url.rstrip("/")
+        fs, root = fsspec.core.url_to_fs(self.url)
+        self.fs: AbstractFileSystem = fs
+        self.root: str = root.rstrip("/")
+        self._local = "file" in _protocols(fs)
+        if self._local:
+            os.makedirs(self._path("tmp"), exist_ok=True)
+
+    def _path(self, *parts: str) -> str:
+        return "/".join((self.root, *parts))
+
+    def object_path(self, digest: str) -> str:
+        """Where the object with ``digest`` lives in the store."""
+        check_digest(digest)
+        return self._path("objects", digest[:2], digest[2:])
+
+    def has(self, digest: str) -> bool:
+        """Whether an object with ``digest`` is stored (its content is not checked)."""
+        with _translated("checking an object", digest):
+            return bool(self.fs.exists(self.object_path(digest)))
+
+    def put_file(self, source: Path, digest: str) -> bool:
+        """Store ``source`` under ``digest``; False if it was already stored."""
+        final = self.object_path(digest)
+        if self.has(digest):
+            return False
+        with _translated("storing", str(source)):
+            if self._local:
+                tmp = self._path("tmp", uuid.uuid4().hex)
+                try:
+                    shutil.copyfile(source, tmp)
+                    _require(hash_file(tmp), digest, f"{source} changed while it was stored")
+                    os.chmod(tmp, 0o444)
+                    os.makedirs(os.path.dirname(final), exist_ok=True)
+                    os.replace(tmp, final)
+                finally:
+                    if os.path.exists(tmp):
+                        os.unlink(tmp)
+            else:
+                _require(hash_file(source), digest, f"{source} changed while it was stored")
+                self.fs.put_file(str(source), final)
+        return True
+
+    def put_bytes(self, data: bytes) -> str:
+        """Store ``data`` and return its digest."""
+        digest = hash_bytes(data)
+        if self.has(digest):
+            return digest
+        final = self.object_path(digest)
+        with _translated("storing", f"object {digest}"):
+            if self._local:
+                tmp = self._path("tmp", uuid.uuid4().hex)
+                try:
+                    with open(tmp, "wb") as handle:
+                        handle.write(data)
+                    os.chmod(tmp, 0o444)
+                    os.makedirs(os.path.dirname(final), exist_ok=True)
+                    os.replace(tmp, final)
+                finally:
+                    if os.path.exists(tmp):
+                        os.unlink(tmp)
+            else:
+                self.fs.pipe_file(final, data)
+        return digest
+
+    def get_bytes(self, digest: str) -> bytes:
+        """The verified content of an object."""
+        with _translated("reading", f"object {digest}"):
+            data: bytes = self.fs.cat_file(self.object_path(digest))
+        if hash_bytes(data) != digest:
+            raise self._corrupt(digest)
+        return data
+
+    def get_file(self, digest: str, dest: Path) -> None:
+        """Write an object to ``dest`` atomically, after checking its content."""
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        tmp = dest.parent / f".{dest.name}.conveyor-{uuid.uuid4().hex[:8]}"
+        try:
+            with _translated("restoring", f"object {digest}"):
+                if self._local:
+                    shutil.copyfile(self.object_path(digest), tmp)
+                else:
+                    self.fs.get_file(self.object_path(digest), str(tmp))
+            if hash_file(tmp) != digest:
+                raise self._corrupt(digest)
+            os.replace(tmp, dest)
+        finally:
+            if tmp.exists():
+                tmp.unlink()
+
+    def discard(self, digest: str) -> None:
+        """Delete a (damaged) object so that the next store of that content writes it anew."""
+        with _translated("deleting", f"object {digest}"):
+            if self.fs.exists(self.object_path(digest)):
+                self.fs.rm_file(self.object_path(digest))
+
+    def _corrupt(self, digest: str) -> CorruptObject:
+        return CorruptObject(
+            f"object {digest[:12]} at {self.object_path(digest)} does not match its digest; "
+            "it was not restored",
+            hint="the stored copy is damaged: delete that file and re-run with "
+            "`conveyor run --force` to produce it again",
+            digest=digest,
+        )
+
+
+def _protocols(fs: AbstractFileSystem) -> tuple[str, ...]:
+    protocol = fs.protocol
+    return (protocol,) if isinstance(protocol, str) else tuple(protocol)
+
+
+def _require(actual: str, expected: str, message: str) -> None:
+    if actual != expected:
+        raise ArtifactError(message, hint="make sure nothing writes to it, then try again")

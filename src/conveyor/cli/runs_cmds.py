@@ -1,0 +1,300 @@
+"""``conveyor runs``, ``show``, ``diff`` and ``logs``: what was recorded."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+if TYPE_CHECKING:
+    from conveyor.compare import DiffRow
+    from conveyor.store import Store
+    from conveyor.store.entities import Run
+
+AsJson = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
+RELATIVE = re.compile(r"^(\d+)\s*([smhdw])$")
+UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+
+
+def register(app: typer.Typer) -> None:
+    """Add the run-inspection commands to ``app``."""
+    app.command("runs")(runs)
+    app.command("show")(show)
+    app.command("diff")(diff)
+    app.command("logs")(logs)
+
+
+def _open() -> tuple[Any, Any, Store]:
+    from conveyor.cli.context import project_and_settings
+    from conveyor.store import open_store
+
+    project, settings = project_and_settings()
+    project.state_dir.mkdir(parents=True, exist_ok=True)
+    return project, settings, open_store(settings.database_url(project.state_dir))
+
+
+def parse_since(text: str) -> datetime:
+    """``2h``, ``3d``, ``30m``, ``1w`` ago, or an ISO date/time (UTC when no zone is given)."""
+    from conveyor.errors import ConfigError
+    from conveyor.ids import utcnow
+
+    match = RELATIVE.match(text.strip())
+    if match:
+        return utcnow() - timedelta(**{UNITS[match.group(2)]: int(match.group(1))})
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        raise ConfigError(
+            f"--since {text!r} is neither a duration nor a date",
+            hint="use e.g. 2h, 3d, 1w, 2026-11-01 or 2026-11-01T09:30",
+        ) from None
+    if parsed.tzinfo is None:
+        from datetime import UTC
+
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed
+
+
+def run_as_dict(run: Run) -> dict[str, Any]:
+    """A run for ``--json``."""
+    return {
+        "id": run.id,
+        "status": run.status,
+        "started_at": run.started_at.isoformat(),
+        "ended_at": run.ended_at.isoformat() if run.ended_at else None,
+        "duration_s": run.duration_s,
+        "user": run.user,
+        "trigger": run.trigger,
+        "git": {"commit": run.git_commit, "branch": run.git_branch, "dirty": run.git_dirty},
+        "targets": list(run.targets),
+        "params": run.params,
+        "metrics": run.metrics,
+        "stages": [
+            {
+                "stage": s.stage,
+                "status": s.status,
+                "key": s.key,
+                "duration_s": s.duration_s,
+                "exit_code": s.exit_code,
+                "message": s.message,
+                "deps": s.deps,
+                "outs": s.outs,
+                "stdout_digest": s.stdout_digest,
+                "stderr_digest": s.stderr_digest,
+            }
+            for s in run.stages
+        ],
+    }
+
+
+def runs(
+    status: Annotated[
+        str | None, typer.Option(help="Only runs with this status (success, failed, ...).")
+    ] = None,
+    since: Annotated[
+        str | None, typer.Option(help="Only runs started since: 2h, 3d, a date.")
+    ] = None,
+    stage: Annotated[str | None, typer.Option(help="Only runs that included this stage.")] = None,
+    limit: Annotated[int, typer.Option(min=1, help="At most this many runs.")] = 20,
+    as_json: AsJson = False,
+) -> None:
+    """List recorded runs, newest first."""
+    from conveyor.cli.context import print_json
+
+    _, _, store = _open()
+    found = store.runs.find(
+        status=status, since=parse_since(since) if since else None, stage=stage, limit=limit
+    )
+    if as_json:
+        print_json([run_as_dict(run) for run in found])
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    from conveyor.pipeline.metrics import format_metric
+
+    if not found:
+        typer.echo("No runs match." if (status or since or stage) else "No runs yet.")
+        return
+    table = Table(box=None, pad_edge=False)
+    for column in ("run", "status", "started", "took", "commit", "stages", "metrics"):
+        table.add_column(column)
+    for run in found:
+        counts: dict[str, int] = {}
+        for s in run.stages:
+            counts[s.status] = counts.get(s.status, 0) + 1
+        metrics = ", ".join(f"{k}={format_metric(v)}" for k, v in list(run.metrics.items())[:3])
+        table.add_row(
+            run.id,
+            run.status,
+            run.started_at.strftime("%Y-%m-%d %H:%M:%S"),
+            f"{run.duration_s:.1f}s" if run.duration_s is not None else "",
+            (run.git_commit or "")[:8] + ("*" if run.git_dirty else ""),
+            " ".join(f"{n} {k}" for k, n in counts.items()),
+            metrics,
+        )
+    Console(highlight=False).print(table)
+
+
+def show(
+    run_id: Annotated[str, typer.Argument(help="Run id, or a unique prefix of it.")],
+    as_json: AsJson = False,
+) -> None:
+    """Show one run: git commit, who, trigger, params, metrics, each stage."""
+    from conveyor.cli.context import print_json
+
+    _, _, store = _open()
+    run = store.runs.get(run_id)
+    if as_json:
+        print_json(run_as_dict(run))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    from conveyor.pipeline.metrics import format_metric
+
+    console = Console(highlight=False)
+    commit = (run.git_commit or "not in git")[:12] + (" (dirty)" if run.git_dirty else "")
+    took = f"{run.duration_s:.2f}s" if run.duration_s is not None else "still running"
+    console.print(f"[bold]run {run.id}[/]  {run.status}", markup=True)
+    for label, value in (
+        ("started", run.started_at.strftime("%Y-%m-%d %H:%M:%S %Z")),
+        ("took", took),
+        ("commit", commit),
+        ("branch", run.git_branch or "-"),
+        ("user", run.user or "-"),
+        ("trigger", run.trigger),
+        ("targets", ", ".join(run.targets) or "all stages"),
+    ):
+        console.print(f"  {label:<8} {value}", markup=False)
+    if run.params:
+        console.print("params", markup=False)
+        for key, value in sorted(run.params.items()):
+            console.print(f"  {key} = {value!r}", markup=False)
+    if run.metrics:
+        console.print("metrics", markup=False)
+        for key, metric in sorted(run.metrics.items()):
+            console.print(f"  {key} = {format_metric(metric)}", markup=False)
+    table = Table(box=None, pad_edge=False, title=None)
+    for column in ("stage", "result", "time", "exit", "outs", "note"):
+        table.add_column(column)
+    for s in run.stages:
+        outs = ", ".join(f"{path}@{rec['digest'][:8]}" for path, rec in s.outs.items())
+        table.add_row(
+            s.stage,
+            s.status,
+            f"{s.duration_s:.2f}s" if s.duration_s is not None else "",
+            "" if s.exit_code is None else str(s.exit_code),
+            outs,
+            s.message or "",
+        )
+    console.print(table)
+
+
+def diff(
+    old: Annotated[
+        str | None, typer.Argument(help="Run id or git revision [default: HEAD].")
+    ] = None,
+    new: Annotated[
+        str | None, typer.Argument(help="Run id or git revision [default: latest run].")
+    ] = None,
+    md: Annotated[bool, typer.Option("--md", help="A markdown table for a pull request.")] = False,
+    show_all: Annotated[bool, typer.Option("--all", help="Also list what did not change.")] = False,
+    as_json: AsJson = False,
+) -> None:
+    """Compare params and metrics of two runs (default: HEAD's lock vs the latest run)."""
+    from conveyor.cli.context import print_json
+    from conveyor.compare import default_sides, diff_snapshots, resolve_side
+
+    project, settings, store = _open()
+    if old is None:
+        a, b = default_sides(project, settings, store)
+    else:
+        a = resolve_side(project, settings, store, old)
+        if new is None:
+            latest = store.runs.find(limit=1)
+            b = resolve_side(project, settings, store, latest[0].id if latest else "workspace")
+        else:
+            b = resolve_side(project, settings, store, new)
+    rows = diff_snapshots(a, b, include_same=show_all)
+    if as_json:
+        print_json(
+            {
+                "old": a.label,
+                "new": b.label,
+                "rows": [
+                    {"kind": r.kind, "key": r.key, "old": r.old, "new": r.new, "change": r.change}
+                    for r in rows
+                ],
+            }
+        )
+    elif md:
+        typer.echo(markdown_diff(a.label, b.label, rows))
+    elif not rows:
+        typer.echo(f"No params or metrics differ between {a.label} and {b.label}.")
+    else:
+        typer.echo(f"{a.label}  ->  {b.label}")
+        for row in rows:
+            typer.echo(
+                f"  {row.kind:<6} {row.key:<28} {_cell(row.old):>12} -> "
+                f"{_cell(row.new):<12} {_delta(row)}"
+            )
+
+
+def _cell(value: Any) -> str:
+    from conveyor.pipeline.metrics import format_metric
+
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return format_metric(value)
+    return str(value)
+
+
+def _delta(row: DiffRow) -> str:
+    change = row.change
+    if change is None:
+        return ""
+    return f"{change:+.4g}"
+
+
+def markdown_diff(old: str, new: str, rows: list[DiffRow]) -> str:
+    """The diff as a GitHub-flavoured markdown table."""
+    if not rows:
+        return f"No params or metrics differ between `{old}` and `{new}`."
+    lines = [f"| | | `{old}` | `{new}` | change |", "|---|---|---:|---:|---:|"]
+    for row in rows:
+        lines.append(
+            f"| {row.kind} | `{row.key}` | {_cell(row.old)} | {_cell(row.new)} | {_delta(row)} |"
+        )
+    return "\n".join(lines)
+
+
+def logs(
+    run_id: Annotated[str, typer.Argument(help="Run id, or a unique prefix of it.")],
+    stage: Annotated[str, typer.Argument(help="Stage name.")],
+    stderr: Annotated[
+        bool, typer.Option("--stderr", help="Print stderr instead of stdout.")
+    ] = False,
+) -> None:
+    """Print what a stage's command wrote in a run (kept in the artifact store)."""
+    import sys
+
+    from conveyor.artifacts import ArtifactStore
+    from conveyor.errors import NotFoundError
+
+    project, settings, store = _open()
+    run = store.runs.get(run_id)
+    record = next((s for s in run.stages if s.stage == stage), None)
+    if record is None:
+        names = ", ".join(s.stage for s in run.stages)
+        raise NotFoundError(f"run {run.id} has no stage {stage!r}", hint=f"its stages: {names}")
+    digest = record.stderr_digest if stderr else record.stdout_digest
+    if digest is None:
+        stream = "stderr" if stderr else "stdout"
+        typer.echo(f"(stage {stage!r} wrote nothing to {stream} in run {run.id})", err=True)
+        return
+    artifacts = ArtifactStore(settings.artifacts_location(project.state_dir))
+    sys.stdout.write(artifacts.get_bytes(digest).decode(errors="replace"))

@@ -1,0 +1,98 @@
+"""Every failure a user can see is a :class:`ConveyorError`.
+
+The tree::
+
+    ConveyorError                      exit code 1 unless a subclass says otherwise
+    ├── ConfigError (ValueError)       conveyor.yaml / params / settings are wrong
+    │   └── ProjectNotFound            no conveyor.yaml above the working directory
+    ├── NotFoundError (LookupError)    a run, stage, object or file that does not exist
+    ├── ConflictError                  the operation clashes with existing state
+    │   └── LockHeld                   another `conveyor run` holds the project lock
+    ├── PipelineError                  a pipeline could not run as declared
+    │   ├── CycleError                 the stages depend on each other in a loop
+    │   ├── StageFailed                a stage's command exited non-zero
+    │   └── MissingOutput              a stage did not produce a declared out
+    ├── StoreError                     the metadata database failed
+    ├── ArtifactError                  the artifact store failed
+    │   └── CorruptObject              a stored object does not match its digest
+    └── Interrupted                    the user pressed Ctrl-C (exit code 130)
+
+Messages say what was expected, what came, where, and what to do. The CLI prints
+``str(error)`` without a traceback and exits with ``error.exit_code``.
+"""
+
+from __future__ import annotations
+
+
+class ConveyorError(Exception):
+    """Root of every error Conveyor reports to a user."""
+
+    exit_code: int = 1
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        if self.hint:
+            return f"{self.message}\n  hint: {self.hint}"
+        return self.message
+
+
+class ConfigError(ConveyorError, ValueError):
+    """The project's configuration (conveyor.yaml, params files, settings) is invalid."""
+
+
+class ProjectNotFound(ConfigError):
+    """No ``conveyor.yaml`` was found in the working directory or any parent."""
+
+
+class NotFoundError(ConveyorError, LookupError):
+    """A run, stage, artifact or file that was asked for does not exist."""
+
+
+class ConflictError(ConveyorError):
+    """The operation clashes with state that already exists."""
+
+
+class LockHeld(ConflictError):
+    """Another process holds the project's run lock."""
+
+
+class PipelineError(ConveyorError):
+    """The pipeline could not run as declared."""
+
+
+class CycleError(PipelineError):
+    """Stages depend on each other in a loop."""
+
+
+class StageFailed(PipelineError):
+    """A stage's command exited with a non-zero status."""
+
+
+class MissingOutput(PipelineError):
+    """A stage finished but did not produce an output it declared."""
+
+
+class StoreError(ConveyorError):
+    """The metadata store could not be read or written."""
+
+
+class ArtifactError(ConveyorError):
+    """The artifact store could not be read or written."""
+
+
+class CorruptObject(ArtifactError):
+    """A stored object's content does not match its digest; it is never restored."""
+
+    def __init__(self, message: str, *, digest: str, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.digest = digest
+
+
+class Interrupted(ConveyorError):
+    """The user interrupted the work (Ctrl-C)."""
+
+    exit_code = 130

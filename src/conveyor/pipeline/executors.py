@@ -1,0 +1,106 @@
+"""Executors run one stage's command somewhere and report how it went.
+
+The runner only knows :class:`Executor`: ``run(job)`` blocks until the command ends and
+returns a :class:`JobResult`; ``cancel_all()`` ends every command still running. The local
+executor runs each command as a child process in its own process group (so Ctrl-C can end
+the command and everything it started). A Ray executor will implement the same two methods
+by submitting the job as a Ray task.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+TERMINATE_GRACE_S = 5.0
+
+
+@dataclass(frozen=True)
+class Job:
+    """One command to run."""
+
+    stage: str
+    cmd: str
+    cwd: Path
+    env: dict[str, str]
+    stdout_path: Path
+    stderr_path: Path
+
+
+@dataclass(frozen=True)
+class JobResult:
+    """How a command ended."""
+
+    exit_code: int
+    duration_s: float
+    cancelled: bool = False
+
+
+class Executor(Protocol):
+    """Runs stage commands; must be safe to call ``run`` from several threads at once."""
+
+    def run(self, job: Job) -> JobResult: ...
+
+    def cancel_all(self) -> None: ...
+
+
+class LocalExecutor:
+    """Runs each command as a local child process (``/bin/sh -c``)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._running: dict[int, subprocess.Popen[bytes]] = {}
+        self._cancelled = False
+
+    def run(self, job: Job) -> JobResult:
+        job.stdout_path.parent.mkdir(parents=True, exist_ok=True)
+        started = time.monotonic()
+        with open(job.stdout_path, "wb") as out, open(job.stderr_path, "wb") as err:
+            with self._lock:
+                if self._cancelled:
+                    return JobResult(exit_code=-signal.SIGINT, duration_s=0.0, cancelled=True)
+                proc = subprocess.Popen(
+                    job.cmd,
+                    shell=True,
+                    cwd=job.cwd,
+                    env=job.env,
+                    stdout=out,
+                    stderr=err,
+                    stdin=subprocess.DEVNULL,
+                    start_new_session=True,
+                )
+                self._running[proc.pid] = proc
+            try:
+                code = proc.wait()
+            finally:
+                with self._lock:
+                    self._running.pop(proc.pid, None)
+        return JobResult(code, time.monotonic() - started, cancelled=self._cancelled)
+
+    def cancel_all(self) -> None:
+        """Send SIGTERM to every running command's process group, then SIGKILL stragglers."""
+        with self._lock:
+            self._cancelled = True
+            procs = list(self._running.values())
+        for proc in procs:
+            _signal_group(proc.pid, signal.SIGTERM)
+        deadline = time.monotonic() + TERMINATE_GRACE_S
+        for proc in procs:
+            try:
+                proc.wait(timeout=max(0.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                _signal_group(proc.pid, signal.SIGKILL)
+        for proc in procs:
+            _signal_group(proc.pid, signal.SIGKILL)  # grandchildren that ignored SIGTERM
+
+
+def _signal_group(pid: int, sig: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, sig)

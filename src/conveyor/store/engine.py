@@ -1,0 +1,104 @@
+"""Engines, the one session scope, and the one place SQLAlchemy errors become ours."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import create_engine, event
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
+
+from conveyor.errors import ConfigError, StoreError
+
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+
+def normalize_url(url: str) -> str:
+    """Use psycopg 3 for ``postgresql://`` URLs; leave every other URL as given."""
+    if url.startswith("postgresql://") or url.startswith("postgres://"):
+        return "postgresql+psycopg://" + url.split("://", 1)[1]
+    return url
+
+
+def make_engine(url: str) -> Engine:
+    """An engine for ``url``; SQLite gets WAL, a busy timeout and immediate transactions."""
+    url = normalize_url(url)
+    try:
+        parsed = make_url(url)
+    except ArgumentError as exc:
+        raise ConfigError(
+            f"CONVEYOR_DB_URL {redact(url)!r} is not a database URL",
+            hint="use sqlite:///path/to/file.db or postgresql://user@host:5432/dbname",
+        ) from exc
+    if parsed.get_backend_name() == "sqlite":
+        return _sqlite_engine(url)
+    return create_engine(url, pool_pre_ping=True)
+
+
+def _sqlite_engine(url: str) -> Engine:
+    engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        # Let SQLAlchemy, not the sqlite3 module, decide when transactions begin, so that
+        # every write transaction starts with BEGIN IMMEDIATE: concurrent writers then wait
+        # for the lock (busy timeout) instead of failing with "database is locked".
+        dbapi_conn.isolation_level = None
+        cursor = dbapi_conn.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine
+
+
+def redact(url: str) -> str:
+    """The URL with any password replaced, for messages and logs."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "<unparseable URL>"
+
+
+@contextmanager
+def translate_errors(url: str) -> Iterator[None]:
+    """Turn any SQLAlchemy error into a :class:`StoreError` that names the database."""
+    try:
+        yield
+    except OperationalError as exc:
+        raise StoreError(
+            f"the metadata database {redact(url)} is not reachable or is busy: {exc.orig}",
+            hint="check CONVEYOR_DB_URL and that the database server is running",
+        ) from exc
+    except SQLAlchemyError as exc:
+        raise StoreError(f"the metadata database {redact(url)} failed: {exc}") from exc
+
+
+class SessionScope:
+    """One transaction per ``with``: commit on success, roll back on any error."""
+
+    def __init__(self, engine: Engine, url: str) -> None:
+        self._factory = sessionmaker(engine, expire_on_commit=False)
+        self._url = url
+
+    @contextmanager
+    def __call__(self) -> Iterator[Session]:
+        with translate_errors(self._url):
+            session = self._factory()
+            try:
+                yield session
+                session.commit()
+            except BaseException:
+                session.rollback()
+                raise
+            finally:
+                session.close()

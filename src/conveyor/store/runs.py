@@ -1,0 +1,187 @@
+"""SQL implementation of :class:`~conveyor.store.base.RunRepository`."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import exists, select, update
+from sqlalchemy.orm import Session
+
+from conveyor.errors import ConflictError, NotFoundError
+from conveyor.ids import utcnow
+from conveyor.store.engine import SessionScope
+from conveyor.store.entities import NewRun, Run, StageRun
+from conveyor.store.tables import MetricRow, ParamRow, RunRow, StageRunRow
+
+HEX = re.compile(r"^[0-9a-f]{1,32}$")
+STAGE_FIELDS = (
+    "stage",
+    "status",
+    "key",
+    "started_at",
+    "duration_s",
+    "exit_code",
+    "message",
+    "stdout_digest",
+    "stderr_digest",
+    "deps",
+    "outs",
+)
+
+
+class SqlRunRepository:
+    """Runs in the ``runs``, ``stage_runs``, ``params`` and ``metrics`` tables."""
+
+    def __init__(self, session: SessionScope) -> None:
+        self._session = session
+
+    def create(self, run: NewRun) -> None:
+        with self._session() as s:
+            s.add(
+                RunRow(
+                    id=run.id,
+                    status="running",
+                    started_at=run.started_at,
+                    ended_at=None,
+                    git_commit=run.git_commit,
+                    git_branch=run.git_branch,
+                    git_dirty=run.git_dirty,
+                    user=run.user,
+                    trigger=run.trigger,
+                    project=run.project,
+                    targets={"stages": list(run.targets)},
+                )
+            )
+
+    def record_stage(self, run_id: str, stage: StageRun) -> None:
+        with self._session() as s:
+            s.add(StageRunRow(run_id=run_id, **{f: getattr(stage, f) for f in STAGE_FIELDS}))
+
+    def finish(self, run_id: str, status: str, ended_at: datetime) -> None:
+        with self._session() as s:
+            s.execute(
+                update(RunRow).where(RunRow.id == run_id).values(status=status, ended_at=ended_at)
+            )
+
+    def log_params(self, run_id: str, params: Mapping[str, Any]) -> None:
+        with self._session() as s:
+            existing = {
+                row.key: row.value
+                for row in s.scalars(select(ParamRow).where(ParamRow.run_id == run_id))
+            }
+            for key, value in params.items():
+                encoded = json.dumps(value, sort_keys=True)
+                if key not in existing:
+                    s.add(ParamRow(run_id=run_id, key=key, value=encoded))
+                elif existing[key] != encoded:
+                    raise ConflictError(
+                        f"param {key!r} of run {run_id} is already {existing[key]}, "
+                        f"cannot change it to {encoded}",
+                        hint="params are fixed once logged; start a new run to try a new value",
+                    )
+
+    def log_metrics(self, run_id: str, metrics: Mapping[str, float], step: int = 0) -> None:
+        now = utcnow()
+        with self._session() as s:
+            s.add_all(
+                MetricRow(
+                    run_id=run_id,
+                    key=key,
+                    value=None if math.isnan(value) else value,
+                    step=step,
+                    logged_at=now,
+                )
+                for key, value in metrics.items()
+            )
+
+    def get(self, id_or_prefix: str) -> Run:
+        with self._session() as s:
+            if not HEX.match(id_or_prefix):
+                raise self._not_found(s, id_or_prefix)
+            rows = s.scalars(
+                select(RunRow).where(RunRow.id.startswith(id_or_prefix)).limit(2)
+            ).all()
+            if not rows:
+                raise self._not_found(s, id_or_prefix)
+            if len(rows) > 1:
+                raise ConflictError(
+                    f"run id prefix {id_or_prefix!r} matches several runs "
+                    f"({rows[0].id}, {rows[1].id}, ...)",
+                    hint="type more characters of the id",
+                )
+            return self._load(s, rows)[0]
+
+    def _not_found(self, s: Session, wanted: str) -> NotFoundError:
+        recent = s.scalars(select(RunRow.id).order_by(RunRow.started_at.desc()).limit(5)).all()
+        hint = f"recent runs: {', '.join(recent)}" if recent else "no run is recorded yet"
+        return NotFoundError(f"no run with id {wanted!r}", hint=hint + " (see `conveyor runs`)")
+
+    def find(
+        self,
+        *,
+        status: str | None = None,
+        since: datetime | None = None,
+        stage: str | None = None,
+        limit: int = 20,
+    ) -> Sequence[Run]:
+        query = select(RunRow).order_by(RunRow.started_at.desc()).limit(limit)
+        if status:
+            query = query.where(RunRow.status == status)
+        if since:
+            query = query.where(RunRow.started_at >= since)
+        if stage:
+            query = query.where(
+                exists().where(StageRunRow.run_id == RunRow.id, StageRunRow.stage == stage)
+            )
+        with self._session() as s:
+            return self._load(s, s.scalars(query).all())
+
+    def _load(self, s: Session, rows: Sequence[RunRow]) -> list[Run]:
+        ids = [row.id for row in rows]
+        stages: dict[str, list[StageRun]] = defaultdict(list)
+        for sr in s.scalars(
+            select(StageRunRow).where(StageRunRow.run_id.in_(ids)).order_by(StageRunRow.id)
+        ):
+            stages[sr.run_id].append(StageRun(**{f: getattr(sr, f) for f in STAGE_FIELDS}))
+        params: dict[str, dict[str, Any]] = defaultdict(dict)
+        for p in s.scalars(select(ParamRow).where(ParamRow.run_id.in_(ids))):
+            params[p.run_id][p.key] = json.loads(p.value)
+        metrics: dict[str, dict[str, float]] = defaultdict(dict)
+        for m in s.scalars(
+            select(MetricRow)
+            .where(MetricRow.run_id.in_(ids))
+            .order_by(MetricRow.step, MetricRow.id)
+        ):
+            metrics[m.run_id][m.key] = math.nan if m.value is None else m.value
+        return [
+            Run(
+                id=row.id,
+                status=row.status,
+                started_at=aware(row.started_at) or row.started_at,
+                ended_at=aware(row.ended_at),
+                project=row.project,
+                trigger=row.trigger,
+                user=row.user,
+                git_commit=row.git_commit,
+                git_branch=row.git_branch,
+                git_dirty=row.git_dirty,
+                targets=tuple(row.targets.get("stages", [])),
+                params=params[row.id],
+                metrics=metrics[row.id],
+                stages=tuple(stages[row.id]),
+            )
+            for row in rows
+        ]
+
+
+def aware(moment: datetime | None) -> datetime | None:
+    """SQLite hands back naive datetimes; every time Conveyor stores is UTC."""
+    if moment is not None and moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    return moment

@@ -1,0 +1,87 @@
+"""The metadata schema. Rows never leave the store: repositories turn them into entities.
+
+Changing a table means adding an Alembic revision under ``migrations/versions``; a test
+checks that the migrations produce exactly these tables.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, ClassVar
+
+from sqlalchemy import JSON, DateTime, Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class Base(DeclarativeBase):
+    type_annotation_map: ClassVar[dict[Any, Any]] = {
+        datetime: DateTime(timezone=True),
+        dict[str, Any]: JSON,
+    }
+
+
+class RunRow(Base):
+    __tablename__ = "runs"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    started_at: Mapped[datetime] = mapped_column(index=True)
+    ended_at: Mapped[datetime | None]
+    git_commit: Mapped[str | None] = mapped_column(String(64))
+    git_branch: Mapped[str | None] = mapped_column(String(255))
+    git_dirty: Mapped[bool | None]
+    user: Mapped[str | None] = mapped_column(String(255))
+    trigger: Mapped[str] = mapped_column(String(32))
+    project: Mapped[str] = mapped_column(Text)
+    targets: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class StageRunRow(Base):
+    __tablename__ = "stage_runs"
+    __table_args__ = (Index("ix_stage_runs_stage", "stage"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    run_id: Mapped[str] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), index=True)
+    stage: Mapped[str] = mapped_column(String(255))
+    status: Mapped[str] = mapped_column(String(16))
+    key: Mapped[str | None] = mapped_column(String(64))
+    started_at: Mapped[datetime | None]
+    duration_s: Mapped[float | None] = mapped_column(Float)
+    exit_code: Mapped[int | None]
+    message: Mapped[str | None] = mapped_column(Text)
+    stdout_digest: Mapped[str | None] = mapped_column(String(64))
+    stderr_digest: Mapped[str | None] = mapped_column(String(64))
+    deps: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    outs: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class ParamRow(Base):
+    __tablename__ = "params"
+
+    run_id: Mapped[str] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True)
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)  # JSON text of the value
+
+
+class MetricRow(Base):
+    __tablename__ = "metrics"
+    __table_args__ = (Index("ix_metrics_run_key", "run_id", "key"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    run_id: Mapped[str] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"))
+    key: Mapped[str] = mapped_column(String(255))
+    value: Mapped[float | None] = mapped_column(Float)  # NULL stands for NaN (SQLite has none)
+    step: Mapped[int] = mapped_column(Integer, default=0)
+    logged_at: Mapped[datetime]
+
+
+class StageCacheRow(Base):
+    """The run cache: a stage key seen before, and the outs it produced."""
+
+    __tablename__ = "stage_cache"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    stage: Mapped[str] = mapped_column(String(255))
+    outs: Mapped[dict[str, Any]]
+    run_id: Mapped[str | None] = mapped_column(String(32))
+    created_at: Mapped[datetime]
