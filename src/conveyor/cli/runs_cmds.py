@@ -118,24 +118,28 @@ def runs(
     if not found:
         typer.echo("No runs match." if (status or since or stage) else "No runs yet.")
         return
+    console = Console(highlight=False)
+    wide = console.width >= 110  # metrics only fit beside the rest on a wide terminal
     table = Table(box=None, pad_edge=False)
-    for column in ("run", "status", "started", "took", "commit", "stages", "metrics"):
-        table.add_column(column)
+    for column in ("run", "status", "started", "took", "commit", "stages"):
+        table.add_column(column, no_wrap=True)
+    if wide:
+        table.add_column("metrics", overflow="ellipsis", no_wrap=True, ratio=1)
     for run in found:
         counts: dict[str, int] = {}
         for s in run.stages:
             counts[s.status] = counts.get(s.status, 0) + 1
-        metrics = ", ".join(f"{k}={format_metric(v)}" for k, v in list(run.metrics.items())[:3])
+        metrics = ", ".join(f"{k}={format_metric(v)}" for k, v in run.metrics.items())
         table.add_row(
             run.id,
             run.status,
-            run.started_at.strftime("%Y-%m-%d %H:%M:%S"),
+            run.started_at.strftime("%m-%d %H:%M"),
             f"{run.duration_s:.1f}s" if run.duration_s is not None else "",
             (run.git_commit or "")[:8] + ("*" if run.git_dirty else ""),
             " ".join(f"{n} {k}" for k, n in counts.items()),
-            metrics,
+            *([metrics] if wide else []),
         )
-    Console(highlight=False).print(table)
+    console.print(table)
 
 
 def show(
