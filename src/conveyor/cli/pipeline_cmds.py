@@ -80,7 +80,6 @@ def run(
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Say what would run, and why; change nothing.")
     ] = False,
-    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="More detail.")] = False,
 ) -> None:
     """Run the pipeline: stale stages run (in parallel), others are restored or skipped."""
     from conveyor.cli.context import project_and_settings
@@ -92,7 +91,7 @@ def run(
         return
     # The reporter builds its rich console only once a run really starts, so that a no-op
     # run answers without importing rich's rendering machinery.
-    reporter = LazyReporter(verbose)
+    reporter = LazyReporter()
     options = RunOptions(tuple(targets or ()), jobs or settings.jobs, force)
     try:
         summary = run_pipeline(project, settings, options, reporter)
@@ -104,7 +103,8 @@ def run(
     from conveyor.cli.render import summary_table
 
     console = reporter.console
-    console.print(summary_table(summary.outcomes))
+    if not console.is_terminal:  # on a terminal the live table already shows every stage
+        console.print(summary_table(summary.outcomes))
     if summary.metrics:
         from conveyor.pipeline.metrics import format_metric
 
@@ -196,8 +196,7 @@ def dag(
 class LazyReporter:
     """A :class:`ConsoleReporter` created on the first event (see ``conveyor run``)."""
 
-    def __init__(self, verbose: bool = False) -> None:
-        self.verbose = verbose
+    def __init__(self) -> None:
         self._inner: ConsoleReporter | None = None
 
     @property
@@ -210,7 +209,7 @@ class LazyReporter:
 
             from conveyor.cli.render import ConsoleReporter
 
-            self._inner = ConsoleReporter(Console(highlight=False, soft_wrap=True), self.verbose)
+            self._inner = ConsoleReporter(Console(highlight=False, soft_wrap=True))
         return self._inner
 
     def started(self, run_id: str, stages: Sequence[str]) -> None:

@@ -41,9 +41,8 @@ WORDS = {
 class ConsoleReporter:
     """A live table of stages on a terminal; one line per event elsewhere (CI logs)."""
 
-    def __init__(self, console: Console, verbose: bool = False) -> None:
+    def __init__(self, console: Console) -> None:
         self.console = console
-        self.verbose = verbose
         self.states: dict[str, str] = {}
         self.started_at: dict[str, float] = {}
         self.durations: dict[str, float] = {}

@@ -17,6 +17,7 @@ from typing import Any
 from conveyor.artifacts import ArtifactStore
 from conveyor.errors import ArtifactError
 from conveyor.hashing import Hasher, parse_manifest
+from conveyor.project import normalize_path, path_problem
 
 
 def save_outs(store: ArtifactStore, hasher: Hasher, outs: Mapping[str, Mapping[str, Any]]) -> None:
@@ -60,6 +61,14 @@ def restore_outs(store: ArtifactStore, root: Path, outs: Mapping[str, Mapping[st
 
 def _restore_dir(store: ArtifactStore, target: Path, digest: str) -> None:
     files = parse_manifest(store.get_bytes(digest))
+    for entry in files:
+        problem = path_problem(entry.path)
+        if problem or normalize_path(entry.path) != entry.path:
+            raise ArtifactError(
+                f"directory manifest {digest[:12]} lists an unsafe path: {problem or entry.path}",
+                hint="the artifact store holds a manifest Conveyor did not write; nothing was "
+                "restored",
+            )
     staging = target.parent / f".{target.name}.conveyor-{uuid.uuid4().hex[:8]}"
     try:
         for entry in files:

@@ -7,7 +7,7 @@ import math
 import re
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import exists, select, update
@@ -163,8 +163,8 @@ class SqlRunRepository:
             Run(
                 id=row.id,
                 status=row.status,
-                started_at=aware(row.started_at) or row.started_at,
-                ended_at=aware(row.ended_at),
+                started_at=row.started_at,
+                ended_at=row.ended_at,
                 project=row.project,
                 trigger=row.trigger,
                 user=row.user,
@@ -179,9 +179,3 @@ class SqlRunRepository:
             for row in rows
         ]
 
-
-def aware(moment: datetime | None) -> datetime | None:
-    """SQLite hands back naive datetimes; every time Conveyor stores is UTC."""
-    if moment is not None and moment.tzinfo is None:
-        return moment.replace(tzinfo=UTC)
-    return moment
