@@ -31,12 +31,12 @@ from conveyor.hashing import hash_bytes, hash_file
 if TYPE_CHECKING:
     from fsspec import AbstractFileSystem
 
-DIGEST = re.compile(r"^[0-9a-f]{64}$")
+DIGEST = re.compile(r"[0-9a-f]{64}")
 
 
 def check_digest(digest: str) -> str:
     """Return ``digest`` if it is a well-formed BLAKE3 hex digest, else raise."""
-    if not DIGEST.match(digest):
+    if not DIGEST.fullmatch(digest):
         raise ArtifactError(f"{digest!r} is not a BLAKE3 digest (64 lowercase hex characters)")
     return digest
 
@@ -135,14 +135,15 @@ class ArtifactStore:
 
     def get_file(self, digest: str, dest: Path) -> None:
         """Write an object to ``dest`` atomically, after checking its content."""
+        source = self.object_path(digest)
         dest.parent.mkdir(parents=True, exist_ok=True)
         tmp = dest.parent / f".{dest.name}.conveyor-{uuid.uuid4().hex[:8]}"
         try:
             with _translated("restoring", f"object {digest}"):
                 if self._local:
-                    shutil.copyfile(self.object_path(digest), tmp)
+                    shutil.copyfile(source, tmp)
                 else:
-                    self.fs.get_file(self.object_path(digest), str(tmp))
+                    self.fs.get_file(source, str(tmp))
             if hash_file(tmp) != digest:
                 raise self._corrupt(digest)
             os.replace(tmp, dest)

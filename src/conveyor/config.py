@@ -23,10 +23,17 @@ import difflib
 import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+)
 
 from conveyor import yamlio
 from conveyor.errors import ConfigError
@@ -34,7 +41,17 @@ from conveyor.project import CONFIG_FILE, DEFAULT_PARAMS_FILE, path_problem
 
 __all__ = ["CONFIG_FILE", "DEFAULT_PARAMS_FILE", "ProjectConfig", "StageConfig", "load_config"]
 
-STAGE_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
+STAGE_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
+UNION_TAGS = {"str", "int", "float", "bool", "list", "dict"}  # pydantic's union branch names
+
+
+def _stage_name(name: str) -> str:
+    if not STAGE_NAME.fullmatch(name):
+        raise ValueError(f"stage name {name!r} may hold only letters, digits, '_', '.' and '-'")
+    return name
+
+
+StageName = Annotated[str, AfterValidator(_stage_name)]
 
 
 class _Strict(BaseModel):
@@ -75,18 +92,13 @@ class StageConfig(_Strict):
 class ProjectConfig(_Strict):
     """The whole ``conveyor.yaml``."""
 
-    stages: dict[str, StageConfig] = Field(description="The pipeline's stages by name.")
+    stages: dict[StageName, StageConfig] = Field(description="The pipeline's stages by name.")
 
     @field_validator("stages")
     @classmethod
-    def _stage_names(cls, stages: dict[str, StageConfig]) -> dict[str, StageConfig]:
+    def _some_stages(cls, stages: dict[str, StageConfig]) -> dict[str, StageConfig]:
         if not stages:
             raise ValueError("declare at least one stage")
-        for name in stages:
-            if not STAGE_NAME.match(name):
-                raise ValueError(
-                    f"stage name {name!r} may hold only letters, digits, '_', '.' and '-'"
-                )
         return stages
 
 
@@ -147,14 +159,14 @@ def _describe(exc: ValidationError, node: yaml.Node | None, path: Path) -> str:
         where = path.name
         if mark_node is not None:
             where += f":{mark_node.start_mark.line + 1}:{mark_node.start_mark.column + 1}"
-        field = ".".join(str(part) for part in loc) or "(top level)"
+        field = field_path(loc) or "(top level)"
         lines.append(f"{where}: {field}: {_message(error, loc)}")
     unique = list(dict.fromkeys(lines))
     return "invalid configuration:\n  " + "\n  ".join(unique)
 
 
 def _is_union_tag(part: Any) -> bool:
-    return isinstance(part, str) and ("[" in part or part in {"str", "list", "dict"})
+    return isinstance(part, str) and ("[" in part or part in UNION_TAGS)
 
 
 def _message(error: Mapping[str, Any], loc: Sequence[Any]) -> str:
@@ -173,13 +185,13 @@ def _message(error: Mapping[str, Any], loc: Sequence[Any]) -> str:
 def _node_at(node: yaml.Node | None, loc: Sequence[Any]) -> yaml.Node | None:
     """Follow a pydantic location through the YAML node tree, as deep as it goes."""
     current = node
-    for part in loc:
+    for depth, part in enumerate(loc, start=1):
         if isinstance(current, yaml.MappingNode):
             match = next((k for k, v in current.value if k.value == str(part)), None)
             if match is None:
                 return current
             value = next(v for k, v in current.value if k is match)
-            current = match if part == loc[-1] else value
+            current = match if depth == len(loc) else value
         elif isinstance(current, yaml.SequenceNode) and isinstance(part, int):
             if part >= len(current.value):
                 return current
@@ -190,15 +202,33 @@ def _node_at(node: yaml.Node | None, loc: Sequence[Any]) -> yaml.Node | None:
 
 
 def _check_paths(text: str, path: Path, name: str, stage: StageConfig) -> None:
-    for field in ("deps", "outs", "metrics"):
-        for index, value in enumerate(getattr(stage, field)):
-            problem = path_problem(value)
-            if problem:
-                mark_node = _node_at(_compose(text, path), ["stages", name, field, index])
-                where = path.name
-                if mark_node is not None:
-                    where += f":{mark_node.start_mark.line + 1}:{mark_node.start_mark.column + 1}"
-                raise ConfigError(
-                    f"{where}: stages.{name}.{field}[{index}]: {problem}",
-                    hint="write paths relative to the directory holding conveyor.yaml",
-                )
+    declared: list[tuple[list[str | int], str]] = [
+        ([field, index], value)
+        for field in ("deps", "outs", "metrics")
+        for index, value in enumerate(getattr(stage, field))
+    ]
+    declared += [
+        (["params", index, file], file)
+        for index, item in enumerate(stage.params)
+        if isinstance(item, dict)
+        for file in item
+    ]
+    for loc, value in declared:
+        problem = path_problem(value)
+        if problem:
+            mark_node = _node_at(_compose(text, path), ["stages", name, *loc])
+            where = path.name
+            if mark_node is not None:
+                where += f":{mark_node.start_mark.line + 1}:{mark_node.start_mark.column + 1}"
+            raise ConfigError(
+                f"{where}: {field_path(['stages', name, *loc])}: {problem}",
+                hint="write paths relative to the directory holding conveyor.yaml",
+            )
+
+
+def field_path(parts: Sequence[Any]) -> str:
+    """``stages.train.deps[1]``: names joined by dots, list positions in brackets."""
+    text = ""
+    for part in parts:
+        text += f"[{part}]" if isinstance(part, int) else f".{part}"
+    return text.lstrip(".")

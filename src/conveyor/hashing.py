@@ -23,6 +23,7 @@ import stat
 import time
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -102,11 +103,14 @@ class StatCache:
         if self._entries is None:
             self._entries = {}
             if self._db_path.exists():
-                with self._connect() as conn:
-                    rows = conn.execute(
-                        "SELECT path, size, mtime_ns, inode, digest, hashed_ns FROM stat"
-                    )
-                    self._entries = {r[0]: tuple(r[1:]) for r in rows}
+                try:
+                    with closing(self._connect()) as conn:
+                        rows = conn.execute(
+                            "SELECT path, size, mtime_ns, inode, digest, hashed_ns FROM stat"
+                        )
+                        self._entries = {r[0]: tuple(r[1:]) for r in rows}
+                except sqlite3.Error:
+                    pass  # a damaged cache only costs a re-hash
         return self._entries
 
     def _connect(self) -> sqlite3.Connection:
@@ -138,14 +142,14 @@ class StatCache:
         """Write the new entries; a failure to write only costs a re-hash later."""
         if not self._pending:
             return
-        self._db_path.parent.mkdir(parents=True, exist_ok=True)
         try:
-            with self._connect() as conn:
+            self._db_path.parent.mkdir(parents=True, exist_ok=True)
+            with closing(self._connect()) as conn, conn:
                 conn.executemany(
                     "INSERT OR REPLACE INTO stat VALUES (?, ?, ?, ?, ?, ?)",
                     [(k, *v) for k, v in self._pending.items()],
                 )
-        except sqlite3.Error:
+        except (OSError, sqlite3.Error):
             return
         self._load().update(self._pending)
         self._pending.clear()

@@ -90,8 +90,8 @@ def _load_pipeline(project: Project) -> Pipeline:
         cached = json.loads(cache.read_text(encoding="utf-8"))
         if cached.get("digest") == digest:
             return pipeline_from_dict(cached["pipeline"])
-    except (OSError, ValueError, KeyError, TypeError):
-        pass
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        pass  # a damaged cache is rebuilt
     pipeline = build_pipeline(project.config)
     _write_cache(cache, {"digest": digest, "pipeline": asdict(pipeline)})
     return pipeline
@@ -112,9 +112,9 @@ def path_problem(value: str) -> str | None:
     """Say why a declared path is unusable, or return None when it is fine."""
     if not value.strip():
         return "the path is empty"
-    if value.startswith(("/", "~")) or re.match(r"^[A-Za-z]:[\\/]", value):
+    normal = normalize_path(value)
+    if normal.startswith(("/", "~")) or re.match(r"^[A-Za-z]:/", normal):
         return f"{value!r} is absolute; paths must stay inside the project"
-    normal = posixpath.normpath(value.replace("\\", "/"))
     if normal == ".." or normal.startswith("../"):
         return f"{value!r} leaves the project directory"
     if normal == ".":

@@ -178,4 +178,3 @@ class SqlRunRepository:
             )
             for row in rows
         ]
-
