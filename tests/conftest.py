@@ -15,8 +15,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from conveyor.cli.main import main
+
+# The test machine has 2 shared cores and runs tests on both: timing-based health checks
+# and per-example deadlines would fail on load, not on bugs.
+settings.register_profile("conveyor", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("conveyor")
 
 PG_ADMIN_URL = os.environ.get(
     "CONVEYOR_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
