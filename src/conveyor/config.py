@@ -110,7 +110,7 @@ def load_config(path: Path) -> ProjectConfig:
         raise ConfigError(f"cannot read {path}: {exc.strerror}") from exc
     try:
         data = yamlio.load(text)
-    except yaml.YAMLError:
+    except yamlio.YAMLSyntaxError:
         _compose(text, path)  # raises with the line and column of the problem
         raise
     if not isinstance(data, dict):

@@ -22,9 +22,8 @@ import sqlite3
 import stat
 import time
 from collections.abc import Iterable
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import blake3
@@ -52,7 +51,7 @@ class Hashed:
     digest: str
     size: int
     nfiles: int
-    files: tuple[FileEntry, ...] = ()
+    files: tuple[FileEntry, ...] = field(default=(), compare=False)  # only with with_files
 
     def manifest_bytes(self) -> bytes:
         """The canonical manifest of a directory (what its digest is the hash of)."""
@@ -98,6 +97,7 @@ class StatCache:
         self._db_path = db_path
         self._entries: dict[str, tuple[int, int, int, str, int]] | None = None
         self._pending: dict[str, tuple[int, int, int, str, int]] = {}
+        self._pending_dirs: dict[str, tuple[str, str, int, int]] = {}
 
     def _load(self) -> dict[str, tuple[int, int, int, str, int]]:
         if self._entries is None:
@@ -120,7 +120,31 @@ class StatCache:
             "CREATE TABLE IF NOT EXISTS stat (path TEXT PRIMARY KEY, size INTEGER, "
             "mtime_ns INTEGER, inode INTEGER, digest TEXT, hashed_ns INTEGER)"
         )
+        conn.execute(
+            "CREATE TABLE IF NOT EXISTS dirs (path TEXT PRIMARY KEY, signature TEXT, "
+            "digest TEXT, size INTEGER, nfiles INTEGER)"
+        )
         return conn
+
+    def lookup_dir(self, key: str, signature: str) -> tuple[str, int, int] | None:
+        """``(digest, size, nfiles)`` of a directory whose stat signature is unchanged."""
+        entry = self._pending_dirs.get(key)
+        if entry is None and self._db_path.exists():
+            try:
+                with closing(self._connect()) as conn:
+                    row = conn.execute(
+                        "SELECT signature, digest, size, nfiles FROM dirs WHERE path = ?", (key,)
+                    ).fetchone()
+            except sqlite3.Error:
+                row = None
+            entry = (row[0], row[1], row[2], row[3]) if row else None
+        if entry is None or entry[0] != signature:
+            return None
+        return entry[1], entry[2], entry[3]
+
+    def record_dir(self, key: str, signature: str, digest: str, size: int, nfiles: int) -> None:
+        """Remember a directory's digest under the signature of its files' stats."""
+        self._pending_dirs[key] = (signature, digest, size, nfiles)
 
     def lookup(self, key: str, st: os.stat_result) -> str | None:
         """The cached digest of ``key`` if its stat still matches and was not racy."""
@@ -140,7 +164,7 @@ class StatCache:
 
     def flush(self) -> None:
         """Write the new entries; a failure to write only costs a re-hash later."""
-        if not self._pending:
+        if not self._pending and not self._pending_dirs:
             return
         try:
             self._db_path.parent.mkdir(parents=True, exist_ok=True)
@@ -149,10 +173,16 @@ class StatCache:
                     "INSERT OR REPLACE INTO stat VALUES (?, ?, ?, ?, ?, ?)",
                     [(k, *v) for k, v in self._pending.items()],
                 )
+                conn.executemany(
+                    "INSERT OR REPLACE INTO dirs VALUES (?, ?, ?, ?, ?)",
+                    [(k, *v) for k, v in self._pending_dirs.items()],
+                )
         except (OSError, sqlite3.Error):
             return
-        self._load().update(self._pending)
+        if self._entries is not None:
+            self._entries.update(self._pending)
         self._pending.clear()
+        self._pending_dirs.clear()
 
 
 class Hasher:
@@ -162,37 +192,47 @@ class Hasher:
         self.root = root
         self.cache = cache
 
-    def hash_path(self, rel: str) -> Hashed:
-        """Digest of a project-relative file or directory; FileNotFoundError if absent."""
-        full = self.root / rel
+    def hash_path(self, rel: str, *, with_files: bool = False) -> Hashed:
+        """Digest of a project-relative file or directory; FileNotFoundError if absent.
+
+        For a directory, ``with_files`` asks for its manifest entries too (needed to store
+        it); without it, an unchanged directory is answered from its stat signature alone.
+        """
+        full = os.path.join(self.root, rel)
         st = os.stat(full)
         if stat.S_ISDIR(st.st_mode):
-            return self._hash_dir(rel, full)
+            return self._hash_dir(rel, full, with_files)
         digest = self._hash_files([(rel, full, st)])[rel]
         return Hashed("file", digest, st.st_size, 1)
 
-    def _hash_dir(self, rel: str, full: Path) -> Hashed:
-        listing = []
-        for dirpath, dirnames, filenames in os.walk(full):
-            dirnames.sort()
-            for name in filenames:
-                path = os.path.join(dirpath, name)
-                st = os.stat(path)
-                inner = os.path.relpath(path, full).replace(os.sep, "/")
-                listing.append((f"{rel}/{inner}", Path(path), st))
+    def _hash_dir(self, rel: str, full: str, with_files: bool) -> Hashed:
+        listing: list[tuple[str, str, os.stat_result]] = []
+        _scan(full, rel + "/", listing)
+        listing.sort(key=lambda item: item[0])
+        # The signature changes whenever any file is added, removed, resized, rewritten
+        # (mtime) or replaced (inode), so an equal signature means an unchanged directory.
+        signature = hash_bytes(
+            "\n".join(
+                f"{key}\0{st.st_size}\0{st.st_mtime_ns}\0{st.st_ino}" for key, _, st in listing
+            ).encode()
+        )
+        if self.cache and not with_files:
+            hit = self.cache.lookup_dir(rel, signature)
+            if hit is not None:
+                return Hashed("dir", hit[0], hit[1], hit[2])
+        started = time.time_ns()
         digests = self._hash_files(listing)
         prefix = len(rel) + 1
         files = tuple(FileEntry(key[prefix:], digests[key], st.st_size) for key, _, st in listing)
-        data = manifest_bytes(files)
-        return Hashed(
-            "dir",
-            hash_bytes(data),
-            sum(f.size for f in files),
-            len(files),
-            tuple(sorted(files, key=lambda f: f.path)),
+        hashed = Hashed(
+            "dir", hash_bytes(manifest_bytes(files)), sum(f.size for f in files), len(files), files
         )
+        newest = max((st.st_mtime_ns for _, _, st in listing), default=0)
+        if self.cache and newest + RACY_WINDOW_NS <= started:
+            self.cache.record_dir(rel, signature, hashed.digest, hashed.size, hashed.nfiles)
+        return hashed
 
-    def _hash_files(self, listing: list[tuple[str, Path, os.stat_result]]) -> dict[str, str]:
+    def _hash_files(self, listing: list[tuple[str, str, os.stat_result]]) -> dict[str, str]:
         digests: dict[str, str] = {}
         misses = []
         for key, full, st in listing:
@@ -206,6 +246,8 @@ class Hasher:
             if len(misses) == 1:
                 results = [hash_file(misses[0][1], misses[0][2].st_size)]
             else:
+                from concurrent.futures import ThreadPoolExecutor  # only when there is work
+
                 with ThreadPoolExecutor(HASH_THREADS) as pool:
                     results = list(pool.map(lambda m: hash_file(m[1], m[2].st_size), misses))
             for (key, _, st), digest in zip(misses, results, strict=True):
@@ -213,3 +255,13 @@ class Hasher:
                 if self.cache:
                     self.cache.record(key, st, digest, now)
         return digests
+
+
+def _scan(top: str, prefix: str, into: list[tuple[str, str, os.stat_result]]) -> None:
+    """Every file below ``top`` as ``(prefix + relative path, full path, stat)``."""
+    with os.scandir(top) as entries:
+        for entry in entries:
+            if entry.is_dir(follow_symlinks=False):
+                _scan(entry.path, f"{prefix}{entry.name}/", into)
+            else:
+                into.append((prefix + entry.name, entry.path, entry.stat()))

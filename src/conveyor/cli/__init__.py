@@ -1,5 +1,4 @@
-"""The ``conveyor`` command line. Each command parses, calls one service, and prints."""
+"""The ``conveyor`` command line. Each command parses, calls one service, and prints.
 
-from conveyor.cli.main import app, main
-
-__all__ = ["app", "main"]
+``entry.py`` is the executable's entry point; ``main.py`` holds the typer application.
+"""

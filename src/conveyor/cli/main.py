@@ -66,8 +66,3 @@ def _print_error(exc: BaseException) -> None:
     hint = getattr(exc, "hint", None)
     if hint:
         console.print(f"[dim]hint:[/] {escape(hint)}", emoji=False)
-
-
-def entrypoint() -> None:
-    """Console-script entry point."""
-    sys.exit(main())

@@ -98,7 +98,9 @@ def run(
     finally:
         reporter.close()
     if summary.run_id is None:
-        typer.echo("Everything is up to date; nothing to run. (--force runs it anyway)")
+        from conveyor.cli.entry import UP_TO_DATE_RUN
+
+        typer.echo(UP_TO_DATE_RUN)
         return
     from conveyor.cli.render import summary_table
 
@@ -139,7 +141,7 @@ def _print_plan(
 def status(targets: Targets = None, as_json: AsJson = False) -> None:
     """Say which stages are stale, and why (which dep, param or out changed)."""
     from conveyor.cli.context import print_json
-    from conveyor.pipeline.status import pipeline_status
+    from conveyor.pipeline.status import pipeline_status, status_text
     from conveyor.project import load_project
 
     states = pipeline_status(load_project(), tuple(targets or ()))
@@ -151,17 +153,7 @@ def status(targets: Targets = None, as_json: AsJson = False) -> None:
             ]
         )
         return
-    stale = [s for s in states if not s.up_to_date]
-    if not stale:
-        typer.echo("Everything is up to date.")
-        return
-    for state in states:
-        if state.up_to_date:
-            typer.echo(f"{state.stage.name}: up to date")
-        else:
-            typer.echo(f"{state.stage.name}: stale")
-            for reason in state.reasons:
-                typer.echo(f"    {reason}")
+    typer.echo(status_text(states), nl=False)
 
 
 def dag(

@@ -25,8 +25,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from conveyor import yamlio
 from conveyor.errors import ConfigError
 
@@ -59,12 +57,21 @@ class LockedStage:
 def parse_lock(text: str, source: str = LOCK_FILE) -> dict[str, LockedStage]:
     """Parse lock-file text; ``source`` names it in errors."""
     try:
-        data = yamlio.load(text) or {}
-    except yaml.YAMLError as exc:
-        raise ConfigError(
-            f"{source} is malformed: {exc}",
-            hint="restore it from git (`git checkout -- conveyor.lock`) or delete it",
-        ) from None
+        data = yamlio.load(text)
+    except yamlio.YAMLSyntaxError as exc:
+        raise _malformed(source, exc) from None
+    return _entries(data, source)
+
+
+def _malformed(source: str, exc: Exception) -> ConfigError:
+    return ConfigError(
+        f"{source} is malformed: {exc}",
+        hint="restore it from git (`git checkout -- conveyor.lock`) or delete it",
+    )
+
+
+def _entries(data: Any, source: str) -> dict[str, LockedStage]:
+    data = data or {}
     try:
         return {
             name: LockedStage(
@@ -84,14 +91,18 @@ def parse_lock(text: str, source: str = LOCK_FILE) -> dict[str, LockedStage]:
         ) from None
 
 
-def read_lock(root: Path) -> dict[str, LockedStage]:
-    """The lock entries of the project at ``root`` (empty if there is no lock file)."""
-    path = root / LOCK_FILE
+def read_lock(root: Path, parsed_cache: Path | None = None) -> dict[str, LockedStage]:
+    """The lock entries of the project at ``root`` (empty if there is no lock file).
+
+    ``parsed_cache`` is where earlier parses are kept (see :func:`conveyor.yamlio.load_file`).
+    """
     try:
-        text = path.read_text(encoding="utf-8")
+        data = yamlio.load_file(root / LOCK_FILE, parsed_cache)
     except FileNotFoundError:
         return {}
-    return parse_lock(text)
+    except yamlio.YAMLSyntaxError as exc:
+        raise _malformed(LOCK_FILE, exc) from None
+    return _entries(data, LOCK_FILE)
 
 
 def write_lock(root: Path, stages: dict[str, LockedStage], order: tuple[str, ...]) -> None:

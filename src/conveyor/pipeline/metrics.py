@@ -8,8 +8,6 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from conveyor import yamlio
 from conveyor.errors import PipelineError
 
@@ -18,7 +16,7 @@ def parse_metrics(text: str, source: str) -> dict[str, float]:
     """Numbers found in a metric file's text, keyed by their dotted path."""
     try:
         data = json.loads(text) if source.endswith(".json") else yamlio.load(text)
-    except (json.JSONDecodeError, yaml.YAMLError) as exc:
+    except (json.JSONDecodeError, yamlio.YAMLSyntaxError) as exc:
         raise PipelineError(
             f"metrics file {source} is not valid {'JSON' if source.endswith('.json') else 'YAML'}:"
             f" {exc}",

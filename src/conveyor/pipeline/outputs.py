@@ -27,7 +27,7 @@ def save_outs(store: ArtifactStore, hasher: Hasher, outs: Mapping[str, Mapping[s
         if record["kind"] == "file":
             store.put_file(full, record["digest"])
             continue
-        hashed = hasher.hash_path(path)
+        hashed = hasher.hash_path(path, with_files=True)
         if hashed.digest != record["digest"]:
             raise ArtifactError(f"{path} changed while it was being stored")
         for entry in hashed.files:

@@ -7,8 +7,6 @@ import json
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from conveyor import yamlio
 from conveyor.errors import ConfigError
 from conveyor.pipeline.spec import ParamRef
@@ -19,23 +17,25 @@ _MISSING = object()
 class ParamsReader:
     """Loads each params file once and answers dotted-key lookups."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, parsed_cache: Path | None = None) -> None:
         self._root = root
+        self._parsed_cache = parsed_cache
         self._files: dict[str, dict[str, Any]] = {}
 
     def _load(self, name: str) -> dict[str, Any]:
         if name not in self._files:
             path = self._root / name
             try:
-                text = path.read_text(encoding="utf-8")
+                if name.endswith(".json"):
+                    data = json.loads(path.read_bytes())
+                else:
+                    data = yamlio.load_file(path, self._parsed_cache)
             except FileNotFoundError:
                 raise ConfigError(
                     f"params file {name} does not exist",
                     hint=f"create {name}, or remove the params that refer to it",
                 ) from None
-            try:
-                data = json.loads(text) if name.endswith(".json") else yamlio.load(text)
-            except (yaml.YAMLError, json.JSONDecodeError) as exc:
+            except (yamlio.YAMLSyntaxError, json.JSONDecodeError) as exc:
                 raise ConfigError(f"params file {name} is malformed: {exc}") from None
             if data is None:
                 data = {}

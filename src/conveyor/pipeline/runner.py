@@ -25,7 +25,7 @@ from conveyor.hashing import Hasher
 from conveyor.ids import new_id, utcnow
 from conveyor.pipeline.lock import LockedStage, read_lock, write_lock
 from conveyor.pipeline.spec import Pipeline, overlaps
-from conveyor.pipeline.status import pipeline_status, stat_cache_for
+from conveyor.pipeline.status import parsed_cache_for, pipeline_status, stat_cache_for
 from conveyor.project import Project
 from conveyor.settings import Settings
 
@@ -110,7 +110,7 @@ def run_pipeline(
             "writes them",
         )
     hasher = Hasher(project.root, stat_cache_for(project))
-    lock = read_lock(project.root)
+    lock = read_lock(project.root, parsed_cache_for(project))
     if not options.force:
         states = pipeline_status(
             project, options.targets, hasher=hasher, pipeline=pipeline, lock=lock

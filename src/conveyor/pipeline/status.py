@@ -22,6 +22,11 @@ def stat_cache_for(project: Project) -> StatCache:
     return StatCache(project.state_dir / "statcache.db")
 
 
+def parsed_cache_for(project: Project) -> Path:
+    """Where parsed YAML files are kept (see :func:`conveyor.yamlio.load_file`)."""
+    return project.state_dir / "parsed"
+
+
 def pipeline_status(
     project: Project,
     targets: Sequence[str] = (),
@@ -32,10 +37,10 @@ def pipeline_status(
 ) -> list[StageState]:
     """The state of ``targets`` and their upstream stages (default: every stage), in order."""
     pipeline = pipeline or project.pipeline
-    lock = read_lock(project.root) if lock is None else lock
+    lock = read_lock(project.root, parsed_cache_for(project)) if lock is None else lock
     own_hasher = hasher is None
     hasher = hasher or Hasher(project.root, stat_cache_for(project))
-    params = ParamsReader(project.root)
+    params = ParamsReader(project.root, parsed_cache_for(project))
     states: dict[str, StageState] = {}
     for name in pipeline.closure(targets):
         stale_up = tuple(up for up in pipeline.upstream[name] if not states[up].up_to_date)
@@ -47,6 +52,12 @@ def pipeline_status(
     return list(states.values())
 
 
-def project_state_dir(root: Path) -> Path:
-    """Where a project keeps its local state."""
-    return root / ".conveyor"
+def status_text(states: list[StageState]) -> str:
+    """What ``conveyor status`` prints: each stage, and why a stale one is stale."""
+    if all(state.up_to_date for state in states):
+        return "Everything is up to date.\n"
+    lines = []
+    for state in states:
+        lines.append(f"{state.stage.name}: {'up to date' if state.up_to_date else 'stale'}")
+        lines.extend(f"    {reason}" for reason in state.reasons)
+    return "\n".join(lines) + "\n"
