@@ -325,3 +325,36 @@ def test_a_damaged_cache_file_is_ignored(project: Path, tmp_path: Path) -> None:
 def test_a_missing_path_raises_file_not_found(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError):
         Hasher(tmp_path, None).hash_path("nope")
+
+
+def test_a_directory_answered_from_its_signature_still_sees_an_in_place_edit(
+    project: Path, tmp_path: Path, hash_calls: list[Path]
+) -> None:
+    cache = StatCache(tmp_path / "stat.db")
+    hash_once = passes(project, cache)
+    first = hash_once("data")
+    assert hash_once("data") == first  # answered from the directory signature
+    edited = project / "data/a.csv"
+    edited.write_bytes(b"z" * 10)  # same size, new content
+    age(edited, seconds=30)  # a different mtime, old enough not to be racy
+    hash_calls.clear()
+
+    changed = hash_once("data")
+
+    assert changed.digest != first.digest
+    assert hash_calls == [edited]  # only the edited file is read
+    assert hash_once("data") == changed
+
+
+def test_a_directory_is_listed_file_by_file_only_when_asked(project: Path, tmp_path: Path) -> None:
+    cache = StatCache(tmp_path / "stat.db")
+    passes(project, cache)("data")
+    passes(project, cache)("data")
+
+    quick = Hasher(project, cache).hash_path("data")
+    full = Hasher(project, cache).hash_path("data", with_files=True)
+
+    assert quick == full
+    assert quick.files == ()
+    assert [f.path for f in full.files] == ["a.csv", "b.csv"]
+    assert hashing.hash_bytes(full.manifest_bytes()) == full.digest
