@@ -174,7 +174,7 @@ def test_an_unreadable_file_names_the_path(tmp_path: Path) -> None:
               bad name:
                 cmd: b
             """,
-            "conveyor.yaml:4:3: stages.bad name: stage name 'bad name' may hold only letters,",
+            "conveyor.yaml:4:3: stages['bad name']: stage name 'bad name' may hold only letters,",
             id="bad-stage-name",
         ),
         pytest.param(
@@ -487,5 +487,5 @@ def test_a_params_file_outside_the_project_is_refused_at_its_line(tmp_path: Path
         """,
     )
 
-    assert message.startswith("conveyor.yaml:6:9: stages.train.params[1].../secrets.yaml: ")
+    assert message.startswith("conveyor.yaml:6:9: stages.train.params[1]['../secrets.yaml']: ")
     assert "leaves the project directory" in message

@@ -152,21 +152,35 @@ def _excerpt(text: str, mark: Any) -> str | None:
 
 def _describe(exc: ValidationError, node: yaml.Node | None, path: Path) -> str:
     """Turn pydantic's errors into ``file:line:col: field.path: message`` lines."""
-    lines = []
+    messages: dict[tuple[Any, ...], list[str]] = {}
     for error in exc.errors():
-        loc = [part for part in error["loc"] if not _is_union_tag(part)]
-        mark_node = _node_at(node, loc)
+        loc = _without_union_tags(error["loc"])
+        messages.setdefault(tuple(loc), []).append(_message(error, loc))
+    lines = []
+    for at, found in messages.items():
+        mark_node = _node_at(node, at)
         where = path.name
         if mark_node is not None:
             where += f":{mark_node.start_mark.line + 1}:{mark_node.start_mark.column + 1}"
-        field = field_path(loc) or "(top level)"
-        lines.append(f"{where}: {field}: {_message(error, loc)}")
-    unique = list(dict.fromkeys(lines))
-    return "invalid configuration:\n  " + "\n  ".join(unique)
+        lines.append(f"{where}: {field_path(at) or '(top level)'}: {_merged(found)}")
+    return "invalid configuration:\n  " + "\n  ".join(lines)
 
 
-def _is_union_tag(part: Any) -> bool:
-    return isinstance(part, str) and ("[" in part or part in UNION_TAGS)
+def _without_union_tags(loc: Sequence[Any]) -> list[Any]:
+    """Drop the names pydantic gives union branches (``str``, ``dict[str,list[str]]``)."""
+    parts = [part for part in loc if not (isinstance(part, str) and "[" in part)]
+    if parts and parts[-1] in UNION_TAGS and len(parts) > 1:
+        parts = parts[:-1]  # a scalar union's branch name comes last
+    return parts
+
+
+def _merged(messages: list[str]) -> str:
+    """One message for one mistake: "should be a valid string, integer or boolean"."""
+    unique = list(dict.fromkeys(messages))
+    kinds = [m.removeprefix("Input should be a valid ") for m in unique]
+    if len(unique) > 1 and all(m.startswith("Input should be a valid ") for m in unique):
+        return "should be a valid " + ", ".join(kinds[:-1]) + " or " + kinds[-1]
+    return "; ".join(unique)
 
 
 def _message(error: Mapping[str, Any], loc: Sequence[Any]) -> str:
@@ -230,5 +244,10 @@ def field_path(parts: Sequence[Any]) -> str:
     """``stages.train.deps[1]``: names joined by dots, list positions in brackets."""
     text = ""
     for part in parts:
-        text += f"[{part}]" if isinstance(part, int) else f".{part}"
+        if isinstance(part, int):
+            text += f"[{part}]"
+        elif re.fullmatch(r"[A-Za-z0-9_-]+", str(part)):
+            text += f".{part}"
+        else:
+            text += f"[{str(part)!r}]"  # a key with dots or slashes, e.g. a file name
     return text.lstrip(".")

@@ -12,6 +12,7 @@ The tree::
     │   ├── CycleError                 the stages depend on each other in a loop
     │   ├── StageFailed                a stage's command exited non-zero
     │   └── MissingOutput              a stage did not produce a declared out
+    ├── PathError                      a file Conveyor cannot track (broken or directory link)
     ├── StoreError                     the metadata database failed
     ├── ArtifactError                  the artifact store failed
     │   └── CorruptObject              a stored object does not match its digest
@@ -74,6 +75,10 @@ class StageFailed(PipelineError):
 
 class MissingOutput(PipelineError):
     """A stage finished but did not produce an output it declared."""
+
+
+class PathError(ConveyorError):
+    """A path Conveyor cannot hash or store: a broken link, a link to a directory."""
 
 
 class StoreError(ConveyorError):

@@ -28,6 +28,8 @@ from pathlib import Path
 
 import blake3
 
+from conveyor.errors import PathError
+
 RACY_WINDOW_NS = 1_000_000_000
 LARGE_FILE = 16 * 1024 * 1024
 CHUNK = 1024 * 1024
@@ -263,5 +265,25 @@ def _scan(top: str, prefix: str, into: list[tuple[str, str, os.stat_result]]) ->
         for entry in entries:
             if entry.is_dir(follow_symlinks=False):
                 _scan(entry.path, f"{prefix}{entry.name}/", into)
+            elif entry.is_symlink():
+                into.append((prefix + entry.name, entry.path, _link_target_stat(entry)))
             else:
                 into.append((prefix + entry.name, entry.path, entry.stat()))
+
+
+def _link_target_stat(entry: os.DirEntry[str]) -> os.stat_result:
+    """A link to a file counts as that file; other links cannot be tracked."""
+    try:
+        st = entry.stat()
+    except FileNotFoundError:
+        raise PathError(
+            f"{entry.path} is a broken symbolic link",
+            hint="remove it or point it at a file; Conveyor hashes what links point to",
+        ) from None
+    if stat.S_ISDIR(st.st_mode):
+        raise PathError(
+            f"{entry.path} is a symbolic link to a directory, which Conveyor does not follow",
+            hint="replace the link with the directory itself, or declare that directory "
+            "as a dep or out of its own",
+        )
+    return st

@@ -32,11 +32,18 @@ class Settings:
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         """Build settings from ``environ`` (default: this process's environment)."""
         env = os.environ if environ is None else environ
-        jobs = env.get("CONVEYOR_JOBS")
+        jobs = env.get("CONVEYOR_JOBS") or None
+        if jobs is not None and not (jobs.isdigit() and int(jobs) > 0):
+            from conveyor.errors import ConfigError
+
+            raise ConfigError(
+                f"CONVEYOR_JOBS={jobs!r} is not a positive whole number",
+                hint="set it to how many stages may run at once, e.g. CONVEYOR_JOBS=4",
+            )
         return cls(
             db_url=env.get("CONVEYOR_DB_URL") or None,
             artifacts_url=env.get("CONVEYOR_ARTIFACTS") or None,
-            jobs=int(jobs) if jobs and jobs.isdigit() and int(jobs) > 0 else None,
+            jobs=int(jobs) if jobs else None,
             user=env.get("CONVEYOR_USER") or None,
             trigger=env.get("CONVEYOR_TRIGGER") or ("ci" if env.get("CI") else "manual"),
         )

@@ -22,15 +22,19 @@ class YAMLSyntaxError(ValueError):
     """The text is not valid YAML; ``str()`` says where (line and column)."""
 
 
-def load(text: str) -> Any:
-    """Parse YAML safely (no arbitrary objects); :class:`YAMLSyntaxError` if malformed."""
+def load(text: str, source: str = "the text") -> Any:
+    """Parse YAML safely (no arbitrary objects); :class:`YAMLSyntaxError` if malformed.
+
+    ``source`` names the file in the error, in place of PyYAML's ``"<unicode string>"``.
+    """
     import yaml
 
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     try:
-        return yaml.load(text, Loader=loader)
+        return yaml.load(text, Loader=loader)  # a safe loader: plain data only
     except yaml.YAMLError as exc:
-        raise YAMLSyntaxError(str(exc)) from exc
+        message = " ".join(str(exc).replace('"<unicode string>"', source).split())
+        raise YAMLSyntaxError(message) from exc
 
 
 def dump(data: Any) -> str:
@@ -45,13 +49,13 @@ def load_file(path: Path, cache_dir: Path | None) -> Any:
     """Parse the YAML file at ``path``, reusing an earlier parse of the same bytes."""
     raw = path.read_bytes()
     if cache_dir is None:
-        return load(raw.decode("utf-8"))
+        return load(raw.decode("utf-8"), path.name)
     cached = cache_dir / f"{hash_bytes(raw)}.json"
     try:
         return json.loads(cached.read_bytes())
     except (OSError, ValueError):
         pass  # not parsed before (or a damaged cache entry): parse it
-    data = load(raw.decode("utf-8"))
+    data = load(raw.decode("utf-8"), path.name)
     _remember(cached, data)
     return data
 

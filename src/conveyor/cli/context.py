@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import sys
 from typing import Any
 
@@ -16,5 +17,19 @@ def project_and_settings() -> tuple[Project, Settings]:
 
 
 def print_json(data: Any) -> None:
-    """Write ``data`` as JSON on stdout, for scripts (``--json``)."""
-    sys.stdout.write(json.dumps(data, indent=2, default=str, allow_nan=True) + "\n")
+    """Write ``data`` as strict JSON on stdout, for scripts (``--json``).
+
+    NaN and infinities, which strict parsers reject, are written as the strings
+    ``"nan"``, ``"inf"`` and ``"-inf"``.
+    """
+    sys.stdout.write(json.dumps(_finite(data), indent=2, default=str, allow_nan=False) + "\n")
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return "nan" if math.isnan(value) else ("inf" if value > 0 else "-inf")
+    if isinstance(value, dict):
+        return {key: _finite(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(item) for item in value]
+    return value

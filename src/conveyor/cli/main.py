@@ -26,6 +26,23 @@ pipeline_cmds.register(app)
 runs_cmds.register(app)
 
 
+def _version(value: bool) -> None:
+    if value:
+        from conveyor import __version__
+
+        typer.echo(f"conveyor {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
+    ),
+) -> None:
+    """Conveyor: continuous integration, training and delivery for ML models."""
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI and return its exit code (never a traceback for a ConveyorError)."""
     import click

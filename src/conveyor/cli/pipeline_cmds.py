@@ -63,9 +63,10 @@ def init(
     path.write_text(STARTER, encoding="utf-8")
     ignore = Path(".gitignore")
     lines = ignore.read_text(encoding="utf-8").splitlines() if ignore.exists() else []
+    typer.echo(f"wrote {path}: edit its stages, then `conveyor run`")
     if ".conveyor/" not in lines:
         ignore.write_text("\n".join([*lines, ".conveyor/"]) + "\n", encoding="utf-8")
-    typer.echo(f"wrote {path} (edit its stages), and added .conveyor/ to .gitignore")
+        typer.echo("added .conveyor/ (local state: database, cache, logs) to .gitignore")
 
 
 def run(

@@ -119,12 +119,13 @@ def runs(
         typer.echo("No runs match." if (status or since or stage) else "No runs yet.")
         return
     console = Console(highlight=False)
-    wide = console.width >= 110  # metrics only fit beside the rest on a wide terminal
+    room = console.width - 90  # what the other columns leave for metrics
+    wide = room >= 20
     table = Table(box=None, pad_edge=False)
     for column in ("run", "status", "started", "took", "commit", "stages"):
         table.add_column(column, no_wrap=True)
     if wide:
-        table.add_column("metrics", overflow="ellipsis", no_wrap=True, ratio=1)
+        table.add_column("metrics", overflow="ellipsis", no_wrap=True, max_width=room)
     for run in found:
         counts: dict[str, int] = {}
         for s in run.stages:
@@ -211,6 +212,7 @@ def diff(
     """Compare params and metrics of two runs (default: HEAD's lock vs the latest run)."""
     from conveyor.cli.context import print_json
     from conveyor.compare import default_sides, diff_snapshots, resolve_side
+    from conveyor.errors import NotFoundError
 
     project, settings, store = _open()
     if old is None:
@@ -219,7 +221,9 @@ def diff(
         a = resolve_side(project, settings, store, old)
         if new is None:
             latest = store.runs.find(limit=1)
-            b = resolve_side(project, settings, store, latest[0].id if latest else "workspace")
+            if not latest:
+                raise NotFoundError("no run is recorded yet", hint="run `conveyor run` first")
+            b = resolve_side(project, settings, store, latest[0].id)
         else:
             b = resolve_side(project, settings, store, new)
     rows = diff_snapshots(a, b, include_same=show_all)
@@ -295,6 +299,13 @@ def logs(
     if record is None:
         names = ", ".join(s.stage for s in run.stages)
         raise NotFoundError(f"run {run.id} has no stage {stage!r}", hint=f"its stages: {names}")
+    if record.status not in ("ran", "failed", "interrupted") or record.exit_code is None:
+        typer.echo(
+            f"stage {stage!r} did not execute in run {run.id} ({record.status}), "
+            "so it wrote nothing",
+            err=True,
+        )
+        return
     digest = record.stderr_digest if stderr else record.stdout_digest
     if digest is None:
         stream = "stderr" if stderr else "stdout"

@@ -7,7 +7,7 @@ params and code produced which outs. It is rewritten atomically after each stage
     stages:
       train:
         cmd: python src/train.py
-        key: 5f1c…            # the stage's cache key (see pipeline/cache.py)
+        key: 5f1c…            # the stage's cache key (see pipeline/state.py)
         deps:
           data/prepared: {digest: 9ab2…, kind: dir, size: 51200, nfiles: 2}
         params:
@@ -57,7 +57,7 @@ class LockedStage:
 def parse_lock(text: str, source: str = LOCK_FILE) -> dict[str, LockedStage]:
     """Parse lock-file text; ``source`` names it in errors."""
     try:
-        data = yamlio.load(text)
+        data = yamlio.load(text, source)
     except yamlio.YAMLSyntaxError as exc:
         raise _malformed(source, exc) from None
     return _entries(data, source)
@@ -72,6 +72,12 @@ def _malformed(source: str, exc: Exception) -> ConfigError:
 
 def _entries(data: Any, source: str) -> dict[str, LockedStage]:
     data = data or {}
+    if not isinstance(data, dict) or not isinstance(data.get("stages") or {}, dict):
+        raise ConfigError(
+            f"{source} should map 'stages' to one entry per stage, found "
+            f"{type(data).__name__ if not isinstance(data, dict) else 'something else'}",
+            hint="restore it from git (`git checkout -- conveyor.lock`) or delete it",
+        )
     try:
         return {
             name: LockedStage(
@@ -86,7 +92,7 @@ def _entries(data: Any, source: str) -> dict[str, LockedStage]:
         }
     except (KeyError, TypeError, AttributeError) as exc:
         raise ConfigError(
-            f"{source} does not have the expected shape ({exc!r})",
+            f"{source} has a stage entry without {exc} or of the wrong shape",
             hint="restore it from git (`git checkout -- conveyor.lock`) or delete it",
         ) from None
 

@@ -15,7 +15,7 @@ from conveyor.errors import PipelineError
 def parse_metrics(text: str, source: str) -> dict[str, float]:
     """Numbers found in a metric file's text, keyed by their dotted path."""
     try:
-        data = json.loads(text) if source.endswith(".json") else yamlio.load(text)
+        data = json.loads(text) if source.endswith(".json") else yamlio.load(text, source)
     except (json.JSONDecodeError, yamlio.YAMLSyntaxError) as exc:
         raise PipelineError(
             f"metrics file {source} is not valid {'JSON' if source.endswith('.json') else 'YAML'}:"

@@ -158,6 +158,8 @@ class _Run:
         self.store = open_store(db_url)
         self.executor = LocalExecutor()
         git = git_info(project.root)
+        for crashed in self.store.runs.close_abandoned(str(project.root), utcnow()):
+            reporter.warning(f"run {crashed} had stopped without recording its end: marked crashed")
         self.store.runs.create(
             NewRun(
                 id=self.run_id,
@@ -209,6 +211,10 @@ class _Run:
                 f"run {self.run_id} was interrupted; finished stages were kept",
                 hint="run `conveyor run` again to continue where it stopped",
             ) from None
+        except BaseException:
+            self.executor.cancel_all()
+            self.store.runs.finish(self.run_id, "failed", utcnow())  # never left "running"
+            raise
         finally:
             signal.signal(signal.SIGTERM, previous_term)
             if self.hasher.cache:

@@ -95,7 +95,8 @@ def build_pipeline(config: ProjectConfig) -> Pipeline:
         cycle = list(exc.args[1])
         raise CycleError(
             "the stages depend on each other in a loop: " + " -> ".join(reversed(cycle)),
-            hint="a stage cannot (even indirectly) depend on its own outs",
+            hint="read 'a -> b' as 'a needs an out of b'; a stage cannot (even indirectly) "
+            "depend on its own outs",
         ) from None
     return Pipeline(stages, upstream, order)
 
@@ -141,10 +142,14 @@ def _check_outs(stages: Iterable[Stage]) -> None:
         for out in stage.outs:
             for other_out, other_stage in owners:
                 if overlaps(out, other_out):
-                    where = "both" if other_stage == stage.name else f"{other_stage!r} and"
+                    nested = "" if out == other_out else f" (overlaps {other_out!r})"
+                    if other_stage == stage.name:
+                        raise ConfigError(
+                            f"stage {stage.name!r} declares {out!r} twice{nested}",
+                            hint="declare each out once, in outs or metrics",
+                        )
                     raise ConfigError(
-                        f"stages {where} {stage.name!r} write {out!r}"
-                        + ("" if out == other_out else f" (overlaps {other_out!r})"),
+                        f"stages {other_stage!r} and {stage.name!r} write {out!r}{nested}",
                         hint="every out must belong to exactly one stage",
                     )
             owners.append((out, stage.name))

@@ -73,6 +73,8 @@ class StageWorker:
             return self._process(stage, locked, started)
         except ConveyorError as exc:
             return self._failed(stage, started, str(exc))
+        except OSError as exc:  # a file vanished or became unreadable under our feet
+            return self._failed(stage, started, f"{exc.strerror or exc}: {exc.filename}")
 
     def _process(self, stage: Stage, locked: LockedStage | None, started: datetime) -> Outcome:
         self.on_action(stage.name, "checking")

@@ -66,7 +66,8 @@ def redact(url: str) -> str:
     try:
         return make_url(url).render_as_string(hide_password=True)
     except ArgumentError:
-        return "<unparseable URL>"
+        # not a URL at all: show it, unless something in it could be a password
+        return url if "@" not in url and ":" not in url else "<unparseable URL>"
 
 
 @contextmanager

@@ -44,7 +44,7 @@ class Run:
     """A recorded run with its stages, params and latest metric values."""
 
     id: str
-    status: str  # running | success | failed | interrupted
+    status: str  # running | success | failed | interrupted | crashed
     started_at: datetime
     ended_at: datetime | None
     project: str

@@ -69,6 +69,26 @@ class SqlRunRepository:
                 update(RunRow).where(RunRow.id == run_id).values(status=status, ended_at=ended_at)
             )
 
+    def close_abandoned(self, project: str, ended_at: datetime) -> list[str]:
+        """Mark this project's runs still "running" as "crashed"; returns their ids.
+
+        Called by a new run that holds the project's run lock: no other run can be alive,
+        so a run still marked running was killed without a chance to record its end.
+        """
+        with self._session() as s:
+            ids = list(
+                s.scalars(
+                    select(RunRow.id).where(RunRow.project == project, RunRow.status == "running")
+                )
+            )
+            if ids:
+                s.execute(
+                    update(RunRow)
+                    .where(RunRow.id.in_(ids))
+                    .values(status="crashed", ended_at=ended_at)
+                )
+            return ids
+
     def log_params(self, run_id: str, params: Mapping[str, Any]) -> None:
         with self._session() as s:
             existing = {
