@@ -20,11 +20,13 @@ import json
 import os
 import sqlite3
 import stat
+import struct
 import time
 from collections.abc import Iterable
 from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import blake3
 
@@ -32,6 +34,8 @@ from conveyor.errors import PathError
 
 RACY_WINDOW_NS = 1_000_000_000
 LARGE_FILE = 16 * 1024 * 1024
+SINGLE_LOOKUPS = 32
+_STAT = struct.Struct("<qqQ")  # past this many lookups, loading the whole stat table is cheaper
 CHUNK = 1024 * 1024
 HASH_THREADS = min(32, (os.cpu_count() or 1) * 4)
 
@@ -100,6 +104,27 @@ class StatCache:
         self._entries: dict[str, tuple[int, int, int, str, int]] | None = None
         self._pending: dict[str, tuple[int, int, int, str, int]] = {}
         self._pending_dirs: dict[str, tuple[str, str, int, int]] = {}
+        self._single_lookups = 0
+
+    def _row(self, sql: str, key: str) -> tuple[Any, ...] | None:
+        """One row by key, without loading the whole table (most lookups are a few files)."""
+        if not self._db_path.exists():
+            return None
+        try:
+            with closing(sqlite3.connect(self._db_path, timeout=30)) as conn:
+                row = conn.execute(sql, (key,)).fetchone()
+        except sqlite3.Error:
+            return None  # no table yet, or a damaged cache: only costs a re-hash
+        return tuple(row) if row else None
+
+    def _entry(self, key: str) -> tuple[int, int, int, str, int] | None:
+        if self._entries is None and self._single_lookups < SINGLE_LOOKUPS:
+            self._single_lookups += 1
+            row = self._row(
+                "SELECT size, mtime_ns, inode, digest, hashed_ns FROM stat WHERE path = ?", key
+            )
+            return (row[0], row[1], row[2], row[3], row[4]) if row else None
+        return self._load().get(key)
 
     def _load(self) -> dict[str, tuple[int, int, int, str, int]]:
         if self._entries is None:
@@ -131,14 +156,8 @@ class StatCache:
     def lookup_dir(self, key: str, signature: str) -> tuple[str, int, int] | None:
         """``(digest, size, nfiles)`` of a directory whose stat signature is unchanged."""
         entry = self._pending_dirs.get(key)
-        if entry is None and self._db_path.exists():
-            try:
-                with closing(self._connect()) as conn:
-                    row = conn.execute(
-                        "SELECT signature, digest, size, nfiles FROM dirs WHERE path = ?", (key,)
-                    ).fetchone()
-            except sqlite3.Error:
-                row = None
+        if entry is None:
+            row = self._row("SELECT signature, digest, size, nfiles FROM dirs WHERE path = ?", key)
             entry = (row[0], row[1], row[2], row[3]) if row else None
         if entry is None or entry[0] != signature:
             return None
@@ -150,7 +169,7 @@ class StatCache:
 
     def lookup(self, key: str, st: os.stat_result) -> str | None:
         """The cached digest of ``key`` if its stat still matches and was not racy."""
-        entry = self._pending.get(key) or self._load().get(key)
+        entry = self._pending.get(key) or self._entry(key)
         if entry is None:
             return None
         size, mtime_ns, inode, digest, hashed_ns = entry
@@ -193,6 +212,10 @@ class Hasher:
     def __init__(self, root: Path, cache: StatCache | None) -> None:
         self.root = root
         self.cache = cache
+        # Digests computed by this process, reused while the stat is unchanged even when
+        # too recent to trust across processes (an out hashed after its stage, then again
+        # as the next stage's dep, is read once).
+        self._memo: dict[str, tuple[int, int, int, str]] = {}
 
     def hash_path(self, rel: str, *, with_files: bool = False) -> Hashed:
         """Digest of a project-relative file or directory; FileNotFoundError if absent.
@@ -210,13 +233,15 @@ class Hasher:
     def _hash_dir(self, rel: str, full: str, with_files: bool) -> Hashed:
         listing: list[tuple[str, str, os.stat_result]] = []
         _scan(full, rel + "/", listing)
-        listing.sort(key=lambda item: item[0])
         # The signature changes whenever any file is added, removed, resized, rewritten
         # (mtime) or replaced (inode), so an equal signature means an unchanged directory.
+        # It is taken in directory-listing order, which is stable while nothing changes; a
+        # different order only costs a miss.
         signature = hash_bytes(
-            "\n".join(
-                f"{key}\0{st.st_size}\0{st.st_mtime_ns}\0{st.st_ino}" for key, _, st in listing
-            ).encode()
+            b"".join(
+                key.encode() + _STAT.pack(st.st_size, st.st_mtime_ns, st.st_ino)
+                for key, _, st in listing
+            )
         )
         if self.cache and not with_files:
             hit = self.cache.lookup_dir(rel, signature)
@@ -225,7 +250,12 @@ class Hasher:
         started = time.time_ns()
         digests = self._hash_files(listing)
         prefix = len(rel) + 1
-        files = tuple(FileEntry(key[prefix:], digests[key], st.st_size) for key, _, st in listing)
+        files = tuple(
+            sorted(
+                (FileEntry(key[prefix:], digests[key], st.st_size) for key, _, st in listing),
+                key=lambda entry: entry.path,
+            )
+        )
         hashed = Hashed(
             "dir", hash_bytes(manifest_bytes(files)), sum(f.size for f in files), len(files), files
         )
@@ -238,11 +268,16 @@ class Hasher:
         digests: dict[str, str] = {}
         misses = []
         for key, full, st in listing:
-            cached = self.cache.lookup(key, st) if self.cache else None
+            cached = self._memo.get(key)
+            if cached is not None and cached[:3] != (st.st_size, st.st_mtime_ns, st.st_ino):
+                cached = None
+            elif cached is None and self.cache is not None:
+                hit = self.cache.lookup(key, st)
+                cached = None if hit is None else (0, 0, 0, hit)
             if cached is None:
                 misses.append((key, full, st))
             else:
-                digests[key] = cached
+                digests[key] = cached[3]
         if misses:
             now = time.time_ns()
             if len(misses) == 1:
@@ -254,6 +289,7 @@ class Hasher:
                     results = list(pool.map(lambda m: hash_file(m[1], m[2].st_size), misses))
             for (key, _, st), digest in zip(misses, results, strict=True):
                 digests[key] = digest
+                self._memo[key] = (st.st_size, st.st_mtime_ns, st.st_ino, digest)
                 if self.cache:
                     self.cache.record(key, st, digest, now)
         return digests

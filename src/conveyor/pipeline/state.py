@@ -81,7 +81,9 @@ def inspect_stage(
             missing.append(dep)
     values = {ref.label: params.value(ref, stage.name) for ref in stage.params}
     key = None if missing else stage_key(stage, deps, values)
-    outs_ok = locked is not None and _outs_match(stage, locked, hasher)
+    # Outs matter only when the inputs are those of the lock: otherwise the stage runs (or
+    # is restored) anyway, and hashing outs that are about to be replaced is wasted reading.
+    outs_ok = locked is not None and locked.key == key and _outs_match(stage, locked, hasher)
     reasons = _reasons(stage, locked, deps, values, missing, outs_ok, stale_upstream)
     return StageState(stage, key, deps, values, tuple(missing), tuple(reasons), outs_ok)
 
@@ -133,6 +135,6 @@ def _reasons(
         reasons.append("env changed")
     if set(locked.outs) != set(stage.outs):
         reasons.append("declared outs changed")
-    elif not outs_ok:
+    elif not reasons and not outs_ok:  # outs are checked only when the inputs are unchanged
         reasons.append("outs are missing or were modified")
     return reasons
