@@ -9,7 +9,7 @@ JOBS   ?= 2
 $(BIN)/conveyor: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev,postgres,examples]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,postgres,examples,torch]'
 	@touch $@
 
 install: $(BIN)/conveyor

@@ -4,7 +4,9 @@ The tree::
 
     ConveyorError                      exit code 1 unless a subclass says otherwise
     ├── ConfigError (ValueError)       conveyor.yaml / params / settings are wrong
-    │   └── ProjectNotFound            no conveyor.yaml above the working directory
+    │   ├── ProjectNotFound            no conveyor.yaml above the working directory
+    │   └── FilterSyntaxError          a search filter or order-by that does not parse
+    ├── InvalidValue (ValueError)      a value logged or given is of the wrong kind
     ├── NotFoundError (LookupError)    a run, stage, object or file that does not exist
     ├── ConflictError                  the operation clashes with existing state
     │   └── LockHeld                   another `conveyor run` holds the project lock
@@ -16,6 +18,8 @@ The tree::
     ├── StoreError                     the metadata database failed
     ├── ArtifactError                  the artifact store failed
     │   └── CorruptObject              a stored object does not match its digest
+    ├── ModelError                     a model cannot be saved, loaded or used as asked
+    │   └── UntrustedModel             loading would unpickle code; needs trusted=True
     └── Interrupted                    the user pressed Ctrl-C (exit code 130)
 
 Messages say what was expected, what came, where, and what to do. The CLI prints
@@ -47,6 +51,35 @@ class ConfigError(ConveyorError, ValueError):
 
 class ProjectNotFound(ConfigError):
     """No ``conveyor.yaml`` was found in the working directory or any parent."""
+
+
+class InvalidValue(ConveyorError, ValueError):
+    """A value logged or passed in is of the wrong kind (a text metric, a negative step)."""
+
+
+class FilterSyntaxError(ConfigError):
+    """A search filter or order-by that does not parse; the message points at the spot.
+
+    The message shows the text with a caret under the offending character::
+
+        invalid filter at position 13: expected a comparison operator (...), found 'auc'
+          metrics.auc auc > 0.9
+                      ^
+
+    ``offset`` is that character's 0-based index in ``text`` (the message counts from 1).
+    """
+
+    def __init__(
+        self, reason: str, *, text: str, offset: int, what: str = "filter", hint: str | None = None
+    ) -> None:
+        shown = "".join(" " if char.isspace() else char for char in text)
+        caret = " " * offset + "^"
+        super().__init__(
+            f"invalid {what} at position {offset + 1}: {reason}\n  {shown}\n  {caret}", hint=hint
+        )
+        self.reason = reason
+        self.text = text
+        self.offset = offset
 
 
 class NotFoundError(ConveyorError, LookupError):
@@ -95,6 +128,14 @@ class CorruptObject(ArtifactError):
     def __init__(self, message: str, *, digest: str, hint: str | None = None) -> None:
         super().__init__(message, hint=hint)
         self.digest = digest
+
+
+class ModelError(ConveyorError):
+    """A model cannot be saved, loaded or asked to predict: wrong type, bad directory, bad input."""
+
+
+class UntrustedModel(ModelError):
+    """Loading the model would run code from its files; only ``trusted=True`` allows it."""
 
 
 class Interrupted(ConveyorError):

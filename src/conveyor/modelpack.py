@@ -1,0 +1,366 @@
+"""The on-disk model directory that every flavor shares.
+
+::
+
+    <dir>/conveyor-model.json   what is in the directory (format, flavor, signature, pins…)
+    <dir>/model/...             the flavor's own files
+    <dir>/input_example.json    a few input rows (pandas "split" orient, or a list)
+    <dir>/reference.parquet     a seeded sample of the training data, for drift monitoring
+    <dir>/requirements.txt      pinned ``name==version`` lines
+
+:func:`save_model` builds the directory under a temporary name beside the target and renames
+it into place, so a failure never leaves half a model. :func:`load_model_dir` checks
+``conveyor-model.json`` before it touches the flavor's files.
+
+>>> save_model(pipe, "out/model", input_example=X.head(), reference_data=X)  # doctest: +SKIP
+>>> load_model_dir("out/model").predict(X.head())  # doctest: +SKIP
+array([0, 1, 1, 0, 1])
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import json
+import os
+import platform
+import shutil
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager, suppress
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from conveyor.errors import ConflictError, ConveyorError, ModelError
+from conveyor.flavors import flavor_for, get_flavor
+from conveyor.flavors.base import Array, Flavor, ModelInput, Predictor, loaded
+from conveyor.flavors.signature import Signature, Spec, infer_signature, is_frame
+from conveyor.ids import new_id, utcnow
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = [
+    "LoadedModel",
+    "ModelInfo",
+    "Signature",
+    "Spec",
+    "infer_signature",
+    "load_model_dir",
+    "save_model",
+]
+
+FORMAT = 1
+MANIFEST = "conveyor-model.json"
+MODEL_DIR = "model"
+EXAMPLE_FILE = "input_example.json"
+REFERENCE_FILE = "reference.parquet"
+REQUIREMENTS_FILE = "requirements.txt"
+REFERENCE_SEED = 0
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """What ``conveyor-model.json`` says about a model directory."""
+
+    flavor: str
+    signature: Signature | None
+    requirements: Mapping[str, str]
+    python: str
+    created_at: str
+    input_example: str | None = None
+    reference_data: str | None = None
+    reference_rows: int = 0
+    format: int = field(default=FORMAT)
+
+    def as_dict(self) -> dict[str, Any]:
+        """The JSON object written to ``conveyor-model.json``."""
+        data = asdict(self)
+        data["signature"] = self.signature.as_dict() if self.signature else None
+        data["requirements"] = dict(self.requirements)
+        return {"format": data.pop("format"), **data}
+
+    @classmethod
+    def from_dict(cls, data: object, where: Path) -> ModelInfo:
+        """Validate a parsed ``conveyor-model.json``; anything off is a ModelError naming it."""
+        if not isinstance(data, dict):
+            raise ModelError(f"{where} must hold a JSON object, got {type(data).__name__}")
+        fmt = _field(data, "format", int, where)
+        if fmt != FORMAT:
+            raise ModelError(
+                f"{where} has format {fmt}; this Conveyor reads format {FORMAT}",
+                hint="upgrade conveyor-ml" if fmt > FORMAT else None,
+            )
+        flavor = _field(data, "flavor", str, where)
+        try:
+            get_flavor(flavor)
+        except ModelError as exc:
+            raise ModelError(f"{where}: {exc.message}", hint=exc.hint) from exc
+        signature = _field(data, "signature", dict | None, where)
+        return cls(
+            flavor=flavor,
+            signature=Signature.from_dict(signature, where) if signature else None,
+            requirements=_field(data, "requirements", dict, where),
+            python=_field(data, "python", str, where),
+            created_at=_field(data, "created_at", str, where),
+            input_example=_file_field(data, "input_example", EXAMPLE_FILE, where),
+            reference_data=_file_field(data, "reference_data", REFERENCE_FILE, where),
+            reference_rows=_field(data, "reference_rows", int, where),
+        )
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    """A model read from its directory: one ``predict`` whatever the flavor."""
+
+    directory: Path
+    info: ModelInfo
+    predictor: Predictor = field(repr=False)
+
+    @property
+    def signature(self) -> Signature | None:
+        """The model's input and output specs, if it was saved with them."""
+        return self.info.signature
+
+    def predict(self, data: ModelInput) -> Array:
+        """Predict ``data``: a DataFrame (columns matched by name) or an array."""
+        conformed = self.signature.conform(data) if self.signature else data
+        with _translated("predicting", self.directory):
+            return self.predictor.predict(conformed)
+
+    def input_example(self) -> ModelInput | None:
+        """The input example saved with the model, if any."""
+        if self.info.input_example is None:
+            return None
+        import numpy as np
+        import pandas as pd
+
+        with _translated("reading the input_example", self.directory):
+            data = json.loads((self.directory / self.info.input_example).read_text("utf-8"))
+            if not isinstance(data, dict):
+                return np.asarray(data)
+            frame = pd.DataFrame(data["data"], columns=data["columns"])
+        signature = self.signature
+        if signature and signature.columns == list(frame.columns):
+            with suppress(TypeError, ValueError):  # JSON lost the dtype; the signature has it
+                frame = frame.astype({spec.name: spec.dtype for spec in signature.inputs})
+        return frame
+
+    def reference_data(self) -> pd.DataFrame | None:
+        """The sample of training data saved as the drift reference, if any."""
+        if self.info.reference_data is None:
+            return None
+        import pandas as pd
+
+        with _translated("reading the reference data", self.directory):
+            return pd.read_parquet(self.directory / self.info.reference_data)
+
+
+def save_model(
+    model: object,
+    directory: str | os.PathLike[str],
+    *,
+    flavor: str | None = None,
+    signature: Signature | None = None,
+    input_example: ModelInput | None = None,
+    reference_data: ModelInput | None = None,
+    reference_rows: int = 10_000,
+) -> ModelInfo:
+    """Write ``model`` and what describes it into a new model ``directory``.
+
+    The flavor is found from the model's type unless ``flavor`` names one (``"pyfunc"`` must
+    be named). With an ``input_example`` and no ``signature``, the signature is inferred
+    from the example and from what the saved model predicts for it. ``reference_data`` is
+    sampled (seeded) down to ``reference_rows`` rows and written as Parquet.
+
+    >>> save_model(forest, "model", input_example=X[:5], reference_data=X)  # doctest: +SKIP
+    ModelInfo(flavor='sklearn', ...)
+    """
+    target = Path(directory)
+    chosen = get_flavor(flavor) if flavor else flavor_for(model)
+    if not chosen.handles(model):
+        raise ModelError(
+            f"the {chosen.name} flavor cannot save a {type(model).__qualname__}",
+            hint="pyfunc saves objects that have a predict(data) method"
+            if chosen.name == "pyfunc"
+            else "leave flavor unset to choose it from the model's type",
+        )
+    if reference_rows < 1:
+        raise ModelError(f"reference_rows must be at least 1, got {reference_rows}")
+    reference = _as_frame(reference_data) if reference_data is not None else None
+    _check_target(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    building = target.parent / f".{target.name}.tmp-{new_id()}"
+    building.mkdir()
+    try:
+        signature = _save_files(building, target, model, chosen, signature, input_example)
+        rows = 0
+        if reference is not None:
+            rows = _write_reference(building / REFERENCE_FILE, target, reference, reference_rows)
+        info = _write_manifest(building, chosen, signature, input_example is not None, rows)
+        _move_into_place(building, target)
+    except BaseException:
+        shutil.rmtree(building, ignore_errors=True)
+        raise
+    return info
+
+
+def load_model_dir(directory: str | os.PathLike[str], *, trusted: bool = False) -> LoadedModel:
+    """Read the model in ``directory``; ``trusted=True`` allows formats that unpickle code.
+
+    >>> load_model_dir("model").predict(X_new)  # doctest: +SKIP
+    """
+    root = Path(directory)
+    manifest = root / MANIFEST
+    if not manifest.is_file():
+        raise ModelError(
+            f"{root} is not a Conveyor model directory: {manifest} does not exist",
+            hint="save one with conveyor.modelpack.save_model",
+        )
+    try:
+        data = json.loads(manifest.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ModelError(f"{manifest} is not valid JSON: {exc}") from exc
+    info = ModelInfo.from_dict(data, manifest)
+    with _translated(f"loading the {info.flavor} model", root):
+        predictor = get_flavor(info.flavor).load(root / MODEL_DIR, trusted=trusted)
+    return LoadedModel(directory=root, info=info, predictor=predictor)
+
+
+def _save_files(
+    root: Path,
+    target: Path,
+    model: object,
+    flavor: Flavor,
+    signature: Signature | None,
+    input_example: ModelInput | None,
+) -> Signature | None:
+    """Write the flavor's files and the example; return the signature, inferred if need be."""
+    (root / MODEL_DIR).mkdir()
+    with _translated(f"saving the {flavor.name} model", target):
+        flavor.save(model, root / MODEL_DIR, input_example=input_example)
+    if input_example is None:
+        return signature
+    _write_example(root / EXAMPLE_FILE, target, input_example)
+    if signature is None:
+        with _translated("predicting the input_example with the saved model", target):
+            output = flavor.load(root / MODEL_DIR, trusted=True).predict(input_example)
+        signature = infer_signature(input_example, output)
+    return signature
+
+
+def _write_manifest(
+    root: Path, flavor: Flavor, signature: Signature | None, example: bool, rows: int
+) -> ModelInfo:
+    """Write ``requirements.txt`` and ``conveyor-model.json``; return what the latter says."""
+    requirements = _requirements(flavor)
+    lines = "".join(f"{name}=={version}\n" for name, version in sorted(requirements.items()))
+    (root / REQUIREMENTS_FILE).write_text(lines, encoding="utf-8")
+    info = ModelInfo(
+        flavor=flavor.name,
+        signature=signature,
+        requirements=requirements,
+        python=platform.python_version(),
+        created_at=utcnow().isoformat(),
+        input_example=EXAMPLE_FILE if example else None,
+        reference_data=REFERENCE_FILE if rows else None,
+        reference_rows=rows,
+    )
+    (root / MANIFEST).write_text(json.dumps(info.as_dict(), indent=2) + "\n", encoding="utf-8")
+    return info
+
+
+def _requirements(flavor: Flavor) -> dict[str, str]:
+    """The flavor's pins, plus numpy and pandas (what predict's inputs come as) if installed."""
+    pins = flavor.requirements()
+    for name in ("numpy", "pandas"):
+        with suppress(importlib.metadata.PackageNotFoundError):
+            pins[name] = importlib.metadata.version(name)
+    return pins
+
+
+def _write_example(path: Path, target: Path, example: ModelInput) -> None:
+    """The example as JSON: a DataFrame in "split" orient without its index, else a list."""
+    with _translated("writing the input_example", target):
+        if is_frame(example):
+            text = example.to_json(orient="split", index=False)  # type: ignore[union-attr]
+        else:
+            import numpy as np
+
+            text = json.dumps(np.asarray(example).tolist())
+        path.write_text(text, encoding="utf-8")
+
+
+def _as_frame(data: object) -> pd.DataFrame:
+    """Reference data as a DataFrame: as given, or an array's columns named "0", "1"…"""
+    if is_frame(data):
+        return data
+    numpy = loaded("numpy")
+    if numpy is not None and isinstance(data, numpy.ndarray) and data.ndim in (1, 2):
+        import pandas as pd
+
+        return pd.DataFrame(data.reshape(len(data), -1))
+    raise ModelError(
+        "reference_data must be a pandas DataFrame or a 1-D/2-D numpy array, "
+        f"got {type(data).__name__}"
+    )
+
+
+def _write_reference(path: Path, target: Path, frame: pd.DataFrame, rows: int) -> int:
+    """Write a seeded sample of at most ``rows`` rows of ``frame``; return how many."""
+    import numpy as np
+
+    if len(frame) > rows:
+        picked = np.random.default_rng(REFERENCE_SEED).choice(len(frame), rows, replace=False)
+        frame = frame.iloc[np.sort(picked)]
+    frame = frame.reset_index(drop=True).rename(columns=str)
+    with _translated("writing the reference data as Parquet", target):
+        frame.to_parquet(path, index=False)
+    return len(frame)
+
+
+def _check_target(target: Path) -> None:
+    if target.exists() and (not target.is_dir() or any(target.iterdir())):
+        raise ConflictError(
+            f"{target} already exists and is not an empty directory",
+            hint="save the model into a new directory",
+        )
+
+
+def _move_into_place(building: Path, target: Path) -> None:
+    """Rename the finished directory onto ``target`` (absent or empty) in one step."""
+    try:
+        os.rename(building, target)
+    except OSError as exc:
+        raise ConflictError(f"cannot move the saved model into {target}: {exc}") from exc
+
+
+@contextmanager
+def _translated(action: str, where: Path) -> Iterator[None]:
+    """The one place where model libraries' errors become ModelError."""
+    try:
+        yield
+    except ConveyorError:
+        raise
+    except ImportError as exc:
+        raise ModelError(
+            f"{action} ({where}) needs {exc.name or 'a library'}, which is not installed",
+            hint="pip install 'conveyor-ml[models]'",
+        ) from exc
+    except Exception as exc:
+        raise ModelError(f"{action} failed ({where}): {type(exc).__name__}: {exc}") from exc
+
+
+def _field(data: dict[str, Any], key: str, kind: Any, where: Path) -> Any:
+    if key not in data:
+        raise ModelError(f"{where} lacks the key {key!r}")
+    value = data[key]
+    if not isinstance(value, kind) or (isinstance(value, bool) and kind is int):
+        raise ModelError(f"{where}: {key!r} has the wrong type ({type(value).__name__})")
+    return value
+
+
+def _file_field(data: dict[str, Any], key: str, expected: str, where: Path) -> str | None:
+    value = _field(data, key, str | None, where)
+    if value not in (None, expected):
+        raise ModelError(f"{where}: {key!r} must be {expected!r} or null, got {value!r}")
+    return value  # type: ignore[no-any-return]
