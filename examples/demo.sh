@@ -30,5 +30,10 @@ step "What changed, as a table for the pull request" conveyor diff --md
 git checkout -q -- params.yaml conveyor.lock
 step "Back to the committed params: the old model comes back from the run cache" conveyor run
 step "Every run is recorded" conveyor runs
+step "Register the trained model (logged by src/train.py with the SDK)" \
+  conveyor models register latest --name breast-cancer
+step "Make it the champion" conveyor models promote breast-cancer 1 --to champion
+step "Where it came from: version <- run <- stages <- data digests <- git commit" \
+  conveyor models lineage breast-cancer/1
 
 printf '\nThe demo project is in %s\n' "$work/breast-cancer"

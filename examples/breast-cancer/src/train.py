@@ -1,6 +1,13 @@
-"""Fit a scaled logistic regression on the training split and save it with skops."""
+"""Fit a scaled logistic regression on the training split and save it with skops.
+
+The model is also logged on the run with Conveyor's SDK, with an input example (its
+signature is inferred from it) and a sample of the training data as the reference that
+drift monitoring will compare production traffic with.
+"""
 
 from pathlib import Path
+
+import conveyor as cv
 
 import pandas as pd
 import skops.io as sio
@@ -18,4 +25,5 @@ model = make_pipeline(
 model.fit(features, target)
 Path("models").mkdir(exist_ok=True)
 sio.dump(model, "models/model.skops")
+cv.log_model(model, "model", input_example=features.head(5), reference_data=features)
 print(f"trained on {len(train)} rows with C={params['C']}")

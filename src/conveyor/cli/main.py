@@ -12,7 +12,7 @@ import sys
 
 import typer
 
-from conveyor.cli import pipeline_cmds, runs_cmds
+from conveyor.cli import models_cmds, pipeline_cmds, runs_cmds
 
 app = typer.Typer(
     name="conveyor",
@@ -24,6 +24,7 @@ app = typer.Typer(
 )
 pipeline_cmds.register(app)
 runs_cmds.register(app)
+models_cmds.register(app)
 
 
 def _version(value: bool) -> None:

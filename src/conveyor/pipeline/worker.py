@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from conveyor.errors import ConveyorError, CorruptObject
 from conveyor.hashing import Hasher, hash_file
-from conveyor.ids import utcnow
+from conveyor.ids import new_id, utcnow
 from conveyor.pipeline.executors import Executor, Job
 from conveyor.pipeline.lock import LockedStage
 from conveyor.pipeline.metrics import read_metrics
@@ -86,12 +86,30 @@ class StageWorker:
         if not self.force and not stage.always_run:
             if locked and locked.key == state.key and state.outs_match_lock:
                 record = self._record(stage, "unchanged", state, locked.outs, started)
+                self._carry_models(stage, state.key)
                 return self._succeeded(stage, state, record)
             restored = self._try_restore(stage, state, locked)
             if restored is not None:
                 record = self._record(stage, "cached", state, restored, started)
+                self._carry_models(stage, state.key)
                 return self._succeeded(stage, state, record)
         return self._execute(stage, state, started)
+
+    def _carry_models(self, stage: Stage, key: str) -> None:
+        """Models the stage logged when it produced these outs belong to this run too.
+
+        A stage that is skipped or restored does not execute, so its script logs nothing;
+        without this, `runs:/<this run>/model` would not exist although its file does.
+        """
+        entry = self.store.stage_cache.get(key)
+        if entry is None or entry.run_id is None or entry.run_id == self.run_id:
+            return
+        for model in self.store.models.models_of(entry.run_id):
+            if model.stage == stage.name:
+                info = {**model.info, "logged_by_run": entry.run_id}
+                self.store.models.add_model(
+                    replace(model, id=new_id(), run_id=self.run_id, info=info, created_at=utcnow())
+                )
 
     def _try_restore(
         self, stage: Stage, state: StageState, locked: LockedStage | None

@@ -16,7 +16,12 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
 
-    from conveyor.store.base import RunRepository, StageCacheRepository
+    from conveyor.store.base import (
+        ModelRepository,
+        RegistryRepository,
+        RunRepository,
+        StageCacheRepository,
+    )
 
 
 @dataclass(frozen=True)
@@ -27,6 +32,8 @@ class Store:
     engine: Engine
     runs: RunRepository
     stage_cache: StageCacheRepository
+    models: ModelRepository
+    registry: RegistryRepository
 
     def close(self) -> None:
         """Release the database connections."""
@@ -37,6 +44,8 @@ def open_store(url: str) -> Store:
     """Open (and migrate, the first time) the metadata store at ``url``."""
     from conveyor.store.engine import SessionScope, make_engine, translate_errors
     from conveyor.store.migrate import upgrade
+    from conveyor.store.models import SqlModelRepository
+    from conveyor.store.registry import SqlRegistryRepository
     from conveyor.store.runs import SqlRunRepository
     from conveyor.store.stage_cache import SqlStageCache
 
@@ -44,7 +53,14 @@ def open_store(url: str) -> Store:
     with translate_errors(url):
         upgrade(engine)
     scope = SessionScope(engine, url)
-    return Store(url, engine, SqlRunRepository(scope), SqlStageCache(scope))
+    return Store(
+        url,
+        engine,
+        SqlRunRepository(scope),
+        SqlStageCache(scope),
+        SqlModelRepository(scope),
+        SqlRegistryRepository(scope),
+    )
 
 
 __all__ = ["Store", "open_store"]

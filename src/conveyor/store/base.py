@@ -10,7 +10,17 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
-from conveyor.store.entities import CacheEntry, NewRun, Run, StageRun
+from conveyor.store.entities import (
+    CacheEntry,
+    LoggedModel,
+    ModelEvent,
+    ModelVersion,
+    NewRun,
+    RegisteredModel,
+    Run,
+    RunArtifact,
+    StageRun,
+)
 
 
 class RunRepository(Protocol):
@@ -28,6 +38,14 @@ class RunRepository(Protocol):
 
     def log_metrics(self, run_id: str, metrics: Mapping[str, float], step: int = 0) -> None: ...
 
+    def log_metric_batch(
+        self, run_id: str, values: Sequence[tuple[str, float, int, datetime]]
+    ) -> None: ...
+
+    def metric_history(self, run_id: str, key: str) -> list[tuple[int, float]]: ...
+
+    def set_tags(self, run_id: str, tags: Mapping[str, str]) -> None: ...
+
     def get(self, id_or_prefix: str) -> Run: ...
 
     def find(
@@ -38,6 +56,61 @@ class RunRepository(Protocol):
         stage: str | None = None,
         limit: int = 20,
     ) -> Sequence[Run]: ...
+
+
+class ModelRepository(Protocol):
+    """Artifacts and models logged on runs."""
+
+    def add_artifact(self, artifact: RunArtifact) -> None: ...
+
+    def artifacts_of(self, run_id: str) -> list[RunArtifact]: ...
+
+    def add_model(self, model: LoggedModel) -> None: ...
+
+    def model_of(self, run_id: str, name: str | None = None) -> LoggedModel: ...
+
+    def models_of(self, run_id: str) -> list[LoggedModel]: ...
+
+    def get_model(self, model_id: str) -> LoggedModel: ...
+
+
+class RegistryRepository(Protocol):
+    """Registered models, versions, aliases, tags and their event history."""
+
+    def create_version(
+        self,
+        name: str,
+        model_id: str,
+        run_id: str,
+        actor: str | None,
+        description: str | None = None,
+    ) -> ModelVersion: ...
+
+    def model_names(self) -> list[str]: ...
+
+    def get_model(self, name: str) -> RegisteredModel: ...
+
+    def list_models(self) -> list[RegisteredModel]: ...
+
+    def get_version(self, name: str, version: int) -> ModelVersion: ...
+
+    def list_versions(self, name: str | None = None, limit: int = 100) -> list[ModelVersion]: ...
+
+    def alias_version(self, name: str, alias: str) -> int | None: ...
+
+    def set_alias(
+        self, name: str, alias: str, version: int, actor: str | None, kind: str = "alias"
+    ) -> int | None: ...
+
+    def delete_alias(self, name: str, alias: str, actor: str | None) -> None: ...
+
+    def set_status(self, name: str, version: int, status: str, actor: str | None) -> str: ...
+
+    def set_tags(
+        self, name: str, version: int, tags: Mapping[str, str], actor: str | None
+    ) -> None: ...
+
+    def events(self, name: str, version: int | None = None) -> list[ModelEvent]: ...
 
 
 class StageCacheRepository(Protocol):

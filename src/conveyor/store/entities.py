@@ -37,6 +37,8 @@ class NewRun:
     git_branch: str | None = None
     git_dirty: bool | None = None
     targets: tuple[str, ...] = ()
+    name: str | None = None
+    kind: str = "pipeline"  # pipeline: `conveyor run`; script: `cv.start_run()` elsewhere
 
 
 @dataclass(frozen=True)
@@ -57,6 +59,9 @@ class Run:
     params: dict[str, Any]
     metrics: dict[str, float]
     stages: tuple[StageRun, ...]
+    name: str | None = None
+    kind: str = "pipeline"
+    tags: dict[str, str] = field(default_factory=dict)
 
     @property
     def duration_s(self) -> float | None:
@@ -74,3 +79,78 @@ class CacheEntry:
     outs: dict[str, Any]
     run_id: str | None
     created_at: datetime
+
+
+@dataclass(frozen=True)
+class RunArtifact:
+    """A file or directory logged on a run, kept in the artifact store by digest."""
+
+    run_id: str
+    path: str
+    digest: str
+    kind: str  # file | dir
+    size: int
+    created_at: datetime
+    stage: str | None = None
+
+
+@dataclass(frozen=True)
+class LoggedModel:
+    """A model saved on a run (``log_model``): a model directory stored by digest."""
+
+    id: str
+    run_id: str
+    name: str
+    flavor: str
+    digest: str
+    info: dict[str, Any]
+    created_at: datetime
+    stage: str | None = None
+
+    @property
+    def uri(self) -> str:
+        """``runs:/<run>/<name>``: how ``load_model`` and ``models register`` name it."""
+        return f"runs:/{self.run_id}/{self.name}"
+
+
+@dataclass(frozen=True)
+class ModelVersion:
+    """One registered version of a model."""
+
+    name: str
+    version: int
+    model_id: str
+    run_id: str
+    status: str  # candidate | approved | rejected | archived
+    created_at: datetime
+    created_by: str | None = None
+    description: str | None = None
+    aliases: tuple[str, ...] = ()
+    tags: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RegisteredModel:
+    """A named model with its versions' aliases."""
+
+    name: str
+    created_at: datetime
+    updated_at: datetime
+    description: str | None = None
+    latest_version: int | None = None
+    aliases: dict[str, int] = field(default_factory=dict)
+    tags: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ModelEvent:
+    """One change to a registered model: who, when, what, from -> to."""
+
+    name: str
+    version: int | None
+    kind: str  # created | registered | alias | promote | status | tag | description
+    actor: str | None
+    at: datetime
+    before: str | None = None
+    after: str | None = None
+    details: dict[str, Any] = field(default_factory=dict)

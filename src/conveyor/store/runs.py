@@ -10,14 +10,21 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import exists, select, update
+from sqlalchemy import exists, insert, select, update
 from sqlalchemy.orm import Session
 
 from conveyor.errors import ConflictError, NotFoundError
 from conveyor.ids import utcnow
 from conveyor.store.engine import SessionScope
 from conveyor.store.entities import NewRun, Run, StageRun
-from conveyor.store.tables import MetricRow, ParamRow, RunRow, StageRunRow
+from conveyor.store.tables import (
+    LatestMetricRow,
+    MetricRow,
+    ParamRow,
+    RunRow,
+    StageRunRow,
+    TagRow,
+)
 
 HEX = re.compile(r"^[0-9a-f]{1,32}$")
 STAGE_FIELDS = (
@@ -56,6 +63,8 @@ class SqlRunRepository:
                     trigger=run.trigger,
                     project=run.project,
                     targets={"stages": list(run.targets)},
+                    name=run.name,
+                    kind=run.kind,
                 )
             )
 
@@ -70,7 +79,7 @@ class SqlRunRepository:
             )
 
     def close_abandoned(self, project: str, ended_at: datetime) -> list[str]:
-        """Mark this project's runs still "running" as "crashed"; returns their ids.
+        """Mark this project's pipeline runs still "running" as "crashed"; returns their ids.
 
         Called by a new run that holds the project's run lock: no other run can be alive,
         so a run still marked running was killed without a chance to record its end.
@@ -78,7 +87,11 @@ class SqlRunRepository:
         with self._session() as s:
             ids = list(
                 s.scalars(
-                    select(RunRow.id).where(RunRow.project == project, RunRow.status == "running")
+                    select(RunRow.id).where(
+                        RunRow.project == project,
+                        RunRow.status == "running",
+                        RunRow.kind == "pipeline",  # scripts' runs are not under the lock
+                    )
                 )
             )
             if ids:
@@ -98,7 +111,7 @@ class SqlRunRepository:
             for key, value in params.items():
                 encoded = json.dumps(value, sort_keys=True)
                 if key not in existing:
-                    s.add(ParamRow(run_id=run_id, key=key, value=encoded))
+                    s.add(ParamRow(run_id=run_id, key=key, value=encoded, text=param_text(value)))
                 elif existing[key] != encoded:
                     raise ConflictError(
                         f"param {key!r} of run {run_id} is already {existing[key]}, "
@@ -108,17 +121,31 @@ class SqlRunRepository:
 
     def log_metrics(self, run_id: str, metrics: Mapping[str, float], step: int = 0) -> None:
         now = utcnow()
+        self.log_metric_batch(run_id, [(key, value, step, now) for key, value in metrics.items()])
+
+    def log_metric_batch(
+        self, run_id: str, values: Sequence[tuple[str, float, int, datetime]]
+    ) -> None:
+        """Store many ``(key, value, step, logged_at)`` in one transaction."""
+        if not values:
+            return
+        rows = [
+            {"run_id": run_id, "key": k, "value": _stored(v), "step": step, "logged_at": at}
+            for k, v, step, at in values
+        ]
+        latest: dict[str, dict[str, Any]] = {}
+        for row in rows:  # a later value at the same or a higher step wins
+            key = str(row["key"])
+            if key not in latest or row["step"] >= latest[key]["step"]:
+                latest[key] = row
         with self._session() as s:
-            s.add_all(
-                MetricRow(
-                    run_id=run_id,
-                    key=key,
-                    value=None if math.isnan(value) else value,
-                    step=step,
-                    logged_at=now,
-                )
-                for key, value in metrics.items()
-            )
+            s.execute(insert(MetricRow), rows)
+            upsert_latest_metrics(s, run_id, list(latest.values()))
+
+    def set_tags(self, run_id: str, tags: Mapping[str, str]) -> None:
+        with self._session() as s:
+            for key, value in tags.items():
+                s.merge(TagRow(run_id=run_id, key=key, value=str(value)))
 
     def get(self, id_or_prefix: str) -> Run:
         with self._session() as s:
@@ -173,12 +200,11 @@ class SqlRunRepository:
         for p in s.scalars(select(ParamRow).where(ParamRow.run_id.in_(ids))):
             params[p.run_id][p.key] = json.loads(p.value)
         metrics: dict[str, dict[str, float]] = defaultdict(dict)
-        for m in s.scalars(
-            select(MetricRow)
-            .where(MetricRow.run_id.in_(ids))
-            .order_by(MetricRow.step, MetricRow.id)
-        ):
+        for m in s.scalars(select(LatestMetricRow).where(LatestMetricRow.run_id.in_(ids))):
             metrics[m.run_id][m.key] = math.nan if m.value is None else m.value
+        tags: dict[str, dict[str, str]] = defaultdict(dict)
+        for t in s.scalars(select(TagRow).where(TagRow.run_id.in_(ids))):
+            tags[t.run_id][t.key] = t.value
         return [
             Run(
                 id=row.id,
@@ -195,6 +221,46 @@ class SqlRunRepository:
                 params=params[row.id],
                 metrics=metrics[row.id],
                 stages=tuple(stages[row.id]),
+                name=row.name,
+                kind=row.kind,
+                tags=tags[row.id],
             )
             for row in rows
         ]
+
+    def metric_history(self, run_id: str, key: str) -> list[tuple[int, float]]:
+        """Every ``(step, value)`` logged for one metric, in logging order."""
+        with self._session() as s:
+            rows = s.execute(
+                select(MetricRow.step, MetricRow.value)
+                .where(MetricRow.run_id == run_id, MetricRow.key == key)
+                .order_by(MetricRow.id)
+            ).all()
+        return [(step, math.nan if value is None else value) for step, value in rows]
+
+
+def _stored(value: float) -> float | None:
+    return None if math.isnan(value) else value
+
+
+def param_text(value: Any) -> str:
+    """A param as the string search compares with: strings as they are, others as JSON."""
+    return value if isinstance(value, str) else json.dumps(value, sort_keys=True)
+
+
+def upsert_latest_metrics(s: Session, run_id: str, rows: list[dict[str, Any]]) -> None:
+    """Keep, per metric, the value at its highest step (SQLite and PostgreSQL upsert)."""
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    dialect = s.get_bind().dialect.name
+    module: Any = postgresql if dialect == "postgresql" else sqlite
+    statement = module.insert(LatestMetricRow)
+    statement = statement.on_conflict_do_update(
+        index_elements=["run_id", "key"],
+        set_={"value": statement.excluded.value, "step": statement.excluded.step},
+        where=LatestMetricRow.step <= statement.excluded.step,
+    )
+    s.execute(
+        statement,
+        [{"run_id": run_id, "key": r["key"], "value": r["value"], "step": r["step"]} for r in rows],
+    )

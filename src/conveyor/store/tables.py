@@ -59,6 +59,8 @@ class RunRow(Base):
     user: Mapped[str | None] = mapped_column(String(255))
     trigger: Mapped[str] = mapped_column(String(32))
     project: Mapped[str] = mapped_column(Text)
+    name: Mapped[str | None] = mapped_column(String(255))
+    kind: Mapped[str] = mapped_column(String(16), default="pipeline")  # pipeline | script
     targets: Mapped[dict[str, Any]] = mapped_column(default=dict)
 
 
@@ -81,12 +83,69 @@ class StageRunRow(Base):
     outs: Mapped[dict[str, Any]] = mapped_column(default=dict)
 
 
+def _run_key() -> Mapped[str]:
+    return mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True)
+
+
 class ParamRow(Base):
     __tablename__ = "params"
+    __table_args__ = (Index("ix_params_key_text", "key", "text"),)
 
-    run_id: Mapped[str] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True)
+    run_id: Mapped[str] = _run_key()
     key: Mapped[str] = mapped_column(String(255), primary_key=True)
     value: Mapped[str] = mapped_column(Text)  # JSON text of the value
+    text: Mapped[str | None] = mapped_column(Text)  # the value as a string, for search
+
+
+class TagRow(Base):
+    __tablename__ = "tags"
+    __table_args__ = (Index("ix_tags_key_value", "key", "value"),)
+
+    run_id: Mapped[str] = _run_key()
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+
+
+class LatestMetricRow(Base):
+    """The value of each metric at its highest step: what search filters and sorts on."""
+
+    __tablename__ = "latest_metrics"
+    __table_args__ = (Index("ix_latest_metrics_key_value", "key", "value"),)
+
+    run_id: Mapped[str] = _run_key()
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    value: Mapped[float | None] = mapped_column(Float)  # NULL stands for NaN
+    step: Mapped[int] = mapped_column(Integer)
+
+
+class RunArtifactRow(Base):
+    """A file or directory logged on a run (``log_artifact``), stored by digest."""
+
+    __tablename__ = "run_artifacts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    run_id: Mapped[str] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), index=True)
+    stage: Mapped[str | None] = mapped_column(String(255))
+    path: Mapped[str] = mapped_column(Text)
+    digest: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(8))
+    size: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime]
+
+
+class LoggedModelRow(Base):
+    """A model saved on a run: its files (a directory digest), flavor and signature."""
+
+    __tablename__ = "logged_models"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    run_id: Mapped[str] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), index=True)
+    stage: Mapped[str | None] = mapped_column(String(255))
+    name: Mapped[str] = mapped_column(String(255))
+    flavor: Mapped[str] = mapped_column(String(32))
+    digest: Mapped[str] = mapped_column(String(64))
+    info: Mapped[dict[str, Any]]  # signature, requirements, library versions, files
+    created_at: Mapped[datetime]
 
 
 class MetricRow(Base):
@@ -111,3 +170,67 @@ class StageCacheRow(Base):
     outs: Mapped[dict[str, Any]]
     run_id: Mapped[str | None] = mapped_column(String(32))
     created_at: Mapped[datetime]
+
+
+class RegisteredModelRow(Base):
+    __tablename__ = "registered_models"
+
+    name: Mapped[str] = mapped_column(String(255), primary_key=True)
+    description: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class ModelVersionRow(Base):
+    __tablename__ = "model_versions"
+
+    name: Mapped[str] = mapped_column(
+        ForeignKey("registered_models.name", ondelete="CASCADE"), primary_key=True
+    )
+    version: Mapped[int] = mapped_column(Integer, primary_key=True)
+    model_id: Mapped[str] = mapped_column(ForeignKey("logged_models.id"))
+    run_id: Mapped[str] = mapped_column(String(32), index=True)
+    status: Mapped[str] = mapped_column(String(16))  # candidate|approved|rejected|archived
+    description: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    created_by: Mapped[str | None] = mapped_column(String(255))
+
+
+class ModelAliasRow(Base):
+    __tablename__ = "model_aliases"
+
+    name: Mapped[str] = mapped_column(
+        ForeignKey("registered_models.name", ondelete="CASCADE"), primary_key=True
+    )
+    alias: Mapped[str] = mapped_column(String(64), primary_key=True)
+    version: Mapped[int] = mapped_column(Integer)
+
+
+class ModelTagRow(Base):
+    """A tag on a registered model (version 0) or on one of its versions."""
+
+    __tablename__ = "model_tags"
+
+    name: Mapped[str] = mapped_column(
+        ForeignKey("registered_models.name", ondelete="CASCADE"), primary_key=True
+    )
+    version: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+
+
+class ModelEventRow(Base):
+    """Every change to a registered model: who, when, what, from -> to."""
+
+    __tablename__ = "model_events"
+    __table_args__ = (Index("ix_model_events_name", "name", "at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(255))
+    version: Mapped[int | None] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(32))
+    actor: Mapped[str | None] = mapped_column(String(255))
+    at: Mapped[datetime]
+    before: Mapped[str | None] = mapped_column(Text)
+    after: Mapped[str | None] = mapped_column(Text)
+    details: Mapped[dict[str, Any]] = mapped_column(default=dict)

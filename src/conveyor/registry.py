@@ -1,0 +1,255 @@
+"""The model registry: versions, aliases, statuses, URIs and lineage.
+
+Model URIs:
+    models:/churn@champion    the version the alias points at
+    models:/churn/3           version 3
+    models:/churn             the latest version
+    runs:/<run id>/model      a model logged on a run (registered or not)
+    runs:/latest/model        ... on the newest run that logged a model
+
+Statuses move ``candidate -> approved | rejected``, any of them ``-> archived``; every
+change (and every alias move) is an event with who, when and from -> to, so
+``rollback`` can later find the previous holder of an alias.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from conveyor.errors import ConflictError, InvalidValue, NotFoundError
+from conveyor.store import Store
+from conveyor.store.entities import LoggedModel, ModelVersion, Run, StageRun
+
+STATUSES = ("candidate", "approved", "rejected", "archived")
+TRANSITIONS = {
+    "candidate": {"approved", "rejected", "archived"},
+    "approved": {"rejected", "archived"},
+    "rejected": {"candidate", "archived"},
+    "archived": set(),
+}
+MODEL_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,254}")
+ALIAS = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,63}")
+URI = re.compile(
+    r"models:/(?P<name>[^/@]+)(?:@(?P<alias>[^/]+)|/(?P<version>\d+))?/?|runs:/(?P<run>[0-9a-f]+|latest)"
+    r"(?:/(?P<model>[^/]+))?/?"
+)
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """What a URI names: the logged model, and the registered version if there is one."""
+
+    model: LoggedModel
+    version: ModelVersion | None
+
+
+@dataclass(frozen=True)
+class Node:
+    """One line of a lineage tree, with what it came from below it."""
+
+    label: str
+    data: dict[str, Any]
+    children: tuple[Node, ...] = field(default=())
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**self.data, "from": [child.as_dict() for child in self.children]}
+
+
+class Registry:
+    """Registry operations over a store; ``actor`` is recorded on every change."""
+
+    def __init__(self, store: Store, actor: str | None) -> None:
+        self.store = store
+        self.actor = actor
+
+    def register(self, source: str, name: str, description: str | None = None) -> ModelVersion:
+        """Register the model ``source`` names (a ``runs:/`` URI or a run id) as ``name``."""
+        _check(MODEL_NAME, name, "model name", "letters, digits, '_', '.' and '-'")
+        uri = source if source.startswith(("runs:/", "models:/")) else f"runs:/{source}"
+        model = self.resolve(uri).model
+        return self.store.registry.create_version(
+            name, model.id, model.run_id, self.actor, description
+        )
+
+    def set_alias(self, name: str, version: int, alias: str) -> int | None:
+        """Point ``alias`` at ``version``; returns the version that held it before."""
+        _check(ALIAS, alias, "alias", "a letter, then letters, digits, '_' and '-'")
+        if alias == "latest":
+            raise InvalidValue("'latest' is reserved: models:/NAME already means the latest")
+        target = self.store.registry.get_version(name, version)
+        if target.status in ("archived", "rejected"):
+            raise ConflictError(
+                f"{name}/{version} is {target.status}; an alias cannot point at it",
+                hint="choose a candidate or approved version",
+            )
+        return self.store.registry.set_alias(name, alias, version, self.actor)
+
+    def promote(self, name: str, version: int, to: str = "champion") -> int | None:
+        """Move alias ``to`` onto ``version`` (approving it); the old holder stays in history."""
+        target = self.store.registry.get_version(name, version)
+        if target.status == "candidate":
+            self.set_status(name, version, "approved")
+        _check(ALIAS, to, "alias", "a letter, then letters, digits, '_' and '-'")
+        if self.store.registry.get_version(name, version).status != "approved":
+            raise ConflictError(
+                f"{name}/{version} is {target.status} and cannot be promoted",
+                hint="only candidate or approved versions can be promoted",
+            )
+        return self.store.registry.set_alias(name, to, version, self.actor, kind="promote")
+
+    def set_status(self, name: str, version: int, status: str) -> str:
+        """Change a version's status along the allowed transitions."""
+        if status not in STATUSES:
+            raise InvalidValue(f"unknown status {status!r}; use one of {', '.join(STATUSES)}")
+        current = self.store.registry.get_version(name, version)
+        if status != current.status and status not in TRANSITIONS[current.status]:
+            allowed = ", ".join(sorted(TRANSITIONS[current.status])) or "nothing"
+            raise ConflictError(
+                f"{name}/{version} is {current.status}; it cannot become {status}",
+                hint=f"from {current.status} it can become: {allowed}",
+            )
+        if status in ("archived", "rejected") and current.aliases:
+            raise ConflictError(
+                f"{name}/{version} holds alias(es) {', '.join(current.aliases)}",
+                hint="move them to another version first (`conveyor models promote`)",
+            )
+        return self.store.registry.set_status(name, version, status, self.actor)
+
+    def archive(self, name: str, version: int) -> None:
+        """Archive a version (it keeps its files and history, and loses nothing)."""
+        self.set_status(name, version, "archived")
+
+    def resolve(self, uri: str) -> Resolved:
+        """The logged model (and registered version) a model URI names."""
+        match = URI.fullmatch(uri.strip())
+        if match is None:
+            raise InvalidValue(
+                f"{uri!r} is not a model URI",
+                hint="use models:/NAME@ALIAS, models:/NAME/VERSION, models:/NAME "
+                "or runs:/RUN_ID/MODEL",
+            )
+        if match["run"]:
+            run_id = (
+                self._latest_run_with_model()
+                if match["run"] == "latest"
+                else (self.store.runs.get(match["run"]).id)
+            )
+            return Resolved(self.store.models.model_of(run_id, match["model"]), None)
+        version = self._version_of(match["name"], match["alias"], match["version"])
+        return Resolved(self.store.models.get_model(version.model_id), version)
+
+    def _latest_run_with_model(self) -> str:
+        for run in self.store.runs.find(limit=50):
+            if self.store.models.models_of(run.id):
+                return run.id
+        raise NotFoundError("none of the last 50 runs logged a model", hint="see `conveyor runs`")
+
+    def _version_of(self, name: str, alias: str | None, number: str | None) -> ModelVersion:
+        try:
+            model = self.store.registry.get_model(name)
+        except NotFoundError:
+            raise NotFoundError(
+                f"no registered model named {name!r}",
+                hint=_did_you_mean(name, self.store.registry.model_names(), "registered models"),
+            ) from None
+        if alias is not None:
+            held = model.aliases.get(alias)
+            if held is None:
+                raise NotFoundError(
+                    f"model {name!r} has no alias {alias!r}",
+                    hint=_did_you_mean(alias, list(model.aliases), "its aliases"),
+                )
+            return self.store.registry.get_version(name, held)
+        if number is not None:
+            return self.store.registry.get_version(name, int(number))
+        if model.latest_version is None:
+            raise NotFoundError(f"model {name!r} has no versions yet")
+        return self.store.registry.get_version(name, model.latest_version)
+
+    def lineage(self, name: str, version: int) -> Node:
+        """model version <- run <- stage executions <- data digests <- git commit."""
+        found = self.store.registry.get_version(name, version)
+        model = self.store.models.get_model(found.model_id)
+        run = self.store.runs.get(model.run_id)
+        aliases = "".join(f" @{a}" for a in found.aliases)
+        root_data = {
+            "kind": "model_version",
+            "name": name,
+            "version": version,
+            "status": found.status,
+            "aliases": list(found.aliases),
+            "flavor": model.flavor,
+            "digest": model.digest,
+        }
+        label = (
+            f"{name}/{version} ({found.status}{aliases}) {model.flavor} model {model.digest[:12]}"
+        )
+        return Node(label, root_data, (_run_node(run, model.stage),))
+
+
+def _run_node(run: Run, stage: str | None) -> Node:
+    commit = (run.git_commit or "no git")[:12] + (" dirty" if run.git_dirty else "")
+    params = ", ".join(f"{k}={v}" for k, v in sorted(run.params.items()))
+    data = {
+        "kind": "run",
+        "id": run.id,
+        "git_commit": run.git_commit,
+        "git_dirty": run.git_dirty,
+        "params": run.params,
+        "started_at": run.started_at.isoformat(),
+    }
+    label = f"run {run.id} (git {commit})" + (f" params: {params}" if params else "")
+    by_name = {s.stage: s for s in run.stages}
+    children: tuple[Node, ...] = ()
+    if stage and stage in by_name:
+        children = (_stage_node(by_name[stage], run.stages, set()),)
+    elif run.stages:  # a model logged outside a stage: show the stages of the run
+        children = tuple(_stage_node(s, run.stages, set()) for s in run.stages)
+    return Node(label, data, children)
+
+
+def _stage_node(stage: StageRun, stages: tuple[StageRun, ...], seen: set[str]) -> Node:
+    seen = seen | {stage.stage}
+    data = {"kind": "stage", "stage": stage.stage, "status": stage.status, "key": stage.key}
+    children = []
+    for path, record in sorted(stage.deps.items()):
+        producer = next((s for s in stages if s.stage not in seen and _produces(s, path)), None)
+        below = (_stage_node(producer, stages, seen),) if producer else ()
+        dep_data = {"kind": "data", "path": path, "digest": record.get("digest")}
+        children.append(Node(f"{path} {str(record.get('digest'))[:12]}", dep_data, below))
+    key = (stage.key or "")[:12]
+    return Node(f"stage {stage.stage} ({stage.status}, key {key})", data, tuple(children))
+
+
+def _produces(stage: StageRun, path: str) -> bool:
+    return any(path == out or path.startswith(out + "/") for out in stage.outs)
+
+
+def render_tree(node: Node, prefix: str = "", last: bool = True, top: bool = True) -> list[str]:
+    """The lineage as text lines, drawn with box characters."""
+    lines = [node.label if top else f"{prefix}{'└── ' if last else '├── '}{node.label}"]
+    inner = "" if top else prefix + ("    " if last else "│   ")
+    for index, child in enumerate(node.children):
+        lines += render_tree(child, inner, index == len(node.children) - 1, top=False)
+    return lines
+
+
+def _check(pattern: re.Pattern[str], value: str, what: str, rule: str) -> None:
+    if not pattern.fullmatch(value):
+        raise InvalidValue(f"{what} {value!r} may hold only {rule}")
+
+
+def _did_you_mean(wanted: str, known: list[str], what: str) -> str:
+    close = difflib.get_close_matches(wanted, known, n=3)
+    if close:
+        return "did you mean " + " or ".join(repr(c) for c in close) + "?"
+    return f"{what}: {', '.join(known)}" if known else f"there are no {what} yet"
+
+
+def model_cache_dir(state_dir: Path) -> Path:
+    """Where model directories are unpacked for loading (verified on the way in)."""
+    return state_dir / "models"
