@@ -190,3 +190,33 @@ def test_diff_between_two_runs_without_git(project, cli):
     assert "param  C" in out
     assert "-> 2" in out
     assert default == out
+
+
+def test_runs_where_and_order_by(project, cli):
+    for c in (1, 3, 2):
+        (project / "params.yaml").write_text(f"C: {c}\n")
+        cli("run", cwd=project)
+
+    best = json.loads(
+        cli(
+            "runs",
+            "--where",
+            "metrics.auc > 0.915",
+            "--order-by",
+            "metrics.auc DESC",
+            "--json",
+            cwd=project,
+        ).stdout
+    )
+    by_param = json.loads(cli("runs", "--where", "params.C = '3'", "--json", cwd=project).stdout)
+
+    assert [r["params"]["C"] for r in best] == [3, 2]
+    assert [r["params"]["C"] for r in by_param] == [3]
+
+
+def test_a_filter_syntax_error_points_at_the_position(project, cli):
+    result = cli("runs", "--where", "metrics.auc > 0.9 and params.C", cwd=project)
+
+    assert result.exit_code == 1
+    assert "invalid filter at position 31" in result.stderr
+    assert result.stderr.splitlines()[2].endswith("^")

@@ -75,3 +75,15 @@ def test_lineage_prints_the_tree(trained, cli):
     assert lines[1].startswith("└── run ")
     assert "params: alpha=2" in lines[1]
     assert "stage train (ran" in lines[2]
+
+
+def test_versions_can_be_searched_by_their_runs_params(trained, cli):
+    runs = json.loads(cli("runs", "--json", cwd=trained).stdout)
+    cli("models", "register", runs[1]["id"], "--name", "ridge", cwd=trained)
+    cli("models", "register", runs[0]["id"], "--name", "ridge", cwd=trained)
+
+    found = json.loads(
+        cli("models", "versions", "--where", "params.alpha = '2'", "--json", cwd=trained).stdout
+    )
+
+    assert [(v["name"], v["version"]) for v in found] == [("ridge", 2)]

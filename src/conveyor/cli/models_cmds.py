@@ -82,6 +82,29 @@ def list_models(as_json: AsJson = False) -> None:
         typer.echo(f"{m.name:<24} latest v{m.latest_version}  {aliases}")
 
 
+@app.command("versions")
+def versions(
+    where: Annotated[
+        str, typer.Option("--where", help="Filter, e.g. \"name = 'churn' and metrics.auc > 0.9\".")
+    ] = "",
+    order_by: Annotated[str, typer.Option("--order-by", help="e.g. 'metrics.auc DESC'.")] = "",
+    limit: Annotated[int, typer.Option(min=1, help="At most this many versions.")] = 50,
+    as_json: AsJson = False,
+) -> None:
+    """Search model versions by attributes, tags, and their runs' metrics and params."""
+    from conveyor.cli.context import print_json
+
+    found = _registry().store.registry.search_versions(where, order_by, limit)
+    if as_json:
+        print_json([version_as_dict(v) for v in found])
+        return
+    if not found:
+        typer.echo("No versions match.")
+    for v in found:
+        aliases = " ".join(f"@{a}" for a in v.aliases)
+        typer.echo(f"{v.name}/{v.version:<4} {v.status:<10} run {v.run_id}  {aliases}")
+
+
 @app.command("show")
 def show(
     target: Annotated[str, typer.Argument(help="NAME, or NAME/VERSION.")],

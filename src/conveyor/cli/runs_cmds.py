@@ -97,15 +97,30 @@ def runs(
         str | None, typer.Option(help="Only runs started since: 2h, 3d, a date.")
     ] = None,
     stage: Annotated[str | None, typer.Option(help="Only runs that included this stage.")] = None,
+    where: Annotated[
+        str,
+        typer.Option(
+            "--where",
+            help="Filter, e.g. \"metrics.auc > 0.9 and params.C = '1.0' and tags.team = 'risk'\".",
+        ),
+    ] = "",
+    order_by: Annotated[
+        str, typer.Option("--order-by", help="e.g. 'metrics.auc DESC' (default: newest first).")
+    ] = "",
     limit: Annotated[int, typer.Option(min=1, help="At most this many runs.")] = 20,
     as_json: AsJson = False,
 ) -> None:
-    """List recorded runs, newest first."""
+    """List recorded runs, newest first; filter and sort by metrics, params, tags."""
     from conveyor.cli.context import print_json
 
     _, _, store = _open()
     found = store.runs.find(
-        status=status, since=parse_since(since) if since else None, stage=stage, limit=limit
+        status=status,
+        since=parse_since(since) if since else None,
+        stage=stage,
+        where=where,
+        order_by=order_by,
+        limit=limit,
     )
     if as_json:
         print_json([run_as_dict(run) for run in found])
@@ -116,7 +131,7 @@ def runs(
     from conveyor.pipeline.metrics import format_metric
 
     if not found:
-        typer.echo("No runs match." if (status or since or stage) else "No runs yet.")
+        typer.echo("No runs match." if (status or since or stage or where) else "No runs yet.")
         return
     console = Console(highlight=False)
     room = console.width - 90  # what the other columns leave for metrics

@@ -54,6 +54,8 @@ class RunRepository(Protocol):
         status: str | None = None,
         since: datetime | None = None,
         stage: str | None = None,
+        where: str = "",
+        order_by: str = "",
         limit: int = 20,
     ) -> Sequence[Run]: ...
 
@@ -95,6 +97,10 @@ class RegistryRepository(Protocol):
     def get_version(self, name: str, version: int) -> ModelVersion: ...
 
     def list_versions(self, name: str | None = None, limit: int = 100) -> list[ModelVersion]: ...
+
+    def search_versions(
+        self, where: str = "", order_by: str = "", limit: int = 100
+    ) -> list[ModelVersion]: ...
 
     def alias_version(self, name: str, alias: str) -> int | None: ...
 

@@ -190,6 +190,18 @@ class SqlRegistryRepository:
             for row in rows
         ]
 
+    def search_versions(
+        self, where: str = "", order_by: str = "", limit: int = 100
+    ) -> list[ModelVersion]:
+        """Versions matching a filter (:mod:`conveyor.search`), newest first by default."""
+        from conveyor.search import VERSION_ATTRIBUTES, parse_filter, parse_order_by
+        from conveyor.store.search import page_versions
+
+        conditions = parse_filter(where, VERSION_ATTRIBUTES)
+        order = parse_order_by(order_by, VERSION_ATTRIBUTES) if order_by else None
+        with self._session() as s:
+            return self._versions(s, page_versions(s, conditions, order, limit=limit))
+
     def alias_version(self, name: str, alias: str) -> int | None:
         with self._session() as s:
             row = s.get(ModelAliasRow, (name, alias))

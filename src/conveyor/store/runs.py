@@ -175,19 +175,32 @@ class SqlRunRepository:
         status: str | None = None,
         since: datetime | None = None,
         stage: str | None = None,
+        where: str = "",
+        order_by: str = "",
         limit: int = 20,
     ) -> Sequence[Run]:
-        query = select(RunRow).order_by(RunRow.started_at.desc()).limit(limit)
+        """Runs matching all the given filters, newest first unless ``order_by`` says.
+
+        ``where`` and ``order_by`` use the filter language of :mod:`conveyor.search`.
+        """
+        from conveyor.search import RUN_ATTRIBUTES, Condition, parse_filter, parse_order_by
+        from conveyor.store.search import filter_runs, order_runs, page_runs
+
+        conditions = list(parse_filter(where, RUN_ATTRIBUTES))
         if status:
-            query = query.where(RunRow.status == status)
+            conditions.append(Condition("attribute", "status", "=", status))
         if since:
-            query = query.where(RunRow.started_at >= since)
-        if stage:
-            query = query.where(
+            conditions.append(Condition("attribute", "started_at", ">=", since.isoformat()))
+        order = parse_order_by(order_by, RUN_ATTRIBUTES) if order_by else None
+        with self._session() as s:
+            if not stage:
+                return self._load(s, page_runs(s, conditions, order, limit=limit))
+            query = filter_runs(select(RunRow), conditions).where(
                 exists().where(StageRunRow.run_id == RunRow.id, StageRunRow.stage == stage)
             )
-        with self._session() as s:
-            return self._load(s, s.scalars(query).all())
+            if order is None:
+                query = query.order_by(RunRow.started_at.desc())
+            return self._load(s, s.scalars(order_runs(query, order).limit(limit)).all())
 
     def _load(self, s: Session, rows: Sequence[RunRow]) -> list[Run]:
         ids = [row.id for row in rows]
