@@ -88,16 +88,9 @@ class ArtifactStore:
             return False
         with _translated("storing", str(source)):
             if self._local:
-                tmp = self._path("tmp", uuid.uuid4().hex)
-                try:
+                with self._staged(final) as tmp:
                     shutil.copyfile(source, tmp)
                     _require(hash_file(tmp), digest, f"{source} changed while it was stored")
-                    os.chmod(tmp, 0o444)
-                    os.makedirs(os.path.dirname(final), exist_ok=True)
-                    os.replace(tmp, final)
-                finally:
-                    if os.path.exists(tmp):
-                        os.unlink(tmp)
             else:
                 _require(hash_file(source), digest, f"{source} changed while it was stored")
                 self.fs.put_file(str(source), final)
@@ -111,19 +104,24 @@ class ArtifactStore:
         final = self.object_path(digest)
         with _translated("storing", f"object {digest}"):
             if self._local:
-                tmp = self._path("tmp", uuid.uuid4().hex)
-                try:
-                    with open(tmp, "wb") as handle:
-                        handle.write(data)
-                    os.chmod(tmp, 0o444)
-                    os.makedirs(os.path.dirname(final), exist_ok=True)
-                    os.replace(tmp, final)
-                finally:
-                    if os.path.exists(tmp):
-                        os.unlink(tmp)
+                with self._staged(final) as tmp, open(tmp, "wb") as handle:
+                    handle.write(data)
             else:
                 self.fs.pipe_file(final, data)
         return digest
+
+    @contextmanager
+    def _staged(self, final: str) -> Iterator[str]:
+        """A temporary name to write to; renamed read-only onto ``final`` if all went well."""
+        tmp = self._path("tmp", uuid.uuid4().hex)
+        try:
+            yield tmp
+            os.chmod(tmp, 0o444)
+            os.makedirs(os.path.dirname(final), exist_ok=True)
+            os.replace(tmp, final)
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
 
     def get_bytes(self, digest: str) -> bytes:
         """The verified content of an object."""
