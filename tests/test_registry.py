@@ -160,3 +160,34 @@ def test_lineage_goes_from_version_to_run_to_stages_to_data(registry, store):
     as_json = tree.as_dict()
     assert as_json["kind"] == "model_version"
     assert as_json["from"][0]["kind"] == "run"
+
+
+def test_the_bare_name_means_the_latest_offered_version(registry, store):
+    models = [logged_model(store) for _ in range(3)]
+    for model in models:
+        registry.register(model.uri, "churn")
+    registry.archive("churn", 3)
+
+    assert registry.resolve("models:/churn").version.version == 2
+    assert registry.resolve("models:/churn/3").version.version == 3  # still loadable by number
+
+
+def test_a_bad_alias_changes_nothing(registry, store):
+    registry.register(logged_model(store).uri, "churn")
+
+    with pytest.raises(InvalidValue):
+        registry.promote("churn", 1, to="2bad")
+    with pytest.raises(InvalidValue, match="reserved"):
+        registry.promote("churn", 1, to="latest")
+
+    assert store.registry.get_version("churn", 1).status == "candidate"
+
+
+def test_unknown_model_names_get_suggestions(registry, store):
+    registry.register(logged_model(store).uri, "churn")
+
+    with pytest.raises(NotFoundError, match="no registered model named 'chrn'") as caught:
+        registry.lineage("chrn", 1)
+    with pytest.raises(InvalidValue, match="neither a run id nor a model URI"):
+        registry.register("zzz", "churn")
+    assert "did you mean 'churn'" in str(caught.value)

@@ -301,3 +301,49 @@ def test_a_stage_restored_from_cache_still_has_its_model(make_project, py_cmd, c
     assert registered.exit_code == 0, registered.output
     lineage = json.loads(cli("models", "lineage", "lin/1", "--json", cwd=root).stdout)
     assert lineage["from"][0]["id"] == second["id"]
+
+
+def test_numpy_scalars_are_plain_params_and_ints_equal_floats(workdir, store_of):
+    import numpy as np
+
+    with cv.start_run() as run:
+        cv.log_params({"n": np.int64(3), "lr": np.float32(0.5), "C": 1.0})
+        cv.log_params({"C": 1})  # the same number
+
+    assert store_of(workdir).runs.get(run.id).params == {"n": 3, "lr": 0.5, "C": 1.0}
+
+
+def test_sys_exit_zero_inside_a_run_is_success(workdir, store_of):
+    with pytest.raises(SystemExit), cv.start_run() as run:
+        sys.exit(0)
+
+    assert store_of(workdir).runs.get(run.id).status == "success"
+
+
+def test_two_models_of_one_name_on_a_run_are_refused(workdir):
+    from sklearn.linear_model import LinearRegression
+
+    model = LinearRegression().fit([[0.0], [1.0]], [0.0, 1.0])
+    with cv.start_run():
+        cv.log_model(model, "model")
+        with pytest.raises(ConflictError, match="already has a model named 'model'"):
+            cv.log_model(model, "model")
+
+
+def test_a_stage_logging_a_declared_param_with_another_value_fails_that_stage(
+    make_project, py_cmd, cli
+):
+    script = py_cmd("""
+        import conveyor as cv
+        cv.log_params({"lr": 0.1})
+    """)
+    config = {"stages": {"train": {"cmd": script, "params": ["lr"]}}}
+    root = make_project({"conveyor.yaml": yaml.safe_dump(config), "params.yaml": "lr: 0.5\n"})
+
+    result = cli("run", cwd=root)
+
+    assert result.exit_code == 1
+    assert "param 'lr'" in result.output
+    run = json.loads(cli("runs", "--json", cwd=root).stdout)[0]
+    assert run["params"] == {"lr": 0.5}
+    assert [s["status"] for s in run["stages"]] == ["failed"]

@@ -50,3 +50,13 @@ def show_file(root: Path, rev: str, path: str) -> str | None:
 def resolve_rev(root: Path, rev: str) -> str | None:
     """The full commit id of ``rev``, or None if git does not know it."""
     return _git(root, "rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}")
+
+
+def login() -> str | None:
+    """The operating-system login name, when there is one."""
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return None

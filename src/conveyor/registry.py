@@ -3,7 +3,7 @@
 Model URIs:
     models:/churn@champion    the version the alias points at
     models:/churn/3           version 3
-    models:/churn             the latest version
+    models:/churn             the latest version that is not archived or rejected
     runs:/<run id>/model      a model logged on a run (registered or not)
     runs:/latest/model        ... on the newest run that logged a model
 
@@ -22,7 +22,7 @@ from typing import Any
 
 from conveyor.errors import ConflictError, InvalidValue, NotFoundError
 from conveyor.store import Store
-from conveyor.store.entities import LoggedModel, ModelVersion, Run, StageRun
+from conveyor.store.entities import LoggedModel, ModelVersion, RegisteredModel, Run, StageRun
 
 STATUSES = ("candidate", "approved", "rejected", "archived")
 TRANSITIONS = {
@@ -69,17 +69,22 @@ class Registry:
     def register(self, source: str, name: str, description: str | None = None) -> ModelVersion:
         """Register the model ``source`` names (a ``runs:/`` URI or a run id) as ``name``."""
         _check(MODEL_NAME, name, "model name", "letters, digits, '_', '.' and '-'")
-        uri = source if source.startswith(("runs:/", "models:/")) else f"runs:/{source}"
-        model = self.resolve(uri).model
+        if source.startswith(("runs:/", "models:/")):
+            model = self.resolve(source).model
+        elif source == "latest" or re.fullmatch(r"[0-9a-f]{1,32}", source):
+            model = self.resolve(f"runs:/{source}").model
+        else:
+            raise InvalidValue(
+                f"{source!r} is neither a run id nor a model URI",
+                hint="give a run id (see `conveyor runs`), latest, or runs:/RUN/MODEL",
+            )
         return self.store.registry.create_version(
             name, model.id, model.run_id, self.actor, description
         )
 
     def set_alias(self, name: str, version: int, alias: str) -> int | None:
         """Point ``alias`` at ``version``; returns the version that held it before."""
-        _check(ALIAS, alias, "alias", "a letter, then letters, digits, '_' and '-'")
-        if alias == "latest":
-            raise InvalidValue("'latest' is reserved: models:/NAME already means the latest")
+        _check_alias(alias)
         target = self.store.registry.get_version(name, version)
         if target.status in ("archived", "rejected"):
             raise ConflictError(
@@ -90,10 +95,10 @@ class Registry:
 
     def promote(self, name: str, version: int, to: str = "champion") -> int | None:
         """Move alias ``to`` onto ``version`` (approving it); the old holder stays in history."""
+        _check_alias(to)
         target = self.store.registry.get_version(name, version)
         if target.status == "candidate":
             self.set_status(name, version, "approved")
-        _check(ALIAS, to, "alias", "a letter, then letters, digits, '_' and '-'")
         if self.store.registry.get_version(name, version).status != "approved":
             raise ConflictError(
                 f"{name}/{version} is {target.status} and cannot be promoted",
@@ -142,6 +147,21 @@ class Registry:
         version = self._version_of(match["name"], match["alias"], match["version"])
         return Resolved(self.store.models.get_model(version.model_id), version)
 
+    def version(self, name: str, version: int) -> ModelVersion:
+        """A registered version; unknown names get "did you mean" suggestions."""
+        self.model(name)
+        return self.store.registry.get_version(name, version)
+
+    def model(self, name: str) -> RegisteredModel:
+        """A registered model; unknown names get "did you mean" suggestions."""
+        try:
+            return self.store.registry.get_model(name)
+        except NotFoundError:
+            raise NotFoundError(
+                f"no registered model named {name!r}",
+                hint=_did_you_mean(name, self.store.registry.model_names(), "registered models"),
+            ) from None
+
     def _latest_run_with_model(self) -> str:
         for run in self.store.runs.find(limit=50):
             if self.store.models.models_of(run.id):
@@ -149,13 +169,7 @@ class Registry:
         raise NotFoundError("none of the last 50 runs logged a model", hint="see `conveyor runs`")
 
     def _version_of(self, name: str, alias: str | None, number: str | None) -> ModelVersion:
-        try:
-            model = self.store.registry.get_model(name)
-        except NotFoundError:
-            raise NotFoundError(
-                f"no registered model named {name!r}",
-                hint=_did_you_mean(name, self.store.registry.model_names(), "registered models"),
-            ) from None
+        model = self.model(name)
         if alias is not None:
             held = model.aliases.get(alias)
             if held is None:
@@ -166,13 +180,21 @@ class Registry:
             return self.store.registry.get_version(name, held)
         if number is not None:
             return self.store.registry.get_version(name, int(number))
-        if model.latest_version is None:
-            raise NotFoundError(f"model {name!r} has no versions yet")
-        return self.store.registry.get_version(name, model.latest_version)
+        offered = [
+            v
+            for v in self.store.registry.list_versions(name)
+            if v.status in ("candidate", "approved")
+        ]
+        if not offered:
+            raise NotFoundError(
+                f"model {name!r} has no candidate or approved version",
+                hint="name a version (models:/NAME/3) to load an archived or rejected one",
+            )
+        return max(offered, key=lambda v: v.version)
 
     def lineage(self, name: str, version: int) -> Node:
         """model version <- run <- stage executions <- data digests <- git commit."""
-        found = self.store.registry.get_version(name, version)
+        found = self.version(name, version)
         model = self.store.models.get_model(found.model_id)
         run = self.store.runs.get(model.run_id)
         aliases = "".join(f" @{a}" for a in found.aliases)
@@ -236,6 +258,12 @@ def render_tree(node: Node, prefix: str = "", last: bool = True, top: bool = Tru
     for index, child in enumerate(node.children):
         lines += render_tree(child, inner, index == len(node.children) - 1, top=False)
     return lines
+
+
+def _check_alias(alias: str) -> None:
+    _check(ALIAS, alias, "alias", "a letter, then letters, digits, '_' and '-'")
+    if alias == "latest":
+        raise InvalidValue("'latest' is reserved: models:/NAME already means the latest")
 
 
 def _check(pattern: re.Pattern[str], value: str, what: str, rule: str) -> None:

@@ -86,6 +86,7 @@ class ActiveRun:
 
     def log_params(self, params: Mapping[str, Any]) -> None:
         """Record params; logging a param again with another value is a ConflictError."""
+        params = {key: _plain(value) for key, value in params.items()}
         for key, value in params.items():
             if not isinstance(value, str | int | float | bool | None | list | dict):
                 raise InvalidValue(
@@ -93,7 +94,7 @@ class ActiveRun:
                     f"got {type(value).__name__}",
                     hint="log str(value) if it has a meaningful text form",
                 )
-        self._store.runs.log_params(self.id, dict(params))
+        self._store.runs.log_params(self.id, params)
 
     def log_metrics(self, metrics: Mapping[str, Any], step: int | None = None) -> None:
         """Buffer metric values (NaN and ±inf are kept as such)."""
@@ -153,6 +154,12 @@ class ActiveRun:
     ) -> LoggedModel:
         """Save ``model`` with its flavor, signature, example and reference data sample."""
         import tempfile
+
+        if any(m.name == name for m in self._store.models.models_of(self.id)):
+            raise ConflictError(
+                f"run {self.id} already has a model named {name!r}",
+                hint="give each model of a run its own name",
+            )
 
         from conveyor.model_files import store_tree
         from conveyor.modelpack import save_model
@@ -237,6 +244,9 @@ def start_run(
         if tags:
             run.set_tags(tags)
         yield run
+    except SystemExit as exc:
+        run.end("success" if exc.code in (0, None) else "failed")
+        raise
     except BaseException:
         run.end("failed")
         raise
@@ -271,7 +281,7 @@ def _attach() -> ActiveRun | None:
 
 
 def _create(name: str | None) -> ActiveRun:
-    from conveyor.gitinfo import git_info
+    from conveyor.gitinfo import git_info, login
     from conveyor.settings import Settings
 
     where = Where.from_environment()
@@ -285,7 +295,7 @@ def _create(name: str | None) -> ActiveRun:
             started_at=utcnow(),
             project=str(where.root),
             trigger=settings.trigger,
-            user=settings.user or git.user,
+            user=settings.user or git.user or login(),
             git_commit=git.commit,
             git_branch=git.branch,
             git_dirty=git.dirty,
@@ -294,6 +304,14 @@ def _create(name: str | None) -> ActiveRun:
         )
     )
     return ActiveRun(run_id, store, where, None, True)
+
+
+def _plain(value: Any) -> Any:
+    """numpy scalars (np.int64, np.float32, ...) as the Python numbers they hold."""
+    item = getattr(value, "item", None)
+    if callable(item) and type(value).__module__ == "numpy":
+        return item()
+    return value
 
 
 def _checked_metric(key: str, value: Any) -> float:

@@ -26,16 +26,18 @@ def register(root: typer.Typer) -> None:
 
 
 def _registry() -> Registry:
-    from conveyor.gitinfo import git_info
+    from conveyor.gitinfo import git_info, login
+    from conveyor.project import load_project
     from conveyor.registry import Registry
     from conveyor.settings import Settings
     from conveyor.store import open_store
     from conveyor.tracking import Where
 
-    where = Where.from_environment()
     settings = Settings.from_env()
-    actor = settings.user or git_info(where.root).user
-    return Registry(open_store(where.db_url), actor)
+    if settings.db_url is None:
+        load_project()  # outside a project, say so instead of creating a database here
+    where = Where.from_environment()
+    return Registry(open_store(where.db_url), settings.user or git_info(where.root).user or login())
 
 
 def version_as_dict(v: ModelVersion) -> dict[str, Any]:
@@ -116,9 +118,8 @@ def show(
     registry = _registry()
     name, _, number = target.partition("/")
     if not number:
+        registry.model(name)  # an unknown name gets "did you mean"
         versions = registry.store.registry.list_versions(name)
-        if not versions:
-            registry.store.registry.get_model(name)  # raises NotFound with the name
         if as_json:
             print_json([version_as_dict(v) for v in versions])
             return
@@ -129,7 +130,7 @@ def show(
                 f"{v.created_at:%Y-%m-%d %H:%M}  {aliases}"
             )
         return
-    version = registry.store.registry.get_version(name, int(number))
+    version = registry.version(name, int(number))
     events = registry.store.registry.events(name, version.version)
     model = registry.store.models.get_model(version.model_id)
     if as_json:
@@ -199,10 +200,21 @@ def alias(
     alias_name: Annotated[
         str, typer.Argument(metavar="ALIAS", help="Alias to point at the version.")
     ],
+    delete: Annotated[bool, typer.Option("--delete", help="Remove the alias instead.")] = False,
 ) -> None:
-    """Point an alias (champion, challenger, any name) at a version."""
-    before = _registry().set_alias(name, version, alias_name)
-    moved = f" (was v{before})" if before is not None else ""
+    """Point an alias (champion, challenger, any name) at a version, or --delete it."""
+    registry = _registry()
+    if delete:
+        held = registry.store.registry.alias_version(name, alias_name)
+        if held != version:
+            from conveyor.errors import ConflictError
+
+            raise ConflictError(f"{name}@{alias_name} points at v{held}, not v{version}")
+        registry.store.registry.delete_alias(name, alias_name, registry.actor)
+        typer.echo(f"removed {name}@{alias_name} (was v{version})")
+        return
+    before = registry.set_alias(name, version, alias_name)
+    moved = f" (was v{before})" if before not in (None, version) else ""
     typer.echo(f"{name}@{alias_name} -> v{version}{moved}")
 
 
@@ -226,7 +238,8 @@ def status(
         str, typer.Argument(metavar="STATUS", help="candidate, approved, rejected or archived.")
     ],
 ) -> None:
-    """Change a version's status (candidate -> approved | rejected, any -> archived)."""
+    """Change a version's status: candidate -> approved | rejected; approved -> rejected;
+    rejected -> candidate; any -> archived."""
     before = _registry().set_status(name, version, new_status)
     typer.echo(f"{name}/{version}: {before} -> {new_status}")
 

@@ -61,6 +61,9 @@ def run_as_dict(run: Run) -> dict[str, Any]:
     """A run for ``--json``."""
     return {
         "id": run.id,
+        "name": run.name,
+        "kind": run.kind,
+        "tags": run.tags,
         "status": run.status,
         "started_at": run.started_at.isoformat(),
         "ended_at": run.ended_at.isoformat() if run.ended_at else None,
@@ -171,6 +174,7 @@ def show(
         print_json(run_as_dict(run))
         return
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
     from conveyor.pipeline.metrics import format_metric
@@ -178,7 +182,9 @@ def show(
     console = Console(highlight=False)
     commit = (run.git_commit or "not in git")[:12] + (" (dirty)" if run.git_dirty else "")
     took = f"{run.duration_s:.2f}s" if run.duration_s is not None else "still running"
-    console.print(f"[bold]run {run.id}[/]  {run.status}", markup=True)
+    title = f"  {run.name}" if run.name else ""
+    console.print(f"[bold]run {run.id}[/]{escape(title)}  {run.status}", markup=True)
+    what = ", ".join(run.targets) or "all stages" if run.kind == "pipeline" else "a script run"
     for label, value in (
         ("started", run.started_at.strftime("%Y-%m-%d %H:%M:%S %Z")),
         ("took", took),
@@ -186,9 +192,11 @@ def show(
         ("branch", run.git_branch or "-"),
         ("user", run.user or "-"),
         ("trigger", run.trigger),
-        ("targets", ", ".join(run.targets) or "all stages"),
+        ("ran", what),
     ):
         console.print(f"  {label:<8} {value}", markup=False)
+    for key, tag in sorted(run.tags.items()):
+        console.print(f"  tag      {key} = {tag}", markup=False)
     if run.params:
         console.print("params", markup=False)
         for key, value in sorted(run.params.items()):

@@ -18,7 +18,7 @@ import signal
 from collections.abc import Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from conveyor.errors import Interrupted, PipelineError
 from conveyor.hashing import Hasher
@@ -141,7 +141,7 @@ class _Run:
         lock: dict[str, LockedStage],
     ) -> None:
         from conveyor.artifacts import ArtifactStore
-        from conveyor.gitinfo import git_info
+        from conveyor.gitinfo import git_info, login
         from conveyor.pipeline.executors import LocalExecutor
         from conveyor.pipeline.params import ParamsReader
         from conveyor.pipeline.worker import StageWorker
@@ -157,6 +157,14 @@ class _Run:
         artifacts_url = settings.artifacts_location(state_dir)
         self.store = open_store(db_url)
         self.executor = LocalExecutor()
+        # The params the stages declare are recorded before anything runs, so a stage
+        # script that logs one of them with another value fails, clearly, in that stage.
+        reader = ParamsReader(project.root, parsed_cache_for(project))
+        declared = {
+            ref.label: reader.value(ref, name)
+            for name in names
+            for ref in pipeline.stages[name].params
+        }
         git = git_info(project.root)
         for crashed in self.store.runs.close_abandoned(str(project.root), utcnow()):
             reporter.warning(f"run {crashed} had stopped without recording its end: marked crashed")
@@ -166,13 +174,15 @@ class _Run:
                 started_at=utcnow(),
                 project=str(project.root),
                 trigger=settings.trigger,
-                user=settings.user or git.user or _login(),
+                user=settings.user or git.user or login(),
                 git_commit=git.commit,
                 git_branch=git.branch,
                 git_dirty=git.dirty,
                 targets=options.targets,
             )
         )
+        if declared:
+            self.store.runs.log_params(self.run_id, declared)
         base_env = {
             **os.environ,
             "CONVEYOR_RUN_ID": self.run_id,
@@ -284,13 +294,9 @@ class _Run:
     def _finish(self) -> RunSummary:
         outcomes = tuple(self.outcomes[name] for name in self.names)
         status = "success" if all(o.ok for o in outcomes) else "failed"
-        params: dict[str, Any] = {}
         metrics: dict[str, float] = {}
         for outcome in outcomes:
-            params.update(outcome.params)
             metrics.update(outcome.metrics)
-        if params:
-            self.store.runs.log_params(self.run_id, params)
         if metrics:
             self.store.runs.log_metrics(self.run_id, metrics)
         self.store.runs.finish(self.run_id, status, utcnow())
@@ -299,12 +305,3 @@ class _Run:
 
 def _raise_interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
-
-
-def _login() -> str | None:
-    import getpass
-
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        return None

@@ -53,7 +53,7 @@ class SqlModelRepository:
             return models[0]
         names = ", ".join(m.name for m in self.models_of(run_id)) or "none"
         if not models:
-            wanted = f"a model named {name!r}" if name else "a model"
+            wanted = f"model named {name!r}" if name else "model"
             raise NotFoundError(f"run {run_id} has no {wanted}", hint=f"its models: {names}")
         raise NotFoundError(
             f"run {run_id} has several models", hint=f"name one: runs:/{run_id}/<{names}>"

@@ -112,7 +112,7 @@ class SqlRunRepository:
                 encoded = json.dumps(value, sort_keys=True)
                 if key not in existing:
                     s.add(ParamRow(run_id=run_id, key=key, value=encoded, text=param_text(value)))
-                elif existing[key] != encoded:
+                elif json.loads(existing[key]) != value:  # 1 and 1.0 are the same param
                     raise ConflictError(
                         f"param {key!r} of run {run_id} is already {existing[key]}, "
                         f"cannot change it to {encoded}",
