@@ -347,3 +347,34 @@ def test_a_stage_logging_a_declared_param_with_another_value_fails_that_stage(
     run = json.loads(cli("runs", "--json", cwd=root).stdout)[0]
     assert run["params"] == {"lr": 0.5}
     assert [s["status"] for s in run["stages"]] == ["failed"]
+
+
+def test_sigterm_to_a_stage_script_writes_its_buffer_first(workdir, store_of):
+    with cv.start_run() as run:
+        pass
+    script = workdir / "stage.py"
+    script.write_text(
+        textwrap.dedent("""
+        import time, conveyor as cv
+        for i in range(10):
+            cv.log_metric("loss", 1.0 / (i + 1), step=i)   # buffered: fewer than 1,000
+        open("ready", "w").close()
+        time.sleep(60)
+    """)
+    )
+    env = {
+        **os.environ,
+        "CONVEYOR_RUN_ID": run.id,
+        "CONVEYOR_STAGE": "train",
+        "CONVEYOR_PROJECT_ROOT": str(workdir),
+    }
+    proc = subprocess.Popen([sys.executable, str(script)], cwd=workdir, env=env)
+    deadline = time.monotonic() + 60
+    while not (workdir / "ready").exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+    proc.send_signal(signal.SIGTERM)
+    proc.wait(timeout=30)
+
+    assert proc.returncode == -signal.SIGTERM
+    assert len(store_of(workdir).runs.metric_history(run.id, "loss")) == 10

@@ -23,6 +23,7 @@ import atexit
 import contextlib
 import numbers
 import os
+import signal
 import threading
 import time
 import weakref
@@ -277,7 +278,29 @@ def _attach() -> ActiveRun | None:
     if not run_id:
         return None
     where = Where.from_environment()
+    _flush_on_sigterm()
     return ActiveRun(run_id, _open_store(where), where, os.environ.get("CONVEYOR_STAGE"), False)
+
+
+def _flush_on_sigterm() -> None:
+    """``conveyor run`` ends a stage with SIGTERM on Ctrl-C: write the buffer, then die.
+
+    Only where nobody else handles SIGTERM, and only from the main thread (a rule of
+    Python's signal module).
+    """
+    if threading.current_thread() is not threading.main_thread():
+        return
+    if signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
+        return
+
+    def flush_then_die(signum: int, frame: object) -> None:
+        for run in list(_OPEN):
+            with contextlib.suppress(ConveyorError):
+                run.flush()
+        signal.signal(signum, signal.SIG_DFL)
+        os.kill(os.getpid(), signum)
+
+    signal.signal(signal.SIGTERM, flush_then_die)
 
 
 def _create(name: str | None) -> ActiveRun:
