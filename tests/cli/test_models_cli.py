@@ -87,3 +87,18 @@ def test_versions_can_be_searched_by_their_runs_params(trained, cli):
     )
 
     assert [(v["name"], v["version"]) for v in found] == [("ridge", 2)]
+
+
+def test_version_tags_can_be_set_and_searched(trained, cli):
+    cli("models", "register", "latest", "--name", "ridge", cwd=trained)
+    cli("models", "register", "latest", "--name", "ridge", cwd=trained)
+
+    tagged = cli("models", "tag", "ridge", "2", "team=risk", "tier=gold", cwd=trained)
+    found = json.loads(
+        cli("models", "versions", "--where", "tags.team = 'risk'", "--json", cwd=trained).stdout
+    )
+    bad = cli("models", "tag", "ridge", "2", "oops", cwd=trained)
+
+    assert tagged.stdout.strip() == "tagged ridge/2: team=risk, tier=gold"
+    assert [(v["version"], v["tags"]) for v in found] == [(2, {"team": "risk", "tier": "gold"})]
+    assert "is not KEY=VALUE" in bad.stderr

@@ -244,6 +244,33 @@ def status(
     typer.echo(f"{name}/{version}: {before} -> {new_status}")
 
 
+@app.command("tag")
+def tag(
+    name: Name,
+    version: Annotated[int, typer.Argument(help="Version number; 0 tags the model itself.")],
+    pairs: Annotated[list[str], typer.Argument(metavar="KEY=VALUE...", help="Tags to set.")],
+) -> None:
+    """Set tags on a version (searchable as tags.KEY in `models versions --where`)."""
+    from conveyor.errors import InvalidValue
+
+    tags = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise InvalidValue(f"{pair!r} is not KEY=VALUE", hint="e.g. team=risk")
+        tags[key] = value
+    registry = _registry()
+    if version:
+        registry.version(name, version)
+    else:
+        registry.model(name)
+    registry.store.registry.set_tags(name, version, tags, registry.actor)
+    typer.echo(
+        f"tagged {name}{f'/{version}' if version else ''}: "
+        + ", ".join(f"{k}={v}" for k, v in tags.items())
+    )
+
+
 @app.command("archive")
 def archive(name: Name, version: Version) -> None:
     """Archive a version: kept with its files and history, no longer offered."""
