@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import subprocess
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,18 +30,47 @@ def _git(root: Path, *args: str) -> str | None:
 
 
 def git_info(root: Path) -> GitInfo:
-    """Commit, branch and dirty flag of the work tree at ``root``."""
-    commit = _git(root, "rev-parse", "HEAD")
-    if commit is None:
-        return GitInfo(user=_git(root, "config", "user.email"))
-    status = _git(root, "status", "--porcelain", "--untracked-files=no")
-    branch = _git(root, "rev-parse", "--abbrev-ref", "HEAD")
+    """Commit, branch and dirty flag of the work tree at ``root`` (one ``git`` call)."""
+    status = _git(root, "status", "--porcelain=v2", "--branch", "--untracked-files=no")
+    if status is None:
+        return GitInfo(user=git_user(root))
+    commit = branch = None
+    dirty = False
+    for line in status.splitlines():
+        if line.startswith("# branch.oid "):
+            oid = line.removeprefix("# branch.oid ")
+            commit = None if oid == "(initial)" else oid
+        elif line.startswith("# branch.head "):
+            head = line.removeprefix("# branch.head ")
+            branch = None if head == "(detached)" else head
+        elif not line.startswith("#"):
+            dirty = True
     return GitInfo(
-        commit=commit,
-        branch=None if branch == "HEAD" else branch,
-        dirty=bool(status) if status is not None else None,
-        user=_git(root, "config", "user.email"),
+        commit=commit, branch=branch, dirty=dirty if commit else None, user=git_user(root)
     )
+
+
+_RECENT: dict[Path, tuple[float, GitInfo]] = {}
+
+
+def recent_git_info(root: Path, max_age_s: float = 2.0) -> GitInfo:
+    """:func:`git_info`, asked at most once per ``max_age_s`` seconds for one work tree.
+
+    For scripts that open many runs in a loop: each would otherwise wait for a ``git``
+    process (about 4 ms). A commit made in the last two seconds may be seen late.
+    """
+    now = time.monotonic()
+    cached = _RECENT.get(root)
+    if cached is None or now - cached[0] > max_age_s:
+        cached = (now, git_info(root))
+        _RECENT[root] = cached
+    return cached[1]
+
+
+@functools.lru_cache(maxsize=16)
+def git_user(root: Path) -> str | None:
+    """``user.email`` from git's config (asked once per process)."""
+    return _git(root, "config", "user.email")
 
 
 def show_file(root: Path, rev: str, path: str) -> str | None:

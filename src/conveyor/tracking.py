@@ -195,7 +195,6 @@ class ActiveRun:
         _OPEN.discard(self)
         if self.owned:
             self._store.runs.finish(self.id, status, utcnow())
-            self._store.close()
 
     def _artifacts(self) -> Any:
         from conveyor.artifacts import ArtifactStore
@@ -213,12 +212,21 @@ def _flush_open_runs() -> None:
     for run in list(_OPEN):
         with contextlib.suppress(ConveyorError):  # exiting: nothing is left to tell
             run.end("success" if run is not _current else "failed")
+    for store in _STORES.values():
+        store.close()
+    _STORES.clear()
+
+
+_STORES: dict[str, Store] = {}
 
 
 def _open_store(where: Where) -> Store:
+    """One store (engine, connection pool) per database for the whole process."""
     from conveyor.store import open_store
 
-    return open_store(where.db_url)
+    if where.db_url not in _STORES:
+        _STORES[where.db_url] = open_store(where.db_url)
+    return _STORES[where.db_url]
 
 
 @contextmanager
@@ -304,12 +312,12 @@ def _flush_on_sigterm() -> None:
 
 
 def _create(name: str | None) -> ActiveRun:
-    from conveyor.gitinfo import git_info, login
+    from conveyor.gitinfo import login, recent_git_info
     from conveyor.settings import Settings
 
     where = Where.from_environment()
     store = _open_store(where)
-    git = git_info(where.root)
+    git = recent_git_info(where.root)
     settings = Settings.from_env()
     run_id = new_id()
     store.runs.create(
