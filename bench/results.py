@@ -1,4 +1,8 @@
-"""What a scenario produces: measured commands, compared pairwise against a target."""
+"""What a scenario produces: measured commands, compared pairwise against a target.
+
+Every comparison sets Conveyor against a peer (DVC, MLflow) doing the same job; ratios are
+the peer's median over Conveyor's.
+"""
 
 from __future__ import annotations
 
@@ -24,7 +28,7 @@ class Measured:
 
 @dataclass(frozen=True)
 class Target:
-    """A goal, in words and as a check on (Conveyor, DVC) timings; no check: a reference."""
+    """A goal, in words and as a check on (Conveyor, peer) timings; no check: a reference."""
 
     text: str
     check: Callable[[Stats, Stats], bool] | None = None
@@ -34,7 +38,7 @@ REFERENCE = Target("reference (no target)")
 
 
 def faster_by(factor: float, what: str = "faster") -> Target:
-    """Conveyor's median at least ``factor`` times below DVC's."""
+    """Conveyor's median at least ``factor`` times below the peer's."""
     return Target(f"≥ {factor:g}× {what}", lambda c, d: d.median >= factor * c.median)
 
 
@@ -43,25 +47,33 @@ def conveyor_under(seconds: float, text: str) -> Target:
     return Target(text, lambda c, d: c.median < seconds)
 
 
+def all_of(*targets: Target) -> Target:
+    """Every one of ``targets`` met; their texts joined with "and"."""
+    checks = [t.check for t in targets if t.check is not None]
+    return Target(
+        " and ".join(t.text for t in targets), lambda c, d: all(ch(c, d) for ch in checks)
+    )
+
+
 @dataclass(frozen=True)
 class Comparison:
-    """Conveyor and DVC doing the same job."""
+    """Conveyor and a peer doing the same job."""
 
     conveyor: Measured
-    dvc: Measured
+    peer: Measured
     target: Target
 
     @property
     def ratio(self) -> float:
-        """DVC's median over Conveyor's: how many times faster Conveyor is."""
-        return self.dvc.stats.median / self.conveyor.stats.median
+        """The peer's median over Conveyor's: how many times faster Conveyor is."""
+        return self.peer.stats.median / self.conveyor.stats.median
 
     @property
     def passed(self) -> bool | None:
         """Whether the target was met; None for a reference row."""
         if self.target.check is None:
             return None
-        return self.target.check(self.conveyor.stats, self.dvc.stats)
+        return self.target.check(self.conveyor.stats, self.peer.stats)
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""Timing whole CLI invocations: each repetition is a fresh process, timed from outside.
+"""Timing fresh processes: from outside (whole CLI invocations) or as they report.
 
 ``time_interleaved`` runs each command ``reps`` times, taking turns, with
 :func:`time.perf_counter` around :func:`subprocess.run`, so a figure includes interpreter
@@ -6,12 +6,17 @@ start-up, imports and exit, as a user would see them. A command's optional ``bef
 callback runs before each of its repetitions, outside the timed window (to delete a
 cache, reset a repository, flush dirty pages, ...).
 
+``time_reported`` runs commands the same way, taking turns, but takes each figure from
+the process itself: its last line of stdout is a JSON object whose ``seconds`` it timed
+around the operation (library calls, where start-up and set-up are not the subject).
+
 ``CpuMonitor`` reads ``/proc/stat`` so the report can say how much CPU the hypervisor and
 other processes took away while the figures were taken.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import resource
 import statistics
@@ -20,6 +25,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 
 class CommandFailed(RuntimeError):
@@ -92,6 +98,40 @@ def time_interleaved(commands: Sequence[Command], env: Mapping[str, str], reps: 
             run_checked(command.argv, command.cwd, env)
             samples[i].append(time.perf_counter() - started)
     return [Stats(tuple(bucket)) for bucket in samples]
+
+
+def time_reported(
+    commands: Sequence[Command], env: Mapping[str, str], reps: int
+) -> list[list[dict[str, Any]]]:
+    """Each command's own reports (last stdout line, JSON) from ``reps`` fresh runs.
+
+    Taking turns as :func:`time_interleaved` does; the reports come back in run order.
+    """
+    reports: list[list[dict[str, Any]]] = [[] for _ in commands]
+    for rep in range(reps):
+        order = list(range(len(commands)))
+        if rep % 2:
+            order.reverse()
+        for i in order:
+            command = commands[i]
+            if command.before is not None:
+                command.before()
+            reports[i].append(last_report(run_checked(command.argv, command.cwd, env).stdout))
+    return reports
+
+
+def last_report(stdout: str) -> dict[str, Any]:
+    """The JSON object a driver printed as its last line."""
+    lines = stdout.strip().splitlines()
+    if not lines:
+        raise CommandFailed("the command printed no report")
+    report: dict[str, Any] = json.loads(lines[-1])
+    return report
+
+
+def stats_of(reports: Sequence[Mapping[str, Any]], key: str = "seconds") -> Stats:
+    """The ``key`` figure of each report, as :class:`Stats`."""
+    return Stats(tuple(float(report[key]) for report in reports))
 
 
 def warm_up(argv: Sequence[str], cwd: Path, env: Mapping[str, str], times: int = 2) -> None:

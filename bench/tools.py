@@ -1,4 +1,4 @@
-"""The two tools under test, and throw-away projects for them.
+"""The pipeline tools under test (Conveyor's CLI and DVC's), and throw-away projects.
 
 Conveyor is the one installed in the repository's ``.venv``; DVC is installed from PyPI
 into its own virtualenv (``bench/.venvs/dvc``), created on the first run and reused after.
@@ -60,20 +60,39 @@ class Tools:
         return [str(self.dvc), *args]
 
 
-def ensure_dvc(venv: Path = DVC_VENV) -> Path:
-    """The ``dvc`` executable, installing DVC from PyPI into ``venv`` if it is not there."""
-    dvc = venv / "bin" / "dvc"
-    if dvc.exists():
-        return dvc
-    print(f"installing DVC into {venv} (first run only) ...", flush=True)
+def ensure_venv(venv: Path, package: str, executable: str) -> Path:
+    """``venv/bin/<executable>``, installing ``package`` from PyPI into ``venv`` if missing."""
+    found = venv / "bin" / executable
+    if found.exists():
+        return found
+    print(f"installing {package} into {venv} (first run only) ...", flush=True)
     subprocess.run([sys.executable, "-m", "venv", "--clear", str(venv)], check=True)
     pip = [str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet"]
-    for args in (["--upgrade", "pip"], ["dvc"]):
+    for args in (["--upgrade", "pip"], [package]):
         proc = subprocess.run([*pip, *args], capture_output=True, text=True, check=False)
         if proc.returncode != 0:
             sys.stderr.write(proc.stdout + proc.stderr)
             raise SystemExit(f"pip install {' '.join(args)} failed")
-    return dvc
+    return found
+
+
+def ensure_dvc(venv: Path = DVC_VENV) -> Path:
+    """The ``dvc`` executable, installing DVC from PyPI into ``venv`` if it is not there."""
+    return ensure_venv(venv, "dvc", "dvc")
+
+
+def base_env(drop: tuple[str, ...] = ("CONVEYOR_", "DVC_", "MLFLOW_")) -> dict[str, str]:
+    """This process's environment for benchmarked commands: no tool settings leak in.
+
+    Bytecode is cached in ``PYCACHE`` for every tool, ``DO_NOT_TRACK=1``, and ``python``
+    on ``PATH`` is the interpreter running the benchmark.
+    """
+    env = {k: v for k, v in os.environ.items() if not k.startswith(drop)}
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    env["PYTHONPYCACHEPREFIX"] = str(PYCACHE)
+    env["DO_NOT_TRACK"] = "1"
+    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
+    return env
 
 
 def find_tools() -> Tools:
@@ -84,12 +103,8 @@ def find_tools() -> Tools:
         if found is None:
             raise SystemExit("conveyor is not installed; run `make install` first")
         conveyor = Path(found)
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("CONVEYOR_", "DVC_"))}
-    env.pop("PYTHONDONTWRITEBYTECODE", None)
-    env["PYTHONPYCACHEPREFIX"] = str(PYCACHE)
-    env["DO_NOT_TRACK"] = "1"
+    env = base_env()
     env["DVC_NO_ANALYTICS"] = "1"
-    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
     return Tools(conveyor=conveyor, dvc=ensure_dvc(), env=env)
 
 
@@ -130,29 +145,32 @@ def dvc_project(path: Path, stages: Sequence[StageDef], tools: Tools) -> Path:
 
 @dataclass(frozen=True)
 class Versions:
-    """What the figures were taken with."""
+    """What the figures were taken with, besides the peers (each group names its own)."""
 
     python: str
-    dvc: str
     conveyor: str
     commit: str
     cpu: str
     cores: int
 
 
-def versions(tools: Tools) -> Versions:
-    """Versions of Python, DVC and Conveyor (with its git commit), and the CPU."""
-    dvc = run_checked(tools.dvc_cmd("--version"), REPO_ROOT, tools.env).stdout.strip()
+def versions() -> Versions:
+    """Versions of Python and Conveyor (with its git commit), and the CPU."""
+    env = base_env()
     probe = "import importlib.metadata as m; print(m.version('conveyor-ml'))"
-    conveyor = run_checked([sys.executable, "-c", probe], REPO_ROOT, tools.env).stdout.strip()
+    conveyor = run_checked([sys.executable, "-c", probe], REPO_ROOT, env).stdout.strip()
     return Versions(
         python=f"{platform.python_implementation()} {platform.python_version()}",
-        dvc=dvc,
         conveyor=conveyor,
-        commit=_commit(tools),
+        commit=_commit(env),
         cpu=_cpu_model(),
         cores=os.cpu_count() or 1,
     )
+
+
+def dvc_version(tools: Tools) -> str:
+    """What ``dvc --version`` says."""
+    return run_checked(tools.dvc_cmd("--version"), REPO_ROOT, tools.env).stdout.strip()
 
 
 def source_fingerprint() -> str:
@@ -163,10 +181,10 @@ def source_fingerprint() -> str:
     return digest.hexdigest()
 
 
-def _commit(tools: Tools) -> str:
+def _commit(env: dict[str, str]) -> str:
     git = ["git", "--no-optional-locks"]
-    head = run_checked([*git, "rev-parse", "--short", "HEAD"], REPO_ROOT, tools.env).stdout
-    changed = run_checked([*git, "status", "--porcelain", "--", "src"], REPO_ROOT, tools.env)
+    head = run_checked([*git, "rev-parse", "--short", "HEAD"], REPO_ROOT, env).stdout
+    changed = run_checked([*git, "status", "--porcelain", "--", "src"], REPO_ROOT, env)
     dirty = " (with uncommitted changes under src/)" if changed.stdout.strip() else ""
     return head.strip() + dirty
 
