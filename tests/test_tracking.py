@@ -300,7 +300,11 @@ def test_a_stage_restored_from_cache_still_has_its_model(make_project, py_cmd, c
 
     assert registered.exit_code == 0, registered.output
     lineage = json.loads(cli("models", "lineage", "lin/1", "--json", cwd=root).stdout)
+    first = json.loads(cli("runs", "--json", cwd=root).stdout)[1]
     assert lineage["from"][0]["id"] == second["id"]
+    assert lineage["logged_by_run"] == first["id"]
+    text = cli("models", "lineage", "lin/1", cwd=root).stdout
+    assert f"logged by run {first['id']}" in text.splitlines()[0]
 
 
 def test_numpy_scalars_are_plain_params_and_ints_equal_floats(workdir, store_of):

@@ -206,10 +206,13 @@ class Registry:
             "aliases": list(found.aliases),
             "flavor": model.flavor,
             "digest": model.digest,
+            "logged_by_run": model.info.get("logged_by_run", model.run_id),
         }
         label = (
             f"{name}/{version} ({found.status}{aliases}) {model.flavor} model {model.digest[:12]}"
         )
+        if "logged_by_run" in model.info:  # the stage was restored from the cache in this run
+            label += f", logged by run {model.info['logged_by_run']}"
         return Node(label, root_data, (_run_node(run, model.stage),))
 
 
