@@ -22,7 +22,7 @@ import resource
 import statistics
 import subprocess
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -86,18 +86,24 @@ def time_interleaved(commands: Sequence[Command], env: Mapping[str, str], reps: 
     a change in background load hits every command alike instead of whichever ran last.
     """
     samples: list[list[float]] = [[] for _ in commands]
+    for i, command in _taking_turns(commands, reps):
+        started = time.perf_counter()
+        run_checked(command.argv, command.cwd, env)
+        samples[i].append(time.perf_counter() - started)
+    return [Stats(tuple(bucket)) for bucket in samples]
+
+
+def _taking_turns(commands: Sequence[Command], reps: int) -> Iterator[tuple[int, Command]]:
+    """Each command once per repetition, in reverse order every other time, set up first."""
     for rep in range(reps):
         order = list(range(len(commands)))
         if rep % 2:
             order.reverse()
         for i in order:
-            command = commands[i]
-            if command.before is not None:
-                command.before()
-            started = time.perf_counter()
-            run_checked(command.argv, command.cwd, env)
-            samples[i].append(time.perf_counter() - started)
-    return [Stats(tuple(bucket)) for bucket in samples]
+            before = commands[i].before
+            if before is not None:
+                before()
+            yield i, commands[i]
 
 
 def time_reported(
@@ -108,15 +114,8 @@ def time_reported(
     Taking turns as :func:`time_interleaved` does; the reports come back in run order.
     """
     reports: list[list[dict[str, Any]]] = [[] for _ in commands]
-    for rep in range(reps):
-        order = list(range(len(commands)))
-        if rep % 2:
-            order.reverse()
-        for i in order:
-            command = commands[i]
-            if command.before is not None:
-                command.before()
-            reports[i].append(last_report(run_checked(command.argv, command.cwd, env).stdout))
+    for i, command in _taking_turns(commands, reps):
+        reports[i].append(last_report(run_checked(command.argv, command.cwd, env).stdout))
     return reports
 
 
