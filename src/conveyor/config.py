@@ -23,7 +23,7 @@ import difflib
 import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import (
@@ -89,10 +89,119 @@ class StageConfig(_Strict):
         return self.cmd if isinstance(self.cmd, str) else " && ".join(self.cmd)
 
 
+class ValidationConfig(_Strict):
+    """One data set checked against its schema; it runs as the stage ``validate-NAME``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    data: str = Field(description="The CSV or Parquet file to validate.")
+    schema_file: str = Field(alias="schema", description="The schema YAML it must satisfy.")
+    chunk_rows: int | None = Field(
+        default=None, ge=1, description="Validate this many rows at a time (large files)."
+    )
+
+
+class EvaluationConfig(_Strict):
+    """What ``conveyor evaluate`` and ``conveyor check`` score, and on which holdout."""
+
+    data: str = Field(description="The holdout file (CSV or Parquet), with the target column.")
+    target: str = Field(description="The column holding the true values.")
+    model: str = Field(
+        default="runs:/latest/model", description="The candidate's model URI."
+    )
+    name: str | None = Field(
+        default=None, description="The registered model: its champion, where to promote."
+    )
+    task: Literal["auto", "binary", "multiclass", "regression"] = Field(
+        default="auto", description="auto: binary/multiclass for labels, else regression."
+    )
+    positive_label: str | int | None = Field(
+        default=None, description="Binary tasks: the class whose probability is scored."
+    )
+    slices: list[str] = Field(
+        default_factory=list, description="Columns to report metrics by (numbers: quartiles)."
+    )
+    latency_calls: int = Field(
+        default=200, ge=10, description="Single-row predict calls timed for latency."
+    )
+
+
+class ComparisonGate(_Strict):
+    """Candidate vs champion on one metric: paired bootstrap interval of the difference."""
+
+    metric: str = Field(description="A metric both models are scored on, e.g. roc_auc.")
+    mode: Literal["non-inferiority", "superiority"] = Field(
+        default="non-inferiority",
+        description="non-inferiority: not worse by more than margin; superiority: better by it.",
+    )
+    margin: float = Field(default=0.0, ge=0, description="In the metric's own units.")
+
+
+class ChampionGates(_Strict):
+    """Gates that compare the candidate with the model behind an alias, same holdout."""
+
+    alias: str = Field(default="champion", description="The alias of the model to beat.")
+    compare: list[ComparisonGate] = Field(default_factory=list, description="Metrics compared.")
+    confidence: float = Field(default=0.95, gt=0.5, lt=1, description="Interval coverage.")
+    resamples: int = Field(default=2000, ge=200, description="Bootstrap resamples.")
+    seed: int = Field(default=0, description="Seed of the bootstrap (same seed, same answer).")
+
+
+class FairnessGate(_Strict):
+    """The largest gap of a rate between the groups of a sensitive column."""
+
+    column: str = Field(description="The sensitive column (kept out of the features).")
+    metric: Literal["demographic_parity", "equal_opportunity"] = Field(
+        default="demographic_parity",
+        description="Positive-prediction rate, or true-positive rate, per group.",
+    )
+    max_gap: float = Field(ge=0, le=1, description="The largest gap allowed between groups.")
+    min_group_size: int = Field(default=30, ge=1, description="Smaller groups are left out.")
+
+
+class RobustnessGate(_Strict):
+    """A metric with noise or missing values injected into the numeric features."""
+
+    perturbation: Literal["noise", "missing"] = Field(description="What is injected.")
+    amount: float = Field(
+        gt=0, le=1, description="noise: std as a fraction of each column's std; missing: share."
+    )
+    metric: str = Field(description="The metric that must hold up.")
+    max_drop: float = Field(ge=0, description="How much worse it may get, in its own units.")
+    columns: list[str] | None = Field(default=None, description="Default: numeric features.")
+    seed: int = Field(default=0, description="Seed of the injected noise.")
+
+
+class OperationalGates(_Strict):
+    """Budgets a model must fit to be served."""
+
+    latency_p95_ms: float | None = Field(default=None, gt=0, description="Single-row p95.")
+    model_size_mb: float | None = Field(default=None, gt=0, description="Model files on disk.")
+
+
+class GatesConfig(_Strict):
+    """The gates ``conveyor check`` decides; every one must pass."""
+
+    thresholds: list[str] = Field(
+        default_factory=list, description="Absolute thresholds: 'roc_auc >= 0.95'."
+    )
+    champion: ChampionGates | None = Field(default=None, description="Candidate vs champion.")
+    fairness: list[FairnessGate] = Field(default_factory=list, description="Group gaps.")
+    robustness: list[RobustnessGate] = Field(default_factory=list, description="Perturbations.")
+    operational: OperationalGates | None = Field(default=None, description="Latency and size.")
+
+
 class ProjectConfig(_Strict):
     """The whole ``conveyor.yaml``."""
 
     stages: dict[StageName, StageConfig] = Field(description="The pipeline's stages by name.")
+    validation: dict[StageName, ValidationConfig] = Field(
+        default_factory=dict, description="Data sets validated against schemas, by name."
+    )
+    evaluation: EvaluationConfig | None = Field(
+        default=None, description="The candidate and holdout that evaluate/check score."
+    )
+    gates: GatesConfig | None = Field(default=None, description="Quality gates for check.")
 
     @field_validator("stages")
     @classmethod
@@ -186,7 +295,7 @@ def _merged(messages: list[str]) -> str:
 def _message(error: Mapping[str, Any], loc: Sequence[Any]) -> str:
     if error["type"] == "extra_forbidden":
         key = str(loc[-1])
-        model = StageConfig if len(loc) == 3 and loc[0] == "stages" else ProjectConfig
+        model = _model_at(loc[:-1])
         close = difflib.get_close_matches(key, list(model.model_fields), n=1)
         known = ", ".join(model.model_fields)
         suggestion = f" (did you mean {close[0]!r}?)" if close else f" (known keys: {known})"
@@ -194,6 +303,30 @@ def _message(error: Mapping[str, Any], loc: Sequence[Any]) -> str:
     if error["type"] == "missing":
         return "required key is missing"
     return str(error["msg"]).removeprefix("Value error, ")
+
+
+def _model_at(loc: Sequence[Any]) -> type[BaseModel]:
+    """The schema class that holds the key at ``loc`` (for "did you mean")."""
+    model: type[BaseModel] = ProjectConfig
+    for part in loc:
+        if isinstance(part, int) or part not in model.model_fields:
+            continue  # a list index or a name chosen by the user (a stage's name)
+        annotation = model.model_fields[part].annotation
+        found = _inner_model(annotation)
+        if found is None:
+            break
+        model = found
+    return model
+
+
+def _inner_model(annotation: Any) -> type[BaseModel] | None:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in getattr(annotation, "__args__", ()):
+        found = _inner_model(arg)
+        if found is not None:
+            return found
+    return None
 
 
 def _node_at(node: yaml.Node | None, loc: Sequence[Any]) -> yaml.Node | None:

@@ -20,6 +20,10 @@ The tree::
     │   └── CorruptObject              a stored object does not match its digest
     ├── ModelError                     a model cannot be saved, loaded or used as asked
     │   └── UntrustedModel             loading would unpickle code; needs trusted=True
+    ├── DataError (ValueError)         a data file cannot be read or used as asked (empty,
+    │                                  no target column, unknown format, wrong columns)
+    ├── ValidationFailed               data broke its schema (the findings are attached)
+    ├── GateFailed                     a model failed one or more quality gates
     └── Interrupted                    the user pressed Ctrl-C (exit code 130)
 
 Messages say what was expected, what came, where, and what to do. The CLI prints
@@ -136,6 +140,26 @@ class ModelError(ConveyorError):
 
 class UntrustedModel(ModelError):
     """Loading the model would run code from its files; only ``trusted=True`` allows it."""
+
+
+class DataError(ConveyorError, ValueError):
+    """A data file cannot be read or used as asked: empty, unknown format, missing columns."""
+
+
+class ValidationFailed(ConveyorError):
+    """Data broke its schema; ``findings`` says which columns, which checks, how many rows."""
+
+    def __init__(self, message: str, *, findings: object = None, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.findings = findings
+
+
+class GateFailed(ConveyorError):
+    """A model failed one or more quality gates; ``result`` holds every gate's evidence."""
+
+    def __init__(self, message: str, *, result: object = None, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.result = result
 
 
 class Interrupted(ConveyorError):
