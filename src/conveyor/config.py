@@ -100,15 +100,21 @@ class ValidationConfig(_Strict):
         default=None, ge=1, description="Validate this many rows at a time (large files)."
     )
 
+    @field_validator("data", "schema_file")
+    @classmethod
+    def _inside_project(cls, value: str) -> str:
+        problem = path_problem(value)
+        if problem:  # these paths become deps of the stage validate-NAME
+            raise ValueError(f"{problem}; write paths relative to the directory of conveyor.yaml")
+        return value
+
 
 class EvaluationConfig(_Strict):
     """What ``conveyor evaluate`` and ``conveyor check`` score, and on which holdout."""
 
     data: str = Field(description="The holdout file (CSV or Parquet), with the target column.")
     target: str = Field(description="The column holding the true values.")
-    model: str = Field(
-        default="runs:/latest/model", description="The candidate's model URI."
-    )
+    model: str = Field(default="runs:/latest/model", description="The candidate's model URI.")
     name: str | None = Field(
         default=None, description="The registered model: its champion, where to promote."
     )
@@ -189,6 +195,15 @@ class GatesConfig(_Strict):
     fairness: list[FairnessGate] = Field(default_factory=list, description="Group gaps.")
     robustness: list[RobustnessGate] = Field(default_factory=list, description="Perturbations.")
     operational: OperationalGates | None = Field(default=None, description="Latency and size.")
+
+    @field_validator("thresholds")
+    @classmethod
+    def _thresholds_parse(cls, values: list[str]) -> list[str]:
+        from conveyor.evaluation.thresholds import parse_threshold
+
+        for value in values:
+            parse_threshold(value)  # a ValueError here names the bad threshold
+        return values
 
 
 class ProjectConfig(_Strict):

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from conveyor.tracking import Where
+
+if TYPE_CHECKING:
+    from conveyor.modelpack import LoadedModel
+    from conveyor.registry import Resolved
 
 
 def load_model(uri: str, *, trusted: bool = False) -> Any:
@@ -19,10 +23,7 @@ def load_model(uri: str, *, trusted: bool = False) -> Any:
         model = conveyor.load_model("models:/churn@champion")
         model.predict(frame)
     """
-    from conveyor.artifacts import ArtifactStore
-    from conveyor.model_files import fetch_tree
-    from conveyor.modelpack import load_model_dir
-    from conveyor.registry import Registry, model_cache_dir
+    from conveyor.registry import Registry
     from conveyor.store import open_store
 
     where = Where.from_environment()
@@ -31,6 +32,16 @@ def load_model(uri: str, *, trusted: bool = False) -> Any:
         resolved = Registry(store, None).resolve(uri)
     finally:
         store.close()
+    return load_resolved(resolved, where, trusted=trusted)
+
+
+def load_resolved(resolved: Resolved, where: Where, *, trusted: bool = False) -> LoadedModel:
+    """Restore a resolved model's directory (verified) and load it by its flavor."""
+    from conveyor.artifacts import ArtifactStore
+    from conveyor.model_files import fetch_tree
+    from conveyor.modelpack import load_model_dir
+    from conveyor.registry import model_cache_dir
+
     directory = fetch_tree(
         ArtifactStore(where.artifacts_url),
         resolved.model.digest,

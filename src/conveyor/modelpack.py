@@ -110,7 +110,10 @@ class ModelInfo:
 
 @dataclass(frozen=True)
 class LoadedModel:
-    """A model read from its directory: one ``predict`` whatever the flavor."""
+    """A model read from its directory: one ``predict`` whatever the flavor.
+
+    Classifiers also answer :meth:`predict_proba` and :meth:`classes` where their flavor can.
+    """
 
     directory: Path
     info: ModelInfo
@@ -126,6 +129,30 @@ class LoadedModel:
         conformed = self.signature.conform(data) if self.signature else data
         with _translated("predicting", self.directory):
             return self.predictor.predict(conformed)
+
+    def predict_proba(self, data: ModelInput) -> Array | None:
+        """Class probabilities for ``data``, shape (rows, classes); None if the model has none.
+
+        Scikit-learn estimators with ``predict_proba``, xgboost and lightgbm classifiers and
+        skl2onnx classifiers give them; regressors and other models answer None. The columns
+        follow :meth:`classes`. ``data`` is conformed to the signature as for :meth:`predict`.
+        """
+        method = getattr(self.predictor, "predict_proba", None)
+        if method is None:
+            return None
+        conformed = self.signature.conform(data) if self.signature else data
+        with _translated("predicting probabilities", self.directory):
+            proba: Array | None = method(conformed)
+        return proba
+
+    def classes(self) -> list[Any] | None:
+        """The class labels in the column order of :meth:`predict_proba`; None where unknown."""
+        method = getattr(self.predictor, "classes", None)
+        if method is None:
+            return None
+        with _translated("reading the class labels", self.directory):
+            labels: list[Any] | None = method()
+        return labels
 
     def input_example(self) -> ModelInput | None:
         """The input example saved with the model, if any."""

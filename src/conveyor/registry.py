@@ -215,6 +215,13 @@ class Registry:
             label += f", logged by run {model.info['logged_by_run']}"
         return Node(label, root_data, (_run_node(run, model.stage),))
 
+    def model_lineage(self, model: LoggedModel) -> Node:
+        """A logged model that is not registered: model <- run <- stages <- data <- commit."""
+        run = self.store.runs.get(model.run_id)
+        label = f"{model.flavor} model {model.name!r} {model.digest[:12]} (not registered)"
+        data = {"kind": "model", "name": model.name, "flavor": model.flavor, "digest": model.digest}
+        return Node(label, data, (_run_node(run, model.stage),))
+
 
 def _run_node(run: Run, stage: str | None) -> Node:
     commit = (run.git_commit or "no git")[:12] + (" dirty" if run.git_dirty else "")

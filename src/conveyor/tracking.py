@@ -311,7 +311,13 @@ def _flush_on_sigterm() -> None:
     signal.signal(signal.SIGTERM, flush_then_die)
 
 
-def _create(name: str | None) -> ActiveRun:
+def open_run(name: str, kind: str) -> ActiveRun:
+    """For Conveyor's own commands (``conveyor check``): the stage's run inside
+    ``conveyor run``, else a new run of ``kind``. The caller calls :meth:`ActiveRun.end`."""
+    return _attach() or _create(name, kind)
+
+
+def _create(name: str | None, kind: str = "script") -> ActiveRun:
     from conveyor.gitinfo import login, recent_git_info
     from conveyor.settings import Settings
 
@@ -331,7 +337,7 @@ def _create(name: str | None) -> ActiveRun:
             git_branch=git.branch,
             git_dirty=git.dirty,
             name=name,
-            kind="script",
+            kind=kind,
         )
     )
     return ActiveRun(run_id, store, where, None, True)

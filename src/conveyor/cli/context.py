@@ -22,7 +22,12 @@ def print_json(data: Any) -> None:
     NaN and infinities, which strict parsers reject, are written as the strings
     ``"nan"``, ``"inf"`` and ``"-inf"``.
     """
-    sys.stdout.write(json.dumps(_finite(data), indent=2, default=str, allow_nan=False) + "\n")
+    sys.stdout.write(strict_json(data))
+
+
+def strict_json(data: Any) -> str:
+    """``data`` as indented strict JSON text (see :func:`print_json`), ending in a newline."""
+    return json.dumps(_finite(data), indent=2, default=str, allow_nan=False) + "\n"
 
 
 def _finite(value: Any) -> Any:

@@ -91,7 +91,7 @@ class Evaluation:
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready (NaN and infinities become None)."""
-        return _plain(dataclasses.asdict(self))
+        return _as_dict(self)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Evaluation:
@@ -152,7 +152,7 @@ class GateResult:
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready (NaN and infinities become None)."""
-        return _plain(dataclasses.asdict(self))
+        return _as_dict(self)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> GateResult:
@@ -218,7 +218,7 @@ class CheckResult:
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready (NaN and infinities become None)."""
-        return _plain(dataclasses.asdict(self))
+        return _as_dict(self)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> CheckResult:
@@ -244,6 +244,11 @@ class CheckResult:
             git_commit=data.get("git_commit"),
             promoted=data.get("promoted"),
         )
+
+
+def _as_dict(result: Any) -> dict[str, Any]:
+    plain: dict[str, Any] = _plain(dataclasses.asdict(result))
+    return plain
 
 
 def _plain(value: Any) -> Any:

@@ -5,6 +5,12 @@ how to write it into a directory in that library's own safe format (:meth:`Flavo
 to read it back as a :class:`Predictor` (:meth:`Flavor.load`) and which exact library versions
 loading needs (:meth:`Flavor.requirements`).
 
+A predictor must have ``predict``. A classifier's predictor may also have the two methods of
+:class:`ProbabilisticPredictor`: ``predict_proba`` (class probabilities, one column per class)
+and ``classes`` (the labels of those columns, in order). Callers look them up with
+``getattr``, and a predictor that has them may still answer None for a model that gives no
+probabilities (a regressor behind the same wrapper class).
+
 Heavy libraries are never imported just to ask :meth:`Flavor.handles`: an object can only be
 an instance of a library's class if that library is already in :data:`sys.modules`.
 """
@@ -32,6 +38,18 @@ class Predictor(Protocol):
 
     def predict(self, data: ModelInput) -> Array:
         """Predict one output row per input row."""
+        ...
+
+
+class ProbabilisticPredictor(Predictor, Protocol):
+    """A predictor that can also give class probabilities (the optional part of the contract)."""
+
+    def predict_proba(self, data: ModelInput) -> Array | None:
+        """Probabilities of shape (rows, classes), or None if this model gives none."""
+        ...
+
+    def classes(self) -> list[Any] | None:
+        """The class labels in the column order of :meth:`predict_proba`, None if unknown."""
         ...
 
 

@@ -4,7 +4,8 @@ The booster is written with ``Booster.save_model("model.txt")`` and read back wi
 ``lightgbm.Booster(model_file=...)``. A text booster only knows probabilities, so for a
 classifier ``flavor.json`` keeps its ``classes_`` (values and dtype), and predict turns
 probabilities back into those labels exactly as ``LGBMClassifier.predict`` does: the second
-class where the binary probability is above 0.5, else the argmax.
+class where the binary probability is above 0.5, else the argmax. ``predict_proba`` gives the
+probabilities as ``LGBMClassifier.predict_proba`` does, one column per class.
 """
 
 from __future__ import annotations
@@ -35,13 +36,27 @@ class _Classifier(_Booster):
 
     def __init__(self, booster: Any, classes: Array) -> None:
         super().__init__(booster)
-        self.classes = classes
+        self.classes_ = classes
 
     def predict(self, data: ModelInput) -> Array:
         """The label of the most probable class."""
         proba = super().predict(data)
         index = (proba > 0.5).astype(int) if proba.ndim == 1 else proba.argmax(axis=1)
-        labels: Array = self.classes[index]
+        labels: Array = self.classes_[index]
+        return labels
+
+    def predict_proba(self, data: ModelInput) -> Array:
+        """One column per class; a binary booster's P(second class) p becomes [1 - p, p]."""
+        import numpy as np
+
+        proba = super().predict(data)
+        if proba.ndim == 1:
+            proba = np.column_stack([1.0 - proba, proba])
+        return proba
+
+    def classes(self) -> list[Any]:
+        """The classifier's ``classes_`` as saved."""
+        labels: list[Any] = self.classes_.tolist()
         return labels
 
 

@@ -3,10 +3,16 @@
 Predict feeds the graph's first input (a 2-D tensor, float32 unless the graph declares
 another element type) and returns its first output: the label for a converted classifier,
 the value for a regressor.
+
+A classifier converted by skl2onnx has a second output with the class probabilities, either
+a plain (rows, classes) tensor or, with skl2onnx's default ZipMap, one ``{label: p}`` map per
+row; ``predict_proba`` returns it as a matrix. The class labels (the column order) are read
+from the graph's classifier node when the model is saved and kept in ``flavor.json``.
 """
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -17,6 +23,7 @@ if TYPE_CHECKING:
     import onnx
 
 FILE = "model.onnx"
+META = "flavor.json"
 # onnxruntime's names for input element types → numpy dtypes.
 INPUT_DTYPES = {
     "tensor(float)": "float32",
@@ -25,23 +32,51 @@ INPUT_DTYPES = {
     "tensor(int32)": "int32",
     "tensor(bool)": "bool",
 }
+# Output types that hold probabilities: a float tensor, or ZipMap's sequence of maps.
+PROBA_TYPES = ("tensor(float)", "tensor(double)", "seq(map(")
+# The attributes in which ai.onnx.ml classifier nodes (and ZipMap) list their class labels.
+LABEL_ATTRIBUTES = ("classlabels_ints", "classlabels_int64s", "classlabels_strings")
 
 
 class _Session:
     """An onnxruntime session that predicts from its first input to its first output."""
 
-    def __init__(self, session: Any) -> None:
+    def __init__(self, session: Any, classes: list[Any] | None = None) -> None:
         self.session = session
         first = session.get_inputs()[0]
         self.input_name: str = first.name
         self.dtype = INPUT_DTYPES.get(first.type, "float32")
-        self.output_name: str = session.get_outputs()[0].name
+        outputs = session.get_outputs()
+        self.output_name: str = outputs[0].name
+        self.proba_name: str | None = None
+        if len(outputs) > 1 and outputs[1].type.startswith(PROBA_TYPES):
+            self.proba_name = outputs[1].name
+        self.classes_ = classes
 
     def predict(self, data: ModelInput) -> Array:
         """Run the graph on ``data`` and return its first output."""
-        feed = {self.input_name: as_matrix(data, self.dtype)}
-        result: Array = self.session.run([self.output_name], feed)[0]
+        result: Array = self._run(self.output_name, data)
         return result
+
+    def predict_proba(self, data: ModelInput) -> Array | None:
+        """The second output as a (rows, classes) matrix; None if the graph has no such output."""
+        if self.proba_name is None:
+            return None
+        import numpy as np
+
+        result = self._run(self.proba_name, data)
+        if isinstance(result, list):  # ZipMap: one {label: probability} per row
+            return np.array([list(row.values()) for row in result], dtype=np.float64)
+        proba: Array = np.asarray(result)
+        return proba
+
+    def classes(self) -> list[Any] | None:
+        """The labels of the classifier node, as read from the graph when it was saved."""
+        return self.classes_
+
+    def _run(self, output: str, data: ModelInput) -> Any:
+        feed = {self.input_name: as_matrix(data, self.dtype)}
+        return self.session.run([output], feed)[0]
 
 
 class OnnxFlavor:
@@ -62,6 +97,8 @@ class OnnxFlavor:
 
         onnx.checker.check_model(model)  # type: ignore[arg-type]
         onnx.save_model(model, directory / FILE)  # type: ignore[arg-type]
+        meta = {"classes": _class_labels(model)}  # type: ignore[arg-type]
+        (directory / META).write_text(json.dumps(meta), encoding="utf-8")
 
     def load(self, directory: Path, *, trusted: bool = False) -> Predictor:
         """An ``onnxruntime.InferenceSession`` on the CPU."""
@@ -70,11 +107,26 @@ class OnnxFlavor:
         session = onnxruntime.InferenceSession(
             str(directory / FILE), providers=["CPUExecutionProvider"]
         )
-        return _Session(session)
+        meta = directory / META  # absent in models saved before probabilities were kept
+        classes = json.loads(meta.read_text("utf-8"))["classes"] if meta.is_file() else None
+        return _Session(session, classes)
 
     def requirements(self) -> dict[str, str]:
         """onnxruntime (the ``onnx`` package is only needed to save)."""
         return versions("onnxruntime")
+
+
+def _class_labels(model: onnx.ModelProto) -> list[Any] | None:
+    """The class labels of the graph's last classifier node, or None for a non-classifier."""
+    import onnx
+
+    labels = None
+    for node in model.graph.node:
+        for attribute in node.attribute:
+            if attribute.name in LABEL_ATTRIBUTES and (attribute.ints or attribute.strings):
+                values = onnx.helper.get_attribute_value(attribute)
+                labels = [v.decode("utf-8") if isinstance(v, bytes) else int(v) for v in values]
+    return labels
 
 
 def convert_sklearn(model: object, input_example: ModelInput) -> onnx.ModelProto:

@@ -28,6 +28,17 @@ class _Function:
         """The object's own ``predict``."""
         return as_array(self.model.predict(data))
 
+    def predict_proba(self, data: ModelInput) -> Array | None:
+        """The object's ``predict_proba``, if it has one."""
+        if not callable(getattr(self.model, "predict_proba", None)):
+            return None
+        return as_array(self.model.predict_proba(data))
+
+    def classes(self) -> list[Any] | None:
+        """The object's ``classes_``, if it has them."""
+        classes = getattr(self.model, "classes_", None)
+        return None if classes is None else as_array(classes).tolist()
+
 
 class PyfuncFlavor:
     """Custom Python objects with a ``predict(data)`` method, pickled with cloudpickle."""

@@ -49,6 +49,17 @@ class _Estimator:
         """The estimator's own ``predict``."""
         return as_array(self.estimator.predict(data))
 
+    def predict_proba(self, data: ModelInput) -> Array | None:
+        """The estimator's ``predict_proba``; None if it has none (regressors, SVC without it)."""
+        if not hasattr(self.estimator, "predict_proba"):
+            return None
+        return as_array(self.estimator.predict_proba(data))
+
+    def classes(self) -> list[Any] | None:
+        """The estimator's ``classes_`` (a Pipeline's come from its last step)."""
+        classes = getattr(self.estimator, "classes_", None)
+        return None if classes is None else as_array(classes).tolist()
+
 
 class SklearnFlavor:
     """Any scikit-learn estimator or Pipeline whose parts all come from scikit-learn."""

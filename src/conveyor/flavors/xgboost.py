@@ -3,8 +3,9 @@
 Both the scikit-learn wrappers (``XGBClassifier``, ``XGBRegressor``, ``XGBRanker``…) and a
 plain ``Booster`` are saved with ``save_model("model.ubj")``. ``flavor.json`` beside it names
 the class (the nearest one xgboost exports), so a classifier loads back as one and predicts
-class labels, a regressor predicts values, and a Booster predicts what ``Booster.predict``
-does.
+class labels (and probabilities), a regressor predicts values, and a Booster predicts what
+``Booster.predict`` does (it has no ``predict_proba``: its output's meaning depends on the
+objective).
 """
 
 from __future__ import annotations
@@ -50,6 +51,17 @@ class _Wrapper:
     def predict(self, data: ModelInput) -> Array:
         """The model's own ``predict``."""
         return as_array(self.model.predict(data))
+
+    def predict_proba(self, data: ModelInput) -> Array | None:
+        """A classifier's ``predict_proba`` (one column per class); None for the others."""
+        if not hasattr(self.model, "predict_proba"):
+            return None
+        return as_array(self.model.predict_proba(data))
+
+    def classes(self) -> list[Any] | None:
+        """A classifier's ``classes_`` (xgboost labels are always 0 … k-1)."""
+        classes = getattr(self.model, "classes_", None)
+        return None if classes is None else as_array(classes).tolist()
 
 
 class XGBoostFlavor:

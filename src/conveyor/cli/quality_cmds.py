@@ -1,0 +1,206 @@
+"""``conveyor evaluate``, ``check`` and ``report``: score a model, gate it, write the report."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Literal
+
+import typer
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from conveyor.config import EvaluationConfig
+    from conveyor.project import Project
+
+AsJson = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
+ModelUri = Annotated[
+    str | None,
+    typer.Option(
+        "--model", "-m", help="The candidate: models:/NAME@ALIAS, models:/NAME/3, runs:/RUN/model."
+    ),
+]
+
+
+def register(app: typer.Typer) -> None:
+    """Add the quality commands to ``app``."""
+    app.command("evaluate")(evaluate)
+    app.command("check")(check)
+    app.command("report")(report)
+
+
+def evaluate(
+    model: ModelUri = None,
+    data: Annotated[
+        str | None,
+        typer.Option("--data", "-d", help="Holdout CSV/Parquet (default: evaluation.data)."),
+    ] = None,
+    target: Annotated[
+        str | None,
+        typer.Option("--target", "-t", help="Target column (default: evaluation.target)."),
+    ] = None,
+    slices: Annotated[
+        list[str] | None,
+        typer.Option("--slice", help="Report metrics by this column (repeatable)."),
+    ] = None,
+    as_json: AsJson = False,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Also write the evaluation as JSON here.")
+    ] = None,
+) -> None:
+    """Score a model on a holdout: metrics, per-slice metrics, calibration, confusion, latency.
+
+    Example: conveyor evaluate --model models:/churn@champion --slice region
+    """
+    from conveyor.cli.context import print_json
+    from conveyor.evaluation.check import evaluate_uri
+
+    project, config = _project_and_config(data, target, slices)
+    scored = evaluate_uri(project, config, model or config.model, say=_say(as_json))
+    found = {"model": scored.ref.label, "data": config.data, **scored.evaluation.as_dict()}
+    if output:
+        _write_json(output, found)
+    if as_json:
+        print_json(found)
+        return
+    from conveyor.cli.quality_render import print_evaluation
+
+    print_evaluation(scored.ref.label, config.data, scored.evaluation)
+
+
+def check(
+    model: ModelUri = None,
+    champion: Annotated[
+        str | None,
+        typer.Option(
+            "--champion", help="Alias of the model to beat (default: gates.champion.alias)."
+        ),
+    ] = None,
+    promote: Annotated[
+        str | None,
+        typer.Option(
+            "--promote", help="On pass: register the candidate and point this alias at it."
+        ),
+    ] = None,
+    as_json: AsJson = False,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Also write the result as JSON here.")
+    ] = None,
+) -> None:
+    """Decide the gates of conveyor.yaml for the candidate; exit 1 if any fails.
+
+    The candidate and the champion are scored on the same holdout; the evidence is stored on
+    a run for `conveyor report`. Example: conveyor check --promote challenger
+    """
+    from conveyor.cli.context import print_json, project_and_settings
+    from conveyor.errors import GateFailed
+    from conveyor.evaluation.check import run_check
+    from conveyor.gitinfo import git_info, login
+
+    project, settings = project_and_settings()
+    actor = settings.user or git_info(project.root).user or login()
+    outcome = run_check(
+        project,
+        candidate_uri=model,
+        champion_alias=champion,
+        promote=promote,
+        actor=actor,
+        say=_say(as_json),
+    )
+    result = outcome.result
+    if output:
+        _write_json(output, result.as_dict())
+    if as_json:
+        print_json(result.as_dict())
+    else:
+        from conveyor.cli.quality_render import print_check
+
+        print_check(result)
+    if not result.passed:
+        failed = [g.name for g in result.gates if not g.passed]
+        raise GateFailed(
+            f"{len(failed)} of {len(result.gates)} gates failed: {', '.join(failed)}",
+            result=result,
+            hint=f"the evidence is on run {result.run_id}; `conveyor report` writes it up",
+        )
+
+
+def report(
+    run: Annotated[
+        str | None, typer.Option("--run", help="The check's run id (default: the latest check).")
+    ] = None,
+    fmt: Annotated[
+        str, typer.Option("--format", "-f", help="md: markdown + PNG files; html: one file.")
+    ] = "md",
+    output: Annotated[Path, typer.Option("--output", "-o", help="Directory to write into.")] = Path(
+        "report"
+    ),
+    image_base: Annotated[
+        str | None,
+        typer.Option("--image-base", help="Prefix for image links in markdown (your own host)."),
+    ] = None,
+) -> None:
+    """Write the pull-request report of a check: markdown with plots, or self-contained HTML.
+
+    Nothing is uploaded anywhere. Example: conveyor report --format html -o report
+    """
+    from conveyor.cli.context import project_and_settings
+    from conveyor.errors import InvalidValue
+    from conveyor.evaluation.check import load_check
+    from conveyor.reports.render import write_report
+
+    if fmt not in ("md", "html"):
+        raise InvalidValue(f"--format must be md or html, not {fmt!r}")
+    project_and_settings()  # outside a project, say so
+    outcome = load_check(run)
+    kind: Literal["md", "html"] = "md" if fmt == "md" else "html"
+    written = write_report(
+        outcome.result, outcome.predictions, output, fmt=kind, image_base=image_base
+    )
+    typer.echo(f"wrote {written}")
+
+
+def _project_and_config(
+    data: str | None, target: str | None, slices: list[str] | None
+) -> tuple[Project, EvaluationConfig]:
+    from conveyor.cli.context import project_and_settings
+    from conveyor.config import EvaluationConfig
+    from conveyor.errors import ConfigError
+
+    project, _ = project_and_settings()
+    declared = project.config.evaluation
+    updates = {
+        key: value
+        for key, value in (("data", data), ("target", target), ("slices", slices))
+        if value
+    }
+    if declared is not None:
+        return project, declared.model_copy(update=updates)
+    if data is None or target is None:
+        raise ConfigError(
+            "say what to evaluate on: --data and --target, or an evaluation: block in "
+            "conveyor.yaml",
+            hint="e.g. conveyor evaluate --data data/test.csv --target label",
+        )
+    return project, EvaluationConfig(data=data, target=target, slices=slices or [])
+
+
+def _say(quiet: bool) -> Callable[[str], None]:
+    from rich.console import Console
+
+    console = Console(stderr=True, highlight=False)
+
+    def say(message: str) -> None:
+        if not quiet:
+            console.print(f"[dim]{message}[/]")
+
+    return say
+
+
+def _write_json(path: Path, data: object) -> None:
+    from conveyor.cli.context import strict_json
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.tmp")
+    temporary.write_text(strict_json(data), encoding="utf-8")
+    temporary.replace(path)
