@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 CONFIG_FILE = "conveyor.yaml"
 DEFAULT_PARAMS_FILE = "params.yaml"
 PIPELINE_CACHE = "pipeline.json"
-PIPELINE_CACHE_FORMAT = "1"
+PIPELINE_CACHE_FORMAT = "2"  # 2: validation: entries became validate-NAME stages
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ import sys
 
 import typer
 
-from conveyor.cli import ci_cmds, models_cmds, pipeline_cmds, quality_cmds, runs_cmds
+from conveyor.cli import ci_cmds, models_cmds, pipeline_cmds, quality_cmds, runs_cmds, validate_cmds
 
 app = typer.Typer(
     name="conveyor",
@@ -27,6 +27,7 @@ runs_cmds.register(app)
 models_cmds.register(app)
 ci_cmds.register(app)
 quality_cmds.register(app)
+validate_cmds.register(app)
 
 
 def _version(value: bool) -> None:

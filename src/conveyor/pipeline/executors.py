@@ -13,6 +13,7 @@ import contextlib
 import os
 import signal
 import subprocess
+import sys
 import threading
 import time
 from dataclasses import dataclass
@@ -70,7 +71,7 @@ class LocalExecutor:
                     job.cmd,
                     shell=True,
                     cwd=job.cwd,
-                    env=job.env,
+                    env=with_conveyor_on_path(job.env),
                     stdout=out,
                     stderr=err,
                     stdin=subprocess.DEVNULL,
@@ -99,6 +100,19 @@ class LocalExecutor:
                 _signal_group(proc.pid, signal.SIGKILL)
         for proc in procs:
             _signal_group(proc.pid, signal.SIGKILL)  # grandchildren that ignored SIGTERM
+
+
+def with_conveyor_on_path(env: dict[str, str]) -> dict[str, str]:
+    """``env`` with the directory of this interpreter (where ``conveyor`` is installed)
+    appended to ``PATH``, so that stages such as ``conveyor validate NAME`` find it.
+
+    Appended, not prepended: the user's own ``python`` and tools still come first.
+    """
+    here = os.path.dirname(sys.executable)
+    path = env.get("PATH", os.defpath)
+    if not here or here in path.split(os.pathsep):
+        return env
+    return {**env, "PATH": f"{path}{os.pathsep}{here}" if path else here}
 
 
 def _signal_group(pid: int, sig: int) -> None:

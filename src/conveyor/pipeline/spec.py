@@ -6,6 +6,14 @@ directory that ``a`` writes (or contains one of ``a``'s outs)::
     prepare ──> train ──> evaluate
        └──────────────────────┘
 
+Each entry NAME of the ``validation:`` block becomes the stage ``validate-NAME``: command
+``conveyor validate NAME``, deps the data and the schema file, no outs. Besides the usual
+edge from the stage that writes the data, every stage that reads the validated data runs
+after it, so bad data stops the pipeline before training on it::
+
+    prepare ──> validate-train ──> train
+       └─────────────────────────────┘
+
 Checks made here, before anything runs: two stages writing the same (or nested) outs,
 a stage depending on its own out, and cycles (the cycle is printed).
 """
@@ -22,6 +30,8 @@ from conveyor.project import DEFAULT_PARAMS_FILE, normalize_path
 
 if TYPE_CHECKING:
     from conveyor.config import ProjectConfig, StageConfig
+
+VALIDATION_PREFIX = "validate-"
 
 
 @dataclass(frozen=True)
@@ -84,10 +94,13 @@ class Pipeline:
 
 
 def build_pipeline(config: ProjectConfig) -> Pipeline:
-    """Turn a validated config into a checked DAG."""
+    """Turn a validated config into a checked DAG, with a stage per validation entry."""
     stages = {name: _stage(name, cfg) for name, cfg in config.stages.items()}
+    checks = _validation_stages(config, stages)
+    stages.update(checks)
     _check_outs(stages.values())
     upstream = {name: _upstream_of(stage, stages) for name, stage in stages.items()}
+    _readers_wait_for_checks(upstream, stages, checks)
     sorter = graphlib.TopologicalSorter(upstream)
     try:
         order = tuple(sorter.static_order())
@@ -123,6 +136,48 @@ def _stage(name: str, cfg: StageConfig) -> Stage:
         always_run=cfg.always_run,
         desc=cfg.desc,
     )
+
+
+def validation_stage(entry: str) -> str:
+    """The name of the stage that validates the ``validation:`` entry ``entry``."""
+    return f"{VALIDATION_PREFIX}{entry}"
+
+
+def _validation_stages(config: ProjectConfig, stages: dict[str, Stage]) -> dict[str, Stage]:
+    made = {}
+    for entry, cfg in config.validation.items():
+        name = validation_stage(entry)
+        if name in stages:
+            raise ConfigError(
+                f"stage {name!r} has the name of the stage made for the validation entry {entry!r}",
+                hint="rename the stage or the validation entry",
+            )
+        data, schema = normalize_path(cfg.data), normalize_path(cfg.schema_file)
+        made[name] = Stage(
+            name=name,
+            cmd=f"conveyor validate {entry}",  # entry names hold no shell metacharacters
+            deps=tuple(dict.fromkeys((data, schema))),
+            outs=(),
+            metrics=(),
+            params=(),
+            env=(),
+            cache=False,  # nothing to restore: it must run to say yes or no
+            desc=f"Validate {data} against {schema}",
+        )
+    return made
+
+
+def _readers_wait_for_checks(
+    upstream: dict[str, tuple[str, ...]], stages: dict[str, Stage], checks: dict[str, Stage]
+) -> None:
+    """Stages reading validated data (but not writing it) run after its validation."""
+    for check in checks.values():
+        data = check.deps[0]
+        for stage in stages.values():
+            if stage.name in checks or any(overlaps(out, data) for out in stage.outs):
+                continue
+            if any(overlaps(dep, data) for dep in stage.deps):
+                upstream[stage.name] = (*upstream[stage.name], check.name)
 
 
 def _env_value(value: object) -> str:
