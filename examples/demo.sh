@@ -16,24 +16,33 @@ git init -q
 git add -A
 git -c user.name=demo -c user.email=demo@example.com commit -qm "example project"
 
-step "The pipeline" conveyor dag
+step "The pipeline: validation stages run before the stages that read the data" conveyor dag
 step "First run: every stage executes" conveyor run
 git add -A
 git -c user.name=demo -c user.email=demo@example.com commit -qm "train the baseline"
 step "Second run: nothing changed, nothing runs" conveyor run
 rm -rf data models metrics.json
 step "Outputs deleted: restored from the cache, not recomputed" conveyor run
-sed -i.bak 's/^  C: 1.0$/  C: 0.1/' params.yaml && rm -f params.yaml.bak
+step "Quality gates, first time: no champion yet, so the comparison is skipped; promote it" \
+  conveyor check --promote champion
+sed -i.bak 's/^  C: 1.0$/  C: 0.3/' params.yaml && rm -f params.yaml.bak
 step "A param changed: which stages are stale, and why" conveyor status
 step "Only the stages that depend on it run again" conveyor run
 step "What changed, as a table for the pull request" conveyor diff --md
-git checkout -q -- params.yaml conveyor.lock
-step "Back to the committed params: the old model comes back from the run cache" conveyor run
-step "Every run is recorded" conveyor runs
-step "Register the trained model (logged by src/train.py with the SDK)" \
-  conveyor models register latest --name breast-cancer
-step "Make it the champion" conveyor models promote breast-cancer 1 --to champion
-step "Where it came from: version <- run <- stages <- data digests <- git commit" \
+step "The new candidate against the champion, on the same holdout, with statistics" \
+  conveyor check --promote challenger
+step "The pull-request report (markdown + plots; HTML with the images inlined)" \
+  conveyor report -o report
+conveyor report --format html -o report
+sed -n '1,30p' report/report.md
+ls report
+cp data/prepared/test.csv incoming.csv
+sed -i.bak '2s/^[a-z]*,/west,/; 3s/,[0-9.]*,/,-1.5,/' incoming.csv && rm -f incoming.csv.bak
+step "New data that breaks the schema is caught, row by row" \
+  conveyor validate incoming.csv --schema schemas/breast-cancer.yaml || true
+step "Every run, checks included" conveyor runs
+step "Where the champion came from: version <- run <- stages <- data digests <- git commit" \
   conveyor models lineage breast-cancer/1
+step "The registry: versions, aliases and their checks" conveyor models versions
 
 printf '\nThe demo project is in %s\n' "$work/breast-cancer"

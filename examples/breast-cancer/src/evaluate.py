@@ -10,7 +10,7 @@ from sklearn.metrics import accuracy_score, f1_score, log_loss, roc_auc_score
 path = "models/model.skops"
 model = sio.load(path, trusted=sio.get_untrusted_types(file=path))
 test = pd.read_csv("data/prepared/test.csv")
-features, target = test.drop(columns="target"), test["target"]
+features, target = test.drop(columns=["target", "clinic"]), test["target"]
 proba = model.predict_proba(features)[:, 1]
 predicted = (proba >= 0.5).astype(int)
 metrics = {

@@ -18,7 +18,7 @@ from sklearn.preprocessing import StandardScaler
 
 params = yaml.safe_load(Path("params.yaml").read_text())["train"]
 train = pd.read_csv("data/prepared/train.csv")
-features, target = train.drop(columns="target"), train["target"]
+features, target = train.drop(columns=["target", "clinic"]), train["target"]
 model = make_pipeline(
     StandardScaler(), LogisticRegression(C=params["C"], max_iter=params["max_iter"])
 )

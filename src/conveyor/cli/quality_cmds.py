@@ -146,7 +146,7 @@ def report(
     """
     from conveyor.cli.context import project_and_settings
     from conveyor.errors import InvalidValue
-    from conveyor.evaluation.check import load_check
+    from conveyor.evaluation.record import load_check
     from conveyor.reports.render import write_report
 
     if fmt not in ("md", "html"):

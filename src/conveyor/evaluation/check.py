@@ -14,7 +14,6 @@ version (``check`` = passed/failed, ``check.run`` = the run holding the evidence
 
 from __future__ import annotations
 
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -22,9 +21,8 @@ from typing import TYPE_CHECKING, Any
 
 from conveyor.errors import ConfigError, ConveyorError, NotFoundError
 from conveyor.evaluation import gates as decide
+from conveyor.evaluation.record import record
 from conveyor.evaluation.results import (
-    CHECK_FILE,
-    PREDICTIONS_FILE,
     CheckResult,
     Evaluation,
     GateResult,
@@ -40,7 +38,7 @@ if TYPE_CHECKING:
     from conveyor.modelpack import LoadedModel
     from conveyor.project import Project
     from conveyor.registry import Registry, Resolved
-    from conveyor.tracking import ActiveRun, Where
+    from conveyor.tracking import Where
 
 Say = Callable[[str], None]
 
@@ -119,26 +117,39 @@ def run_check(
     registry = Registry(_open_store(where), actor)
     frame = read_frame(project.root / config.data, config.data)
     say(f"holdout {config.data}: {len(frame)} rows")
-    candidate = _score(registry, where, candidate_uri or config.model, frame, config, gates, say)
-    champion, note = _champion(registry, where, config, alias, frame, gates, say)
-    decided = _gates(gates, config, frame, candidate, champion, note)
-    result = CheckResult(
-        passed=all(g.passed for g in decided),
-        candidate=candidate.ref,
-        candidate_eval=candidate.evaluation,
-        holdout=config.data,
-        holdout_digest=_digest(project.root / config.data),
-        target=config.target,
-        gates=decided,
-        champion=champion.ref if champion else None,
-        champion_eval=champion.evaluation if champion else None,
-        champion_alias=alias,
-        champion_note=note,
-        validation=_validation(project, say),
-        lineage=_lineage(registry, candidate.ref),
-    )
-    predictions = prediction_table(frame, candidate, champion, config, gates)
-    return CheckOutcome(_record(registry, where, result, predictions, promote, config), predictions)
+    from conveyor.tracking import open_run
+
+    run = open_run("check", "check")
+    try:
+        candidate = _score(
+            registry, where, candidate_uri or config.model, frame, config, gates, say
+        )
+        champion, note = _champion(registry, where, config, alias, frame, gates, say)
+        decided = _gates(gates, config, frame, candidate, champion, note)
+        result = CheckResult(
+            passed=all(g.passed for g in decided),
+            candidate=candidate.ref,
+            candidate_eval=candidate.evaluation,
+            holdout=config.data,
+            holdout_digest=_digest(project.root / config.data),
+            target=config.target,
+            gates=decided,
+            champion=champion.ref if champion else None,
+            champion_eval=champion.evaluation if champion else None,
+            champion_alias=alias,
+            champion_note=note,
+            validation=_validation(project, say),
+            lineage=_lineage(registry, candidate.ref),
+        )
+        predictions = prediction_table(frame, candidate, champion, config, gates)
+        result = record(run, registry, where, result, predictions, promote, config)
+    except BaseException:
+        if run.owned:
+            run.end("failed")
+        raise
+    if run.owned:
+        run.end("success" if result.passed else "failed")
+    return CheckOutcome(result, predictions)
 
 
 def _score(
@@ -299,145 +310,7 @@ def _lineage(registry: Registry, ref: ModelRef) -> list[str]:
     return render_tree(registry.model_lineage(registry.store.models.get_model(ref.model_id)))
 
 
-def _record(
-    registry: Registry,
-    where: Where,
-    result: CheckResult,
-    predictions: pd.DataFrame,
-    promote: str | None,
-    config: EvaluationConfig,
-) -> CheckResult:
-    """Store the evidence on a run, tag the version, move the alias when asked and passed."""
-    from conveyor.gitinfo import recent_git_info
-    from conveyor.ids import utcnow
-    from conveyor.tracking import open_run
-
-    run = open_run("check", "check")
-    try:
-        result = replace(
-            result,
-            run_id=run.id,
-            created_at=utcnow().isoformat(),
-            git_commit=recent_git_info(where.root).commit,
-        )
-        if result.passed and promote:
-            result = replace(result, promoted=_promote(registry, result, promote, config))
-        _log(run, result, predictions)
-        _tag_version(registry, result)
-    except BaseException:
-        if run.owned:
-            run.end("failed")
-        raise
-    if run.owned:
-        run.end("success" if result.passed else "failed")
-    return result
-
-
-def _log(run: ActiveRun, result: CheckResult, predictions: pd.DataFrame) -> None:
-    import json
-
-    metrics = {f"candidate.{k}": v for k, v in result.candidate_eval.metrics.items()}
-    if result.champion_eval is not None:
-        metrics |= {f"champion.{k}": v for k, v in result.champion_eval.metrics.items()}
-    run.log_metrics(metrics)
-    run.set_tags(
-        {
-            "check": "passed" if result.passed else "failed",
-            "check.candidate": result.candidate.label,
-            "check.champion": result.champion.label if result.champion else "",
-        }
-    )
-    with tempfile.TemporaryDirectory(prefix="conveyor-check-") as tmp:
-        check_file = Path(tmp) / CHECK_FILE
-        check_file.write_text(json.dumps(result.as_dict(), indent=2) + "\n", encoding="utf-8")
-        predictions_file = Path(tmp) / PREDICTIONS_FILE
-        predictions.to_parquet(predictions_file, index=False)
-        run.log_artifact(check_file)
-        run.log_artifact(predictions_file)
-    run.flush()
-
-
-def _promote(
-    registry: Registry, result: CheckResult, alias: str, config: EvaluationConfig
-) -> dict[str, Any]:
-    candidate = result.candidate
-    name = candidate.name or config.name
-    if name is None:
-        raise ConfigError(
-            "cannot promote: the candidate is not a registered version and evaluation.name "
-            "is not set",
-            hint="set evaluation.name in conveyor.yaml to the registered model's name",
-        )
-    version = candidate.version if candidate.name == name else None
-    if version is None:
-        version = _version_of_model(registry, name, candidate.model_id)
-    if version is None:
-        logged = registry.store.models.get_model(str(candidate.model_id))
-        version = registry.register(f"runs:/{logged.run_id}/{logged.name}", name).version
-    previous = registry.set_alias(name, version, alias)
-    return {"name": name, "version": version, "alias": alias, "previous": previous}
-
-
-def _version_of_model(registry: Registry, name: str, model_id: str | None) -> int | None:
-    try:
-        versions = registry.store.registry.list_versions(name, limit=1000)
-    except NotFoundError:
-        return None
-    return next((v.version for v in versions if v.model_id == model_id), None)
-
-
-def _tag_version(registry: Registry, result: CheckResult) -> None:
-    """Record the outcome on the version checked (and the one just registered, if any)."""
-    name, version = result.candidate.name, result.candidate.version
-    if result.promoted:
-        name, version = result.promoted["name"], result.promoted["version"]
-    if name is None or version is None:
-        return
-    registry.store.registry.set_tags(
-        name,
-        version,
-        {"check": "passed" if result.passed else "failed", "check.run": str(result.run_id)},
-        registry.actor,
-    )
-
-
 def _digest(path: Path) -> str:
     from conveyor.hashing import hash_file
 
     return hash_file(path)
-
-
-def load_check(run_id: str | None = None) -> CheckOutcome:
-    """A stored check (the latest, or the one recorded on ``run_id``), for ``conveyor report``."""
-    import json
-
-    import pandas as pd
-
-    from conveyor.artifacts import ArtifactStore
-    from conveyor.model_files import fetch_tree
-    from conveyor.tracking import Where, _open_store
-
-    where = Where.from_environment()
-    store = _open_store(where)
-    if run_id is None:
-        found = store.runs.find(where="tags.check != ''", limit=1)
-        if not found:
-            raise NotFoundError("no check has been recorded yet", hint="run `conveyor check` first")
-        run_id = found[0].id
-    run = store.runs.get(run_id)
-    files = {a.path: a for a in store.models.artifacts_of(run.id)}
-    if CHECK_FILE not in files:
-        raise NotFoundError(
-            f"run {run.id} holds no check result", hint="give the id of a `conveyor check` run"
-        )
-    artifacts = ArtifactStore(where.artifacts_url)
-    cache = where.root / ".conveyor" / "checks"
-
-    def fetched(name: str) -> Path:
-        return fetch_tree(artifacts, files[name].digest, files[name].kind, cache)
-
-    result = CheckResult.from_dict(json.loads(fetched(CHECK_FILE).read_text("utf-8")))
-    predictions = (
-        pd.read_parquet(fetched(PREDICTIONS_FILE)) if PREDICTIONS_FILE in files else pd.DataFrame()
-    )
-    return CheckOutcome(result, predictions)
