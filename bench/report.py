@@ -113,6 +113,10 @@ def document(versions: Versions, blocks: Mapping[str, str], order: Sequence[Grou
     for text in order:
         block = blocks.get(text.key) or _missing(text)
         parts.append(f"<!-- group:{text.key} -->\n{block}\n<!-- /group:{text.key} -->")
+    known = {text.key for text in order}
+    for key, block in blocks.items():  # blocks other scripts own (bench/quality.py)
+        if key not in known:
+            parts.append(f"<!-- group:{key} -->\n{block}\n<!-- /group:{key} -->")
     return "\n\n".join(parts) + "\n"
 
 

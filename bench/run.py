@@ -114,6 +114,8 @@ def main() -> int:
     reps = _env_int("BENCH_REPS", 5)
     heavy_reps = _env_int("BENCH_HEAVY_REPS", min(3, reps))
     chosen = selection(os.environ.get("BENCH_ONLY", ""))
+    if not chosen:
+        return 0  # BENCH_ONLY=quality: bench/quality.py does it
     info_versions = versions()
     print("\n".join(report.version_lines(info_versions)), flush=True)
 
