@@ -82,6 +82,7 @@ def test_first_check_has_no_champion_passes_and_promotes(cli, cancer: Path) -> N
     version = json.loads(shown.stdout)
     assert version["aliases"] == ["champion"]
     assert version["tags"]["check"] == "passed"
+    assert "check passed" in cli("runs", cwd=cancer).stdout
 
 
 def test_check_against_the_champion_states_its_statistics(cli, cancer: Path) -> None:

@@ -155,10 +155,18 @@ def runs(
             run.started_at.strftime("%m-%d %H:%M"),
             f"{run.duration_s:.1f}s" if run.duration_s is not None else "",
             (run.git_commit or "")[:8] + ("*" if run.git_dirty else ""),
-            " ".join(f"{n} {k}" for k, n in counts.items()),
+            " ".join(f"{n} {k}" for k, n in counts.items()) or _what_ran(run),
             *([metrics] if wide else []),
         )
     console.print(table)
+
+
+def _what_ran(run: Run) -> str:
+    """A run without stages: a check (and its verdict) or a script."""
+    if run.kind == "check":
+        verdict = run.tags.get("check")
+        return f"check {verdict}" if verdict else "check"
+    return f"{run.kind} run"
 
 
 def show(
@@ -184,7 +192,7 @@ def show(
     took = f"{run.duration_s:.2f}s" if run.duration_s is not None else "still running"
     title = f"  {run.name}" if run.name else ""
     console.print(f"[bold]run {run.id}[/]{escape(title)}  {run.status}", markup=True)
-    what = ", ".join(run.targets) or "all stages" if run.kind == "pipeline" else "a script run"
+    what = (", ".join(run.targets) or "all stages") if run.kind == "pipeline" else _what_ran(run)
     for label, value in (
         ("started", run.started_at.strftime("%Y-%m-%d %H:%M:%S %Z")),
         ("took", took),
