@@ -202,3 +202,54 @@ def test_report_before_any_check_says_what_to_do(cli, cancer: Path) -> None:
     result = cli("report", cwd=cancer)
     assert result.exit_code == 1
     assert "run `conveyor check` first" in result.stderr
+
+
+def _corrupt_nan(t: pd.DataFrame) -> None:
+    t.loc[3, "mean radius"] = np.nan
+
+
+def _corrupt_inf(t: pd.DataFrame) -> None:
+    t.loc[5, "mean texture"] = np.inf
+
+
+def _corrupt_text(t: pd.DataFrame) -> None:
+    t["mean radius"] = t["mean radius"].astype(str)
+    t.loc[2, "mean radius"] = "abc"
+
+
+def _corrupt_label(t: pd.DataFrame) -> None:
+    t.loc[2, "target"] = 2
+
+
+def _corrupt_target(t: pd.DataFrame) -> None:
+    t.loc[4, "target"] = np.nan
+
+
+def _corrupt_columns(t: pd.DataFrame) -> None:
+    del t["worst area"]
+    del t["target"]
+
+
+@pytest.mark.parametrize(
+    ("corrupt", "message"),
+    [
+        (_corrupt_nan, "Input X contains NaN"),
+        (_corrupt_inf, "infinity"),
+        (_corrupt_text, "could not convert string to float: 'abc'"),
+        (_corrupt_label, "labels the model was not trained on: '2' (1 row(s), first at row 2)"),
+        (_corrupt_target, "missing value"),
+        (_corrupt_columns, "target"),
+    ],
+)
+def test_bad_holdout_data_is_a_clear_error_naming_the_file(
+    cli, cancer: Path, corrupt, message: str
+) -> None:
+    log_model(cancer)
+    test = pd.read_csv(cancer / "data" / "test.csv")
+    corrupt(test)
+    test.to_csv(cancer / "data" / "test.csv", index=False)
+    result = cli("check", cwd=cancer)
+    assert result.exit_code == 1
+    assert "data/test.csv" in result.stderr
+    assert message in result.stderr
+    assert "Traceback" not in result.output

@@ -19,7 +19,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from conveyor.errors import ConfigError, ConveyorError, NotFoundError
+from conveyor.errors import ConfigError, ConveyorError, DataError, ModelError, NotFoundError
 from conveyor.evaluation import gates as decide
 from conveyor.evaluation.record import record
 from conveyor.evaluation.results import (
@@ -168,16 +168,19 @@ def _score(
     ref = _ref(registry, uri, resolved)
     say(f"evaluating {ref.label}")
     model = load_resolved(resolved, where)
-    evaluation, predictions = evaluate(
-        model,
-        frame,
-        config.target,
-        task=config.task,
-        positive_label=config.positive_label,
-        slices=config.slices,
-        latency_calls=config.latency_calls,
-        exclude=[f.column for f in gates.fairness],
-    )
+    try:
+        evaluation, predictions = evaluate(
+            model,
+            frame,
+            config.target,
+            task=config.task,
+            positive_label=config.positive_label,
+            slices=config.slices,
+            latency_calls=config.latency_calls,
+            exclude=[f.column for f in gates.fairness],
+        )
+    except (DataError, ModelError) as exc:  # say which data and which model
+        raise type(exc)(f"{config.data}, {ref.label}: {exc.message}", hint=exc.hint) from exc
     return Scored(ref, model, evaluation, predictions)
 
 

@@ -140,6 +140,7 @@ def predict_frame(
     chosen = cast(Task, task) if task != "auto" else _infer_task(truth, raw, model_classes)
     if chosen == "regression":
         return _regression(truth, raw, target)
+    _check_known_labels(truth, model_classes, target)
     labels = _class_list(model_classes, truth, raw)
     if chosen == "binary":
         labels, positive = _binary_classes(labels, positive_label, target)
@@ -234,8 +235,13 @@ def _predict(model: LoadedModel, features: pd.DataFrame) -> np.ndarray:
     try:
         raw = np.asarray(model.predict(features))
     except ModelError as exc:
+        cause = exc.__cause__
+        reason = f"{type(cause).__name__}: {cause}" if cause is not None else exc.message
         raise ModelError(
-            f"the model could not predict the {len(features)} rows: {exc.message}", hint=exc.hint
+            f"the model could not predict the {len(features)} rows: {reason}",
+            hint=exc.hint
+            or "look for missing or infinite values and wrong types in the data "
+            "(`conveyor validate DATA --schema SCHEMA` lists them by row)",
         ) from exc
     if raw.ndim == 2 and raw.shape[1] == 1:
         raw = raw[:, 0]
@@ -283,6 +289,23 @@ def _regression(truth: pd.Series, raw: np.ndarray, target: str) -> Predictions:
             hint="set evaluation.task to binary or multiclass for a classifier",
         ) from exc
     return Predictions(y_true, y_pred, None, None, None)
+
+
+def _check_known_labels(truth: pd.Series, model_classes: list[Any] | None, target: str) -> None:
+    """A label the classifier was never trained on is a data problem, not a new class."""
+    if not model_classes:
+        return
+    known = set(label_text(model_classes).tolist())
+    texts = label_text(truth)
+    unknown = sorted({t for t in texts.tolist() if t not in known})
+    if unknown:
+        rows = np.flatnonzero(~np.isin(texts, list(known)))
+        raise DataError(
+            f"the target {target!r} holds labels the model was not trained on: "
+            f"{', '.join(repr(u) for u in unknown[:5])} ({len(rows)} row(s), first at row "
+            f"{int(rows[0])}); the model knows {', '.join(repr(k) for k in sorted(known))}",
+            hint="fix those rows, or retrain the model on data that has the new labels",
+        )
 
 
 def _class_list(model_classes: list[Any] | None, truth: pd.Series, raw: np.ndarray) -> list[str]:
