@@ -114,7 +114,11 @@ class EvaluationConfig(_Strict):
 
     data: str = Field(description="The holdout file (CSV or Parquet), with the target column.")
     target: str = Field(description="The column holding the true values.")
-    model: str = Field(default="runs:/latest/model", description="The candidate's model URI.")
+    model: str | None = Field(
+        default=None,
+        description="The candidate's model URI; default: the model the pipeline in "
+        "conveyor.lock logged, else runs:/latest/model.",
+    )
     name: str | None = Field(
         default=None, description="The registered model: its champion, where to promote."
     )

@@ -172,8 +172,8 @@ def test_the_workflows_call_the_commands_of_the_loop():
         "check --json -o check.json",
         "check --promote challenger",
         "check --promote champion",
-        "report --format md -o report",
-        "report --format html -o report",
+        "report --check-file check.json --format md -o report",
+        "report --check-file check.json --format html -o report",
         "models show $CONVEYOR_MODEL",
     } <= commands
 

@@ -253,3 +253,119 @@ def test_bad_holdout_data_is_a_clear_error_naming_the_file(
     assert "data/test.csv" in result.stderr
     assert message in result.stderr
     assert "Traceback" not in result.output
+
+
+def _edit(root: Path, old: str, new: str) -> None:
+    path = root / "conveyor.yaml"
+    text = path.read_text()
+    assert old in text
+    path.write_text(text.replace(old, new))
+
+
+def test_a_champion_alias_named_on_the_command_line_must_exist(cli, cancer: Path) -> None:
+    log_model(cancer)
+    assert cli("check", "--promote", "champion", cwd=cancer).exit_code == 0
+    result = cli("check", "--champion", "champoin", cwd=cancer)
+    assert result.exit_code == 1
+    assert "--champion champoin: no version of cancer holds that alias" in result.stderr
+    assert "@champion" in result.stderr
+
+
+def test_a_misspelt_model_name_is_an_error_not_a_skipped_comparison(cli, cancer: Path) -> None:
+    log_model(cancer)
+    assert cli("check", "--promote", "champion", cwd=cancer).exit_code == 0
+    _edit(cancer, "name: cancer", "name: cancr")
+    result = cli("check", cwd=cancer)
+    assert result.exit_code == 1
+    assert "evaluation.name: no registered model named 'cancr'" in result.stderr
+    assert "did you mean 'cancer'" in result.stderr
+
+
+def test_gates_are_named_after_the_alias_they_compare_with(cli, cancer: Path) -> None:
+    log_model(cancer)
+    assert cli("check", "--promote", "challenger", cwd=cancer).exit_code == 0
+    check = json.loads(cli("check", "--champion", "challenger", "--json", cwd=cancer).stdout)
+    compared = [g for g in check["gates"] if g["kind"] == "comparison"]
+    assert [g["name"] for g in compared] == ["roc_auc vs challenger", "accuracy vs challenger"]
+    assert all("vs challenger" in g["detail"] for g in compared)
+
+
+def test_the_champion_against_itself_is_not_inferior_even_with_no_margin(cli, cancer) -> None:
+    log_model(cancer)
+    assert cli("check", "--promote", "champion", cwd=cancer).exit_code == 0
+    _edit(cancer, "margin: 0.05", "margin: 0")
+    result = cli("check", "--model", "models:/cancer@champion", "--json", cwd=cancer)
+    assert result.exit_code == 0, result.stderr
+    gates = json.loads(result.stdout)["gates"]
+    accuracy = next(g for g in gates if g["name"] == "accuracy vs champion")
+    assert accuracy["interval"] == [0.0, 0.0]
+    assert accuracy["status"] == "passed"
+
+
+def test_a_metric_typo_in_a_comparison_is_caught_before_scoring(cli, cancer: Path) -> None:
+    log_model(cancer)
+    _edit(cancer, "{metric: roc_auc, mode", "{metric: roc_acu, mode")
+    result = cli("check", cwd=cancer)
+    assert result.exit_code == 1
+    assert "gates.champion.compare[0].metric: unknown metric 'roc_acu'" in result.stderr
+    assert "did you mean 'roc_auc'" in result.stderr
+    assert "check" not in cli("runs", cwd=cancer).stdout  # nothing was recorded
+
+
+def test_fairness_with_fewer_than_two_large_groups_fails_and_says_why(cli, cancer) -> None:
+    log_model(cancer)
+    _edit(cancer, "min_group_size: 10", "min_group_size: 500")
+    result = cli("check", "--json", cwd=cancer)
+    assert result.exit_code == 1
+    fairness = next(g for g in json.loads(result.stdout)["gates"] if g["kind"] == "fairness")
+    assert fairness["status"] == "failed"
+    assert "fewer than two groups have at least 500 rows" in fairness["detail"]
+    assert "north:" in fairness["detail"]
+
+
+def test_invalid_declared_data_fails_the_check(cli, cancer: Path) -> None:
+    (cancer / "schema.yaml").write_text(
+        "columns:\n  mean radius: {dtype: float64, max: 10}\n", encoding="utf-8"
+    )
+    text = (cancer / "conveyor.yaml").read_text()
+    (cancer / "conveyor.yaml").write_text(
+        text + "validation:\n  holdout: {data: data/test.csv, schema: schema.yaml}\n"
+    )
+    log_model(cancer)
+    result = cli("check", "--json", cwd=cancer)
+    assert result.exit_code == 1
+    check = json.loads(result.stdout)
+    gate = next(g for g in check["gates"] if g["kind"] == "validation")
+    assert gate["name"] == "holdout data is valid"
+    assert gate["status"] == "failed"
+    assert "mean radius: range" in gate["detail"]
+    assert check["validation"][0]["passed"] is False
+
+
+def test_robustness_of_a_model_without_signature_leaves_the_sensitive_column_out(
+    cli, cancer: Path
+) -> None:
+    train = pd.read_csv(cancer / "data" / "train.csv")
+    model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=5000))
+    model.fit(train.drop(columns="target"), train["target"])
+    with cv.start_run():
+        cv.log_model(model, "model")  # no input example: no signature
+    tracking._STORES.clear()
+    check = json.loads(cli("check", "--json", cwd=cancer).stdout)
+    robust = next(g for g in check["gates"] if g["kind"] == "robustness")
+    assert robust["status"] == "passed", robust["detail"]
+    assert "clinic" not in robust["evidence"]["columns"]
+
+
+def test_report_of_the_check_a_file_names(cli, cancer: Path) -> None:
+    log_model(cancer)
+    assert cli("check", "-o", "first.json", cwd=cancer).exit_code == 0
+    first = json.loads((cancer / "first.json").read_text())["run_id"]
+    log_model(cancer, c=0.3)
+    assert cli("check", cwd=cancer).exit_code == 0
+    result = cli("report", "--check-file", "first.json", "-o", "out", cwd=cancer)
+    assert result.exit_code == 0, result.output
+    assert f"`{first}`" in (cancer / "out" / "report.md").read_text()
+    missing = cli("report", "--check-file", "nope.json", cwd=cancer)
+    assert missing.exit_code == 1
+    assert "nope.json does not exist" in missing.stderr

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import enum
+import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Literal
 
@@ -20,6 +22,13 @@ ModelUri = Annotated[
         "--model", "-m", help="The candidate: models:/NAME@ALIAS, models:/NAME/3, runs:/RUN/model."
     ),
 ]
+
+
+class ReportFormat(enum.StrEnum):
+    """What ``conveyor report`` writes."""
+
+    md = "md"
+    html = "html"
 
 
 def register(app: typer.Typer) -> None:
@@ -130,8 +139,9 @@ def report(
         str | None, typer.Option("--run", help="The check's run id (default: the latest check).")
     ] = None,
     fmt: Annotated[
-        str, typer.Option("--format", "-f", help="md: markdown + PNG files; html: one file.")
-    ] = "md",
+        ReportFormat,
+        typer.Option("--format", "-f", help="md: markdown + PNG files; html: one file."),
+    ] = ReportFormat.md,
     output: Annotated[Path, typer.Option("--output", "-o", help="Directory to write into.")] = Path(
         "report"
     ),
@@ -139,25 +149,50 @@ def report(
         str | None,
         typer.Option("--image-base", help="Prefix for image links in markdown (your own host)."),
     ] = None,
+    check_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--check-file", help="The JSON `conveyor check -o` wrote: report that very check."
+        ),
+    ] = None,
 ) -> None:
     """Write the pull-request report of a check: markdown with plots, or self-contained HTML.
 
     Nothing is uploaded anywhere. Example: conveyor report --format html -o report
     """
     from conveyor.cli.context import project_and_settings
-    from conveyor.errors import InvalidValue
     from conveyor.evaluation.record import load_check
     from conveyor.reports.render import write_report
 
-    if fmt not in ("md", "html"):
-        raise InvalidValue(f"--format must be md or html, not {fmt!r}")
     project_and_settings()  # outside a project, say so
+    if check_file is not None:
+        run = run or _run_of(check_file)
     outcome = load_check(run)
-    kind: Literal["md", "html"] = "md" if fmt == "md" else "html"
+    kind: Literal["md", "html"] = "md" if fmt is ReportFormat.md else "html"
     written = write_report(
         outcome.result, outcome.predictions, output, fmt=kind, image_base=image_base
     )
     typer.echo(f"wrote {written}")
+
+
+def _run_of(check_file: Path) -> str:
+    """The run id recorded in a ``conveyor check -o`` file."""
+    from conveyor.errors import DataError, NotFoundError
+
+    try:
+        data = json.loads(check_file.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise NotFoundError(
+            f"{check_file} does not exist", hint="write it with `conveyor check -o FILE`"
+        ) from None
+    except (OSError, ValueError) as exc:
+        raise DataError(f"{check_file} is not a check result: {exc}") from None
+    run_id = data.get("run_id") if isinstance(data, dict) else None
+    if not isinstance(run_id, str):
+        raise DataError(
+            f"{check_file} holds no run_id", hint="give the file `conveyor check -o` wrote"
+        )
+    return run_id
 
 
 def _project_and_config(

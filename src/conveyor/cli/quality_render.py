@@ -95,7 +95,8 @@ def print_check(result: CheckResult) -> None:
         f"[bold]{champion}[/] on {result.holdout} ({result.candidate_eval.n_rows} rows)"
     )
     if result.champion_note:
-        console.print(f"[yellow]comparison skipped:[/] {result.champion_note}")
+        what = "cannot compare" if "cannot score" in result.champion_note else "comparison skipped"
+        console.print(f"[yellow]{what}:[/] {escape(result.champion_note)}")
     for summary in result.validation:
         state = "[green]valid[/]" if summary.passed else f"[red]{summary.failed_checks} failed[/]"
         console.print(f"validation {summary.name} ({summary.data}, {summary.rows} rows): {state}")
@@ -106,12 +107,10 @@ def print_check(result: CheckResult) -> None:
             detail += f" [dim]({escape(gate.test)})[/]"
         table.add_row(ICONS[gate.status], f"[bold]{escape(gate.name)}[/]", detail)
     console.print(table)
-    failed = sum(1 for g in result.gates if g.status == "failed")
-    if result.passed:
-        console.print(
-            f"[bold green]PASSED[/]: {len(result.gates) - failed} of {len(result.gates)} "
-            f"gates passed (run {result.run_id})"
-        )
+    counts = {status: sum(g.status == status for g in result.gates) for status in ICONS}
+    tally = f"{counts['passed']} passed, {counts['failed']} failed, {counts['skipped']} skipped"
+    verdict = "[bold green]PASSED[/]" if result.passed else "[bold red]FAILED[/]"
+    console.print(f"{verdict}: {tally} (evidence on run {result.run_id})")
     if result.promoted:
         p = result.promoted
         console.print(f"promoted {p['name']}/{p['version']} to @{p['alias']}")

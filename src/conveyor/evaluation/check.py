@@ -15,7 +15,7 @@ version (``check`` = passed/failed, ``check.run`` = the run holding the evidence
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -74,10 +74,12 @@ def evaluation_config(project: Project) -> EvaluationConfig:
 
 
 def evaluate_uri(
-    project: Project, config: EvaluationConfig, uri: str, say: Say = lambda _: None
+    project: Project, config: EvaluationConfig, uri: str | None, say: Say = lambda _: None
 ) -> Scored:
-    """Score the model ``uri`` names on ``config``'s holdout (``conveyor evaluate``)."""
+    """Score a model on ``config``'s holdout (``conveyor evaluate``); the default candidate
+    when ``uri`` is None."""
     from conveyor.config import GatesConfig
+    from conveyor.evaluation.candidate import default_candidate
     from conveyor.evaluation.data import read_frame
     from conveyor.registry import Registry
     from conveyor.tracking import Where, _open_store
@@ -86,7 +88,19 @@ def evaluate_uri(
     frame = read_frame(project.root / config.data, config.data)
     say(f"{config.data}: {len(frame)} rows")
     registry = Registry(_open_store(where), None)
-    return _score(registry, where, uri, frame, config, GatesConfig(), say)
+    uri = uri or config.model or default_candidate(project, registry.store)
+    gates = project.config.gates or GatesConfig()
+    return _score(registry, where, uri, frame, config, gates, say)
+
+
+@dataclass(frozen=True)
+class Champion:
+    """The champion scored on the holdout, or why there is none (``blocking``: and why that
+    fails the comparison rather than skipping it)."""
+
+    scored: Scored | None
+    note: str | None = None
+    blocking: bool = False
 
 
 def run_check(
@@ -106,26 +120,26 @@ def run_check(
         print(outcome.result.passed, [g.name for g in outcome.result.gates])
     """
     from conveyor.config import GatesConfig
+    from conveyor.evaluation.candidate import default_candidate
     from conveyor.evaluation.data import read_frame
     from conveyor.registry import Registry
-    from conveyor.tracking import Where, _open_store
+    from conveyor.tracking import Where, _open_store, open_run
 
     config = evaluation_config(project)
     gates = project.config.gates or GatesConfig()
+    check_metric_names(gates)
     alias = champion_alias or (gates.champion.alias if gates.champion else "champion")
     where = Where.from_environment()
     registry = Registry(_open_store(where), actor)
     frame = read_frame(project.root / config.data, config.data)
     say(f"holdout {config.data}: {len(frame)} rows")
-    from conveyor.tracking import open_run
-
+    uri = candidate_uri or config.model or default_candidate(project, registry.store)
     run = open_run("check", "check")
     try:
-        candidate = _score(
-            registry, where, candidate_uri or config.model, frame, config, gates, say
-        )
-        champion, note = _champion(registry, where, config, alias, frame, gates, say)
-        decided = _gates(gates, config, frame, candidate, champion, note)
+        candidate = _score(registry, where, uri, frame, config, gates, say)
+        champion = _champion(registry, where, config, alias, champion_alias, frame, gates, say)
+        summaries = _validation(project, say)
+        decided = _gates(gates, alias, config, frame, candidate, champion, summaries)
         result = CheckResult(
             passed=all(g.passed for g in decided),
             candidate=candidate.ref,
@@ -134,14 +148,14 @@ def run_check(
             holdout_digest=_digest(project.root / config.data),
             target=config.target,
             gates=decided,
-            champion=champion.ref if champion else None,
-            champion_eval=champion.evaluation if champion else None,
+            champion=champion.scored.ref if champion.scored else None,
+            champion_eval=champion.scored.evaluation if champion.scored else None,
             champion_alias=alias,
-            champion_note=note,
-            validation=_validation(project, say),
+            champion_note=champion.note,
+            validation=summaries,
             lineage=_lineage(registry, candidate.ref),
         )
-        predictions = prediction_table(frame, candidate, champion, config, gates)
+        predictions = prediction_table(frame, candidate, champion.scored, config, gates)
         result = record(run, registry, where, result, predictions, promote, config)
     except BaseException:
         if run.owned:
@@ -150,6 +164,26 @@ def run_check(
     if run.owned:
         run.end("success" if result.passed else "failed")
     return CheckOutcome(result, predictions)
+
+
+def check_metric_names(gates: GatesConfig) -> None:
+    """Every metric a comparison or robustness gate names exists, before anything is scored."""
+    import difflib
+
+    from conveyor.evaluation.metrics import METRICS
+
+    named = [
+        (f"gates.champion.compare[{i}].metric", c.metric)
+        for i, c in enumerate(gates.champion.compare if gates.champion else [])
+    ] + [(f"gates.robustness[{i}].metric", r.metric) for i, r in enumerate(gates.robustness)]
+    for where, metric in named:
+        if metric not in METRICS:
+            close = difflib.get_close_matches(metric, list(METRICS), n=1)
+            raise ConfigError(
+                f"conveyor.yaml: {where}: unknown metric {metric!r}",
+                hint=(f"did you mean {close[0]!r}? " if close else "")
+                + f"metrics: {', '.join(sorted(METRICS))}",
+            )
 
 
 def _score(
@@ -165,7 +199,7 @@ def _score(
     from conveyor.loading import load_resolved
 
     resolved = registry.resolve(uri)
-    ref = _ref(registry, uri, resolved)
+    ref = _ref(registry, uri, resolved, config.name)
     say(f"evaluating {ref.label}")
     model = load_resolved(resolved, where)
     try:
@@ -184,14 +218,26 @@ def _score(
     return Scored(ref, model, evaluation, predictions)
 
 
-def _ref(registry: Registry, uri: str, resolved: Resolved) -> ModelRef:
+def _ref(registry: Registry, uri: str, resolved: Resolved, name: str | None) -> ModelRef:
+    """What was scored; a logged model already registered as ``name`` gets its version."""
+    from conveyor.evaluation.record import version_of_model
+
     version = resolved.version
+    name_version: tuple[str | None, int | None] = (None, None)
+    if version is not None:
+        name_version = (version.name, version.version)
+    elif name is not None:
+        found = version_of_model(registry, name, resolved.model.id)
+        name_version = (name, found) if found is not None else (None, None)
+    concrete = uri
+    if not uri.startswith("models:/"):  # runs:/latest/model names a different model tomorrow
+        concrete = f"runs:/{resolved.model.run_id}/{resolved.model.name}"
     return ModelRef(
-        uri=uri,
+        uri=concrete,
         model_id=resolved.model.id,
         run_id=resolved.model.run_id,
-        name=version.name if version else None,
-        version=version.version if version else None,
+        name=name_version[0],
+        version=name_version[1],
     )
 
 
@@ -200,52 +246,77 @@ def _champion(
     where: Where,
     config: EvaluationConfig,
     alias: str,
+    asked: str | None,
     frame: pd.DataFrame,
     gates: GatesConfig,
     say: Say,
-) -> tuple[Scored | None, str | None]:
-    """The champion scored on the same holdout, or why there is none."""
+) -> Champion:
+    """The champion scored on the same holdout, or why there is none.
+
+    No registered model, or no version behind the configured alias, is the first check of a
+    project: the comparison is skipped. An alias named on the command line that does not
+    exist, or an ``evaluation.name`` that looks like a typo of a registered name, is an
+    error: skipping would pass a check that was meant to compare.
+    """
     if config.name is None:
-        return None, "evaluation.name is not set, so there is no registered model to compare with"
+        return Champion(None, "evaluation.name is not set: no registered model to compare with")
     try:
-        held = registry.model(config.name).aliases.get(alias)
-    except NotFoundError:
-        return None, f"no model named {config.name!r} is registered yet: nothing to compare with"
+        model = registry.model(config.name)
+    except NotFoundError as exc:
+        if exc.hint and "did you mean" in exc.hint:
+            raise ConfigError(
+                f"conveyor.yaml: evaluation.name: no registered model named {config.name!r}",
+                hint=exc.hint,
+            ) from None
+        return Champion(None, f"no model named {config.name!r} is registered yet")
+    held = model.aliases.get(alias)
     if held is None:
-        return None, f"no version of {config.name} holds the alias {alias!r} yet"
+        if asked is not None:
+            known = ", ".join(f"@{a}" for a in model.aliases) or "none"
+            raise NotFoundError(
+                f"--champion {asked}: no version of {config.name} holds that alias",
+                hint=f"its aliases: {known}",
+            )
+        return Champion(None, f"no version of {config.name} holds the alias {alias!r} yet")
     try:
-        return _score(
-            registry, where, f"models:/{config.name}@{alias}", frame, config, gates, say
-        ), None
+        uri = f"models:/{config.name}@{alias}"
+        return Champion(_score(registry, where, uri, frame, config, gates, say))
     except ConveyorError as exc:
-        return None, f"the {alias} {config.name}/{held} cannot score this holdout: {exc.message}"
+        note = f"the {alias} {config.name}/{held} cannot score this holdout: {exc.message}"
+        return Champion(None, note, blocking=True)
 
 
 def _gates(
     gates: GatesConfig,
+    alias: str,
     config: EvaluationConfig,
     frame: pd.DataFrame,
     candidate: Scored,
-    champion: Scored | None,
-    note: str | None,
+    champion: Champion,
+    summaries: list[ValidationSummary],
 ) -> list[GateResult]:
-    decided = decide.threshold_gates(gates.thresholds, candidate.evaluation)
+    decided = decide.validation_gates(summaries)
+    decided += decide.threshold_gates(gates.thresholds, candidate.evaluation)
     if gates.champion is not None:
-        compared = decide.comparison_gates(
-            gates.champion, candidate.predictions, champion.predictions if champion else None, note
+        decided += decide.comparison_gates(
+            gates.champion,
+            alias,
+            candidate.predictions,
+            champion.scored.predictions if champion.scored else None,
+            champion.note,
+            blocking=champion.blocking,
         )
-        if note and "cannot score" in note:  # a champion that exists but cannot be compared
-            compared = [replace(g, status="failed") for g in compared]
-        decided += compared
     decided += decide.fairness_gates(gates.fairness, candidate.predictions, frame)
     if gates.robustness:
+        features = feature_columns(candidate.model, frame, config, gates)
         decided += decide.robustness_gates(
             gates.robustness,
             candidate.model,
             frame,
             config.target,
             candidate.predictions,
-            _numeric_features(candidate.model, frame, config, gates),
+            features,
+            numeric_columns(frame, features),
             candidate.evaluation,
         )
     if gates.operational is not None:
@@ -253,18 +324,28 @@ def _gates(
     return decided
 
 
-def _numeric_features(
+def feature_columns(
     model: LoadedModel, frame: pd.DataFrame, config: EvaluationConfig, gates: GatesConfig
 ) -> list[str]:
-    import pandas as pd
-
+    """The signature's columns; without one, every column but the target and sensitive ones."""
     signature = model.signature
     if signature is not None and signature.columns is not None:
-        columns = list(signature.columns)
-    else:
-        left_out = {config.target, *(f.column for f in gates.fairness)}
-        columns = [c for c in frame.columns if c not in left_out]
-    return [c for c in columns if c in frame and pd.api.types.is_numeric_dtype(frame[c])]
+        return list(signature.columns)
+    left_out = {config.target, *(f.column for f in gates.fairness)}
+    return [str(c) for c in frame.columns if c not in left_out]
+
+
+def numeric_columns(frame: pd.DataFrame, columns: list[str]) -> list[str]:
+    """The numeric (not boolean) ones: what noise and missing values are injected into."""
+    import pandas as pd
+
+    return [
+        c
+        for c in columns
+        if c in frame
+        and pd.api.types.is_numeric_dtype(frame[c])
+        and not pd.api.types.is_bool_dtype(frame[c])
+    ]
 
 
 def prediction_table(

@@ -1,7 +1,8 @@
 """Deciding the gates of ``conveyor.yaml``: each one a :class:`GateResult` with its evidence.
 
-Five kinds, all of which must pass (a skipped gate does not block):
+Six kinds, all of which must pass (a skipped gate does not block):
 
+- validation: each data set of the ``validation:`` block satisfies its schema;
 - threshold: a metric of the candidate against an absolute bound (``roc_auc >= 0.95``);
 - comparison: candidate vs champion on the same holdout rows. The paired bootstrap gives a
   percentile interval of the improvement (candidate minus champion, sign flipped for metrics
@@ -19,7 +20,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from conveyor.errors import ConfigError
-from conveyor.evaluation.results import Evaluation, GateResult
+from conveyor.evaluation.results import Evaluation, GateResult, GateStatus, ValidationSummary
 from conveyor.evaluation.thresholds import parse_threshold
 
 if TYPE_CHECKING:
@@ -31,6 +32,35 @@ if TYPE_CHECKING:
     from conveyor.modelpack import LoadedModel
 
 ACCURACY_TYPE = frozenset({"accuracy"})  # metrics that are a mean of per-row correctness
+
+
+def validation_gates(summaries: Sequence[ValidationSummary]) -> list[GateResult]:
+    """One gate per declared data set: its schema holds (bad data fails the check too)."""
+    results = []
+    for summary in summaries:
+        failing = ", ".join(
+            f"{f.get('column') or 'table'}: {f.get('check')} ({f.get('failing_rows', 0)} rows)"
+            for f in summary.failures[:5]
+        )
+        results.append(
+            GateResult(
+                name=f"{summary.name} data is valid",
+                kind="validation",
+                status="passed" if summary.passed else "failed",
+                metric="failed_checks",
+                value=float(summary.failed_checks),
+                operator="<=",
+                threshold=0.0,
+                test=f"schema {summary.schema}" if summary.schema else None,
+                n=summary.rows,
+                detail=f"{summary.data}: {summary.rows} rows "
+                + ("satisfy" if summary.passed else "break")
+                + f" {summary.schema or 'the schema'}"
+                + (f"; {summary.failed_checks} check(s) failed: {failing}" if failing else ""),
+                evidence={"failures": summary.failures},
+            )
+        )
+    return results
 
 
 def threshold_gates(thresholds: Sequence[str], evaluation: Evaluation) -> list[GateResult]:
@@ -60,27 +90,54 @@ def threshold_gates(thresholds: Sequence[str], evaluation: Evaluation) -> list[G
 
 def comparison_gates(
     config: ChampionGates,
+    alias: str,
     candidate: Predictions,
     champion: Predictions | None,
-    skipped_because: str | None,
+    missing: str | None,
+    *,
+    blocking: bool = False,
 ) -> list[GateResult]:
-    """Candidate vs champion, one gate per ``compare`` entry; skipped without a champion."""
+    """Candidate vs the model behind ``alias``, one gate per ``compare`` entry.
+
+    Without a champion each gate is skipped and says why (``missing``); with ``blocking``
+    (a champion exists but cannot be compared) each fails and says why.
+    """
+    names = _comparison_names(config, alias)
     if champion is None:
+        word: GateStatus = "failed" if blocking else "skipped"
         return [
             GateResult(
-                name=f"{c.metric} vs {config.alias}",
+                name=name,
                 kind="comparison",
-                status="skipped",
+                status=word,
                 metric=c.metric,
-                detail=f"skipped: {skipped_because or 'there is no champion to compare with'}",
+                detail=f"{word}: {missing or 'there is no champion to compare with'}",
             )
-            for c in config.compare
+            for name, c in zip(names, config.compare, strict=True)
         ]
-    return [_compare(config, c, candidate, champion) for c in config.compare]
+    return [
+        _compare(config, alias, name, c, candidate, champion)
+        for name, c in zip(names, config.compare, strict=True)
+    ]
+
+
+def _comparison_names(config: ChampionGates, alias: str) -> list[str]:
+    """``roc_auc vs champion``; the mode and margin added where a metric is compared twice."""
+    metrics = [c.metric for c in config.compare]
+    return [
+        f"{c.metric} vs {alias}"
+        + (f" ({c.mode}, margin {c.margin:g})" if metrics.count(c.metric) > 1 else "")
+        for c in config.compare
+    ]
 
 
 def _compare(
-    config: ChampionGates, gate: ComparisonGate, candidate: Predictions, champion: Predictions
+    config: ChampionGates,
+    alias: str,
+    name: str,
+    gate: ComparisonGate,
+    candidate: Predictions,
+    champion: Predictions,
 ) -> GateResult:
     from conveyor.evaluation.metrics import metric_direction
     from conveyor.evaluation.stats import paired_bootstrap
@@ -95,8 +152,12 @@ def _compare(
     )
     sign = 1.0 if metric_direction(gate.metric) == "higher" else -1.0
     low, high = sorted((sign * boot.low, sign * boot.high))
-    bound = gate.margin if gate.mode == "superiority" else -gate.margin
-    passed = low > bound
+    superiority = gate.mode == "superiority"
+    bound = gate.margin if superiority else -gate.margin
+    # Superiority: better by more than the margin. Non-inferiority: not worse by more than
+    # it, so an interval that touches -margin (or 0, with no margin) still passes.
+    passed = low > bound if superiority else low >= bound
+    operator = ">" if superiority else ">="
     evidence: dict[str, Any] = {
         "candidate": boot.candidate,
         "champion": boot.champion,
@@ -116,24 +177,26 @@ def _compare(
         if gate.mode == "superiority":
             passed = passed and p_value < 1 - config.confidence
     word = "improvement" if sign > 0 else "improvement (lower is better, sign flipped)"
+    relation = "above" if superiority else "at or above"
+    bound_holds = low > bound if superiority else low >= bound
     verdict = (
-        f"the lower bound {low:+.4g} is {'above' if low > bound else 'not above'} {bound:+.4g}"
+        f"the lower bound {low:+.4g} is {'' if bound_holds else 'not '}{relation} {bound:+.4g}"
     )
     if gate.mode == "superiority" and p_value is not None:
         verdict += f" and McNemar's p = {p_value:.3g}"
     return GateResult(
-        name=f"{gate.metric} vs {config.alias}",
+        name=name,
         kind="comparison",
         status="passed" if passed else "failed",
         metric=gate.metric,
         value=low,
-        operator=">",
+        operator=operator,
         threshold=bound,
         test=boot.method,
         n=boot.n,
         interval=(low, high),
         p_value=p_value,
-        detail=f"{gate.metric}: candidate {boot.candidate:.4g} vs {config.alias} "
+        detail=f"{gate.metric}: candidate {boot.candidate:.4g} vs {alias} "
         f"{boot.champion:.4g}; {word} {sign * boot.difference:+.4g}, "
         f"{config.confidence:.0%} interval [{low:+.4g}, {high:+.4g}] on {boot.n} paired rows; "
         f"{gate.mode} with margin {gate.margin:g}: {verdict}",
@@ -172,9 +235,12 @@ def fairness_gates(
         found = group_gap(
             candidate, frame[gate.column], gate.metric, min_group_size=gate.min_group_size
         )
-        passed = found.gap <= gate.max_gap
         groups = [{"group": g.group, "n": g.n, "rate": g.rate} for g in found.groups]
         excluded = [{"group": g.group, "n": g.n} for g in found.excluded]
+        if len(found.groups) < 2:
+            results.append(_too_few_groups(gate, groups, excluded))
+            continue
+        passed = found.gap <= gate.max_gap
         results.append(
             GateResult(
                 name=f"{gate.metric} by {gate.column}",
@@ -196,12 +262,30 @@ def fairness_gates(
     return results
 
 
+def _too_few_groups(
+    gate: FairnessConfig, groups: list[dict[str, Any]], excluded: list[dict[str, Any]]
+) -> GateResult:
+    """A gap needs two groups; fewer is a failure that says how to get more."""
+    sizes = ", ".join(f"{g['group']}: {g['n']}" for g in groups + excluded) or "none"
+    return GateResult(
+        name=f"{gate.metric} by {gate.column}",
+        kind="fairness",
+        status="failed",
+        metric=gate.metric,
+        detail=f"{gate.metric} by {gate.column}: fewer than two groups have at least "
+        f"{gate.min_group_size} rows (group sizes: {sizes}), so no gap can be measured; "
+        "lower min_group_size or use a larger holdout",
+        evidence={"groups": groups, "excluded": excluded},
+    )
+
+
 def robustness_gates(
     configs: Sequence[RobustnessGate],
     model: LoadedModel,
     frame: pd.DataFrame,
     target: str,
     candidate: Predictions,
+    features: Sequence[str],
     numeric_features: Sequence[str],
     evaluation: Evaluation,
 ) -> list[GateResult]:
@@ -215,7 +299,9 @@ def robustness_gates(
             raise ConfigError(
                 f"conveyor.yaml: gates.robustness[{index}].columns: no such columns {missing}"
             )
-        results.append(_robustness(gate, model, frame, target, candidate, columns, baseline))
+        results.append(
+            _robustness(gate, model, frame, target, candidate, list(features), columns, baseline)
+        )
     return results
 
 
@@ -225,6 +311,7 @@ def _robustness(
     frame: pd.DataFrame,
     target: str,
     candidate: Predictions,
+    features: list[str],
     columns: list[str],
     baseline: float,
 ) -> GateResult:
@@ -244,6 +331,7 @@ def _robustness(
                 target,
                 task=_task_of(candidate),
                 positive_label=candidate.positive_label,
+                feature_columns=features,
             ),
         )
     except ConveyorError as exc:
@@ -274,7 +362,8 @@ def _robustness(
         test=f"{what} in {len(columns)} columns (seed {gate.seed})",
         n=len(frame),
         detail=f"{gate.metric} {baseline:.4g} on clean data, {perturbed:.4g} with {what}: "
-        f"worse by {drop:.4g} ({'within' if passed else 'over'} {gate.max_drop:g})",
+        + (f"worse by {drop:.4g}" if drop > 0 else f"no worse (by {-drop:.4g} better)")
+        + f" ({'within' if passed else 'over'} the {gate.max_drop:g} allowed)",
         evidence={
             "baseline": baseline,
             "perturbed": perturbed,

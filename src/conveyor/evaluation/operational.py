@@ -11,6 +11,7 @@ call, as an online service would call it. Rows are sliced before the clock start
 from __future__ import annotations
 
 import time
+import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -37,14 +38,19 @@ def single_row_latency(model: LoadedModel, features: pd.DataFrame, calls: int = 
     if len(features) == 0:
         raise DataError("latency needs at least one row of features; the data has none")
     rows = [features.iloc[[i]] for i in range(min(len(features), calls))]
-    for i in range(WARMUP_CALLS):
-        model.predict(rows[i % len(rows)])
     elapsed = np.empty(calls, dtype=np.int64)
-    for i in range(calls):
-        row = rows[i % len(rows)]
-        start = time.perf_counter_ns()
-        model.predict(row)
-        elapsed[i] = time.perf_counter_ns() - start
+    # A library's warning per call (scikit-learn's "X has feature names" for a model fitted
+    # on arrays) would flood the terminal and be timed too; evaluation already predicted
+    # these rows, where any warning was shown once.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for i in range(WARMUP_CALLS):
+            model.predict(rows[i % len(rows)])
+        for i in range(calls):
+            row = rows[i % len(rows)]
+            start = time.perf_counter_ns()
+            model.predict(row)
+            elapsed[i] = time.perf_counter_ns() - start
     p50, p95, p99 = np.percentile(elapsed / 1e6, [50, 95, 99])
     return Latency(calls=calls, p50_ms=float(p50), p95_ms=float(p95), p99_ms=float(p99))
 

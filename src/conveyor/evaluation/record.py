@@ -88,7 +88,7 @@ def _promote(
         )
     version = candidate.version if candidate.name == name else None
     if version is None:
-        version = _version_of_model(registry, name, candidate.model_id)
+        version = version_of_model(registry, name, candidate.model_id)
     if version is None:
         logged = registry.store.models.get_model(str(candidate.model_id))
         version = registry.register(f"runs:/{logged.run_id}/{logged.name}", name).version
@@ -99,7 +99,8 @@ def _promote(
     return {"name": name, "version": version, "alias": alias, "previous": previous}
 
 
-def _version_of_model(registry: Registry, name: str, model_id: str | None) -> int | None:
+def version_of_model(registry: Registry, name: str, model_id: str | None) -> int | None:
+    """The version of ``name`` that registered the logged model ``model_id``, if any."""
     try:
         versions = registry.store.registry.list_versions(name, limit=1000)
     except NotFoundError:

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 Task = Literal["binary", "multiclass", "regression"]
-GateKind = Literal["threshold", "comparison", "fairness", "robustness", "operational"]
+GateKind = Literal["validation", "threshold", "comparison", "fairness", "robustness", "operational"]
 GateStatus = Literal["passed", "failed", "skipped"]
 
 CHECK_FILE = "check.json"
