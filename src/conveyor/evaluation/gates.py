@@ -51,7 +51,6 @@ def validation_gates(summaries: Sequence[ValidationSummary]) -> list[GateResult]
                 value=float(summary.failed_checks),
                 operator="<=",
                 threshold=0.0,
-                test=f"schema {summary.schema}" if summary.schema else None,
                 n=summary.rows,
                 detail=f"{summary.data}: {summary.rows} rows "
                 + ("satisfy" if summary.passed else "break")
