@@ -279,19 +279,35 @@ def _excerpt(text: str, mark: Any) -> str | None:
 
 
 def _describe(exc: ValidationError, node: yaml.Node | None, path: Path) -> str:
-    """Turn pydantic's errors into ``file:line:col: field.path: message`` lines."""
+    return describe_errors(exc, node, path.name)
+
+
+def describe_errors(
+    exc: ValidationError,
+    node: yaml.Node | None,
+    source: str,
+    *,
+    root: type[BaseModel] | None = None,
+    title: str = "invalid configuration",
+) -> str:
+    """Turn pydantic's errors into ``file:line:col: field.path: message`` lines.
+
+    ``node`` is the YAML the data came from (its marks give line and column); ``root`` the
+    model validated (default :class:`ProjectConfig`), for "did you mean" on unknown keys.
+    Other YAML files with a pydantic schema (data schemas) use it too.
+    """
     messages: dict[tuple[Any, ...], list[str]] = {}
     for error in exc.errors():
         loc = _without_union_tags(error["loc"])
-        messages.setdefault(tuple(loc), []).append(_message(error, loc))
+        messages.setdefault(tuple(loc), []).append(_message(error, loc, root or ProjectConfig))
     lines = []
     for at, found in messages.items():
         mark_node = _node_at(node, at)
-        where = path.name
+        where = source
         if mark_node is not None:
             where += f":{mark_node.start_mark.line + 1}:{mark_node.start_mark.column + 1}"
         lines.append(f"{where}: {field_path(at) or '(top level)'}: {_merged(found)}")
-    return "invalid configuration:\n  " + "\n  ".join(lines)
+    return f"{title}:\n  " + "\n  ".join(lines)
 
 
 def _without_union_tags(loc: Sequence[Any]) -> list[Any]:
@@ -311,10 +327,10 @@ def _merged(messages: list[str]) -> str:
     return "; ".join(unique)
 
 
-def _message(error: Mapping[str, Any], loc: Sequence[Any]) -> str:
+def _message(error: Mapping[str, Any], loc: Sequence[Any], root: type[BaseModel]) -> str:
     if error["type"] == "extra_forbidden":
         key = str(loc[-1])
-        model = _model_at(loc[:-1])
+        model = _model_at(loc[:-1], root)
         close = difflib.get_close_matches(key, list(model.model_fields), n=1)
         known = ", ".join(model.model_fields)
         suggestion = f" (did you mean {close[0]!r}?)" if close else f" (known keys: {known})"
@@ -324,12 +340,12 @@ def _message(error: Mapping[str, Any], loc: Sequence[Any]) -> str:
     return str(error["msg"]).removeprefix("Value error, ")
 
 
-def _model_at(loc: Sequence[Any]) -> type[BaseModel]:
+def _model_at(loc: Sequence[Any], root: type[BaseModel]) -> type[BaseModel]:
     """The schema class that holds the key at ``loc`` (for "did you mean")."""
-    model: type[BaseModel] = ProjectConfig
+    model = root
     for part in loc:
         if isinstance(part, int) or part not in model.model_fields:
-            continue  # a list index or a name chosen by the user (a stage's name)
+            continue  # a list index or a name chosen by the user (a stage's, a column's)
         annotation = model.model_fields[part].annotation
         found = _inner_model(annotation)
         if found is None:

@@ -10,16 +10,15 @@ reviewer needs (see :func:`dump_schema`).
 
 from __future__ import annotations
 
-import difflib
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
 from conveyor import yamlio
-from conveyor.config import _inner_model, _merged, _node_at, _without_union_tags, field_path
+from conveyor.config import describe_errors
 from conveyor.errors import ConfigError, NotFoundError
 from conveyor.validation.schema import ColumnSpec, DataSchema
 
@@ -65,7 +64,11 @@ def parse_schema(text: str, source: str = "schema") -> DataSchema:
     try:
         return DataSchema.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(_describe(exc, _compose(text, source), source)) from None
+        raise ConfigError(
+            describe_errors(
+                exc, _compose(text, source), source, root=DataSchema, title="invalid schema"
+            )
+        ) from None
 
 
 def _compose(text: str, source: str) -> yaml.Node | None:
@@ -77,48 +80,6 @@ def _compose(text: str, source: str) -> yaml.Node | None:
         raise ConfigError(f"{where}: malformed YAML: {exc.problem}") from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"{source}: malformed YAML: {exc}") from None
-
-
-def _describe(exc: ValidationError, node: yaml.Node | None, source: str) -> str:
-    """pydantic's errors as ``file:line:col: key.path: message`` lines."""
-    messages: dict[tuple[Any, ...], list[str]] = {}
-    for error in exc.errors():
-        loc = _without_union_tags(error["loc"])
-        messages.setdefault(tuple(loc), []).append(_message(error, loc))
-    lines = []
-    for at, found in messages.items():
-        mark_node = _node_at(node, at)
-        where = source
-        if mark_node is not None:
-            where += f":{mark_node.start_mark.line + 1}:{mark_node.start_mark.column + 1}"
-        lines.append(f"{where}: {field_path(at) or '(top level)'}: {_merged(found)}")
-    return "invalid schema:\n  " + "\n  ".join(lines)
-
-
-def _message(error: Mapping[str, Any], loc: Sequence[Any]) -> str:
-    if error["type"] == "extra_forbidden":
-        key = str(loc[-1])
-        known = list(_model_at(loc[:-1]).model_fields)
-        close = difflib.get_close_matches(key, known, n=1)
-        return "unknown key" + (
-            f" (did you mean {close[0]!r}?)" if close else f" (known keys: {', '.join(known)})"
-        )
-    if error["type"] == "missing":
-        return "required key is missing"
-    return str(error["msg"]).removeprefix("Value error, ")
-
-
-def _model_at(loc: Sequence[Any]) -> type[BaseModel]:
-    """The model that holds the key at ``loc``, walking down from :class:`DataSchema`."""
-    model: type[BaseModel] = DataSchema
-    for part in loc:
-        if isinstance(part, int) or part not in model.model_fields:
-            continue  # a list index, or a name chosen by the user (a column's name)
-        found = _inner_model(model.model_fields[part].annotation)
-        if found is None:
-            break
-        model = found
-    return model
 
 
 class _Flow(dict[str, Any]):
