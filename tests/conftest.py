@@ -54,6 +54,16 @@ def cli(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch):
     return run
 
 
+@pytest.fixture(autouse=True)
+def _close_stores() -> Iterator[None]:
+    """Stores the SDK cached in this process are closed after each test (PostgreSQL
+    connections would otherwise outlive the database the test drops)."""
+    yield
+    from conveyor import tracking
+
+    tracking.close_stores()
+
+
 @pytest.fixture
 def make_project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     """Write a project from ``{relative path: text}``; returns its root."""

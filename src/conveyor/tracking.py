@@ -229,6 +229,13 @@ def _open_store(where: Where) -> Store:
     return _STORES[where.db_url]
 
 
+def close_stores() -> None:
+    """Close every store this process opened (for tests, and processes that switch projects)."""
+    for store in _STORES.values():
+        store.close()
+    _STORES.clear()
+
+
 @contextmanager
 def start_run(
     name: str | None = None, *, tags: Mapping[str, Any] | None = None

@@ -48,7 +48,7 @@ def test_the_default_candidate_is_the_model_of_the_locked_pipeline(
     other = LogisticRegression(max_iter=5000).fit(frame.drop(columns="target"), frame["target"])
     with cv.start_run():
         cv.log_model(other, "model", input_example=frame.drop(columns="target").head(3))
-    tracking._STORES.clear()
+    tracking.close_stores()
 
     assert cli("run", cwd=root).exit_code == 0  # up to date: records no run
     check = json.loads(cli("check", "--json", cwd=root).stdout)
@@ -72,7 +72,7 @@ def test_without_a_lock_the_latest_logged_model_is_checked(cli, make_project, mo
     monkeypatch.chdir(root)
     with cv.start_run() as run:
         cv.log_model(model, "model", input_example=pd.DataFrame({"mean radius": [10.0]}))
-    tracking._STORES.clear()
+    tracking.close_stores()
     check = json.loads(cli("check", "--json", cwd=root).stdout)
     assert check["candidate"]["run_id"] == run.id
     assert Path(root / "conveyor.lock").exists() is False

@@ -65,7 +65,7 @@ def log_model(root: Path, c: float = 1.0, features: list[str] | None = None) -> 
     model.fit(x, train["target"])
     with cv.start_run() as run:
         cv.log_model(model, "model", input_example=x.head(3))
-    tracking._STORES.clear()  # each CLI call opens the store as a fresh process would
+    tracking.close_stores()  # each CLI call opens the store as a fresh process would
     return run.id
 
 
@@ -350,7 +350,7 @@ def test_robustness_of_a_model_without_signature_leaves_the_sensitive_column_out
     model.fit(train.drop(columns="target"), train["target"])
     with cv.start_run():
         cv.log_model(model, "model")  # no input example: no signature
-    tracking._STORES.clear()
+    tracking.close_stores()
     check = json.loads(cli("check", "--json", cwd=cancer).stdout)
     robust = next(g for g in check["gates"] if g["kind"] == "robustness")
     assert robust["status"] == "passed", robust["detail"]
@@ -369,3 +369,22 @@ def test_report_of_the_check_a_file_names(cli, cancer: Path) -> None:
     missing = cli("report", "--check-file", "nope.json", cwd=cancer)
     assert missing.exit_code == 1
     assert "nope.json does not exist" in missing.stderr
+
+
+@pytest.mark.postgres
+def test_check_promote_and_report_on_postgresql(
+    cli, cancer: Path, pg_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CONVEYOR_DB_URL", pg_url)
+    log_model(cancer)
+    assert cli("check", "--promote", "champion", cwd=cancer).exit_code == 0
+    log_model(cancer, c=0.3)
+    result = cli("check", "--promote", "challenger", "--json", cwd=cancer)
+    assert result.exit_code == 0, result.stderr
+    check = json.loads(result.stdout)
+    assert check["champion"] == {**check["champion"], "name": "cancer", "version": 1}
+    assert check["promoted"]["version"] == 2
+    tracking.close_stores()
+    assert cli("report", "-o", "out", cwd=cancer).exit_code == 0
+    assert check["run_id"] in (cancer / "out" / "report.md").read_text()
+    assert not (cancer / ".conveyor" / "conveyor.db").exists()  # nothing went to SQLite
