@@ -384,6 +384,8 @@ def test_check_promote_and_report_on_postgresql(
     check = json.loads(result.stdout)
     assert check["champion"] == {**check["champion"], "name": "cancer", "version": 1}
     assert check["promoted"]["version"] == 2
+    assert (check["candidate"]["name"], check["candidate"]["version"]) == ("cancer", 2)
+    assert check["lineage"][0].startswith("cancer/2")
     tracking.close_stores()
     assert cli("report", "-o", "out", cwd=cancer).exit_code == 0
     assert check["run_id"] in (cancer / "out" / "report.md").read_text()

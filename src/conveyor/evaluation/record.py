@@ -37,6 +37,7 @@ def record(
     """Store the evidence on a run, tag the version, move the alias when asked and passed."""
     from conveyor.gitinfo import recent_git_info
     from conveyor.ids import utcnow
+    from conveyor.registry import render_tree
 
     result = replace(
         result,
@@ -45,7 +46,14 @@ def record(
         git_commit=recent_git_info(where.root).commit,
     )
     if result.passed and promote:
-        result = replace(result, promoted=_promote(registry, result, promote, config))
+        promoted = _promote(registry, result, promote, config)
+        name, version = promoted["name"], promoted["version"]
+        result = replace(  # the candidate is now a registered version: say which
+            result,
+            promoted=promoted,
+            candidate=replace(result.candidate, name=name, version=version),
+            lineage=render_tree(registry.lineage(name, version)),
+        )
     _log(run, result, predictions)
     _tag_version(registry, result)
     return result
