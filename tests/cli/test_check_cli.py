@@ -390,3 +390,26 @@ def test_check_promote_and_report_on_postgresql(
     assert cli("report", "-o", "out", cwd=cancer).exit_code == 0
     assert check["run_id"] in (cancer / "out" / "report.md").read_text()
     assert not (cancer / ".conveyor" / "conveyor.db").exists()  # nothing went to SQLite
+
+
+def test_gates_of_the_same_kind_and_name_are_told_apart(cli, cancer: Path) -> None:
+    log_model(cancer)
+    _edit(
+        cancer,
+        "    - {column: clinic, metric: equal_opportunity, max_gap: 0.3, min_group_size: 10}\n",
+        "    - {column: clinic, metric: equal_opportunity, max_gap: 0.3, min_group_size: 10}\n"
+        "    - {column: clinic, metric: equal_opportunity, max_gap: 0.3, min_group_size: 20}\n",
+    )
+    check = json.loads(cli("check", "--json", cwd=cancer).stdout)
+    names = [g["name"] for g in check["gates"] if g["kind"] == "fairness"]
+    assert names == ["equal_opportunity by clinic", "equal_opportunity by clinic #2"]
+
+
+def test_a_compared_metric_of_another_task_names_its_line(cli, cancer: Path) -> None:
+    log_model(cancer)
+    assert cli("check", "--promote", "champion", cwd=cancer).exit_code == 0
+    _edit(cancer, "{metric: roc_auc, mode", "{metric: f1_macro, mode")
+    result = cli("check", cwd=cancer)
+    assert result.exit_code == 1
+    assert "gates.champion.compare[0].metric:" in result.stderr
+    assert "f1_macro" in result.stderr

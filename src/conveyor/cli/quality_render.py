@@ -89,7 +89,7 @@ def print_check(result: CheckResult) -> None:
     from rich.table import Table
 
     console = _console()
-    champion = result.champion.label if result.champion else "none"
+    champion = result.champion.label if result.champion else "(not compared)"
     console.print(
         f"candidate [bold]{result.candidate.label}[/] vs {result.champion_alias} "
         f"[bold]{champion}[/] on {result.holdout} ({result.candidate_eval.n_rows} rows)"

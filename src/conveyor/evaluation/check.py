@@ -321,7 +321,7 @@ def _gates(
         )
     if gates.operational is not None:
         decided += decide.operational_gates(gates.operational, candidate.evaluation)
-    return decided
+    return decide.unique_names(decided)
 
 
 def feature_columns(

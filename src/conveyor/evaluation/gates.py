@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from conveyor.errors import ConfigError
+from conveyor.errors import ConfigError, InvalidValue
 from conveyor.evaluation.results import Evaluation, GateResult, GateStatus, ValidationSummary
 from conveyor.evaluation.thresholds import parse_threshold
 
@@ -114,10 +114,16 @@ def comparison_gates(
             )
             for name, c in zip(names, config.compare, strict=True)
         ]
-    return [
-        _compare(config, alias, name, c, candidate, champion)
-        for name, c in zip(names, config.compare, strict=True)
-    ]
+    results = []
+    for index, (name, gate) in enumerate(zip(names, config.compare, strict=True)):
+        try:
+            results.append(_compare(config, alias, name, gate, candidate, champion))
+        except InvalidValue as exc:  # a metric of another task (f1_macro on a binary one)
+            raise ConfigError(
+                f"conveyor.yaml: gates.champion.compare[{index}].metric: {exc.message}",
+                hint=exc.hint,
+            ) from exc
+    return results
 
 
 def _comparison_names(config: ChampionGates, alias: str) -> list[str]:
@@ -176,11 +182,12 @@ def _compare(
         if gate.mode == "superiority":
             passed = passed and p_value < 1 - config.confidence
     word = "improvement" if sign > 0 else "improvement (lower is better, sign flipped)"
-    relation = "above" if superiority else "at or above"
     bound_holds = low > bound if superiority else low >= bound
-    verdict = (
-        f"the lower bound {low:+.4g} is {'' if bound_holds else 'not '}{relation} {bound:+.4g}"
-    )
+    if superiority:
+        relation = "above" if bound_holds else "not above"
+    else:
+        relation = "at or above" if bound_holds else "below"
+    verdict = f"the lower bound {low:+.4g} is {relation} {bound + 0.0:+.4g}"  # no "-0"
     if gate.mode == "superiority" and p_value is not None:
         verdict += f" and McNemar's p = {p_value:.3g}"
     return GateResult(
@@ -259,6 +266,19 @@ def fairness_gates(
             )
         )
     return results
+
+
+def unique_names(gates: list[GateResult]) -> list[GateResult]:
+    """Gates that would share a name get " #2", " #3"... so a failure names one gate."""
+    from dataclasses import replace
+
+    seen: dict[str, int] = {}
+    named = []
+    for gate in gates:
+        seen[gate.name] = seen.get(gate.name, 0) + 1
+        count = seen[gate.name]
+        named.append(gate if count == 1 else replace(gate, name=f"{gate.name} #{count}"))
+    return named
 
 
 def _too_few_groups(
@@ -361,8 +381,8 @@ def _robustness(
         test=f"{what} in {len(columns)} columns (seed {gate.seed})",
         n=len(frame),
         detail=f"{gate.metric} {baseline:.4g} on clean data, {perturbed:.4g} with {what}: "
-        + (f"worse by {drop:.4g}" if drop > 0 else f"no worse (by {-drop:.4g} better)")
-        + f" ({'within' if passed else 'over'} the {gate.max_drop:g} allowed)",
+        + (f"worse by {drop:.4g}" if drop > 0 else f"no worse ({-drop:.4g} better)")
+        + f", {'within' if passed else 'over'} the {gate.max_drop:g} allowed",
         evidence={
             "baseline": baseline,
             "perturbed": perturbed,
