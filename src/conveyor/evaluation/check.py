@@ -3,9 +3,12 @@
 ::
 
     holdout ──> candidate ──> evaluation ─┬─> gates ──> CheckResult ──> run (check.json,
-            └─> champion  ──> evaluation ─┘                               predictions.parquet)
-                                                                     └─> model version tags
+            └─> champion  ──> evaluation ─┤                               predictions.parquet)
+    validation: entries ──> summaries ────┘                          └─> model version tags
                                                                      └─> alias (--promote)
+
+The candidate is ``--model``, else ``evaluation.model``, else the model the pipeline in
+``conveyor.lock`` logged (``candidate.py``); the champion is ``models:/NAME@ALIAS``.
 
 The result is stored on a run (the stage's run inside ``conveyor run``, else a run of kind
 ``check``) as two artifacts that ``conveyor report`` renders from, and as tags on the model
