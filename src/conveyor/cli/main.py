@@ -12,7 +12,15 @@ import sys
 
 import typer
 
-from conveyor.cli import ci_cmds, models_cmds, pipeline_cmds, quality_cmds, runs_cmds, validate_cmds
+from conveyor.cli import (
+    ci_cmds,
+    models_cmds,
+    pipeline_cmds,
+    quality_cmds,
+    runs_cmds,
+    traffic_cmds,
+    validate_cmds,
+)
 
 app = typer.Typer(
     name="conveyor",
@@ -28,6 +36,7 @@ models_cmds.register(app)
 ci_cmds.register(app)
 quality_cmds.register(app)
 validate_cmds.register(app)
+traffic_cmds.register(app)
 
 
 def _version(value: bool) -> None:

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
 
     from conveyor.store.base import (
+        DeploymentRepository,
         ModelRepository,
         RegistryRepository,
         RunRepository,
@@ -34,6 +35,7 @@ class Store:
     stage_cache: StageCacheRepository
     models: ModelRepository
     registry: RegistryRepository
+    deployments: DeploymentRepository
 
     def close(self) -> None:
         """Release the database connections."""
@@ -42,6 +44,7 @@ class Store:
 
 def open_store(url: str) -> Store:
     """Open (and migrate, the first time) the metadata store at ``url``."""
+    from conveyor.store.deployments import SqlDeploymentRepository
     from conveyor.store.engine import SessionScope, make_engine, translate_errors
     from conveyor.store.migrate import upgrade
     from conveyor.store.models import SqlModelRepository
@@ -60,6 +63,7 @@ def open_store(url: str) -> Store:
         SqlStageCache(scope),
         SqlModelRepository(scope),
         SqlRegistryRepository(scope),
+        SqlDeploymentRepository(scope),
     )
 
 

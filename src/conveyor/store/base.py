@@ -12,6 +12,7 @@ from typing import Any, Protocol
 
 from conveyor.store.entities import (
     CacheEntry,
+    Deployment,
     LoggedModel,
     ModelEvent,
     ModelVersion,
@@ -125,3 +126,23 @@ class StageCacheRepository(Protocol):
     def get(self, key: str) -> CacheEntry | None: ...
 
     def put(self, entry: CacheEntry) -> None: ...
+
+
+class DeploymentRepository(Protocol):
+    """Each model's routing table; every change is a ``traffic`` model event, atomically."""
+
+    def get(self, name: str) -> Deployment | None: ...
+
+    def all(self) -> list[Deployment]: ...
+
+    def revisions(self) -> dict[str, int]: ...
+
+    def save(
+        self,
+        name: str,
+        routes: Sequence[tuple[int, float]],
+        shadows: Sequence[tuple[int, float]],
+        sticky: str | None,
+        actor: str | None,
+        expected_revision: int,
+    ) -> Deployment: ...

@@ -154,3 +154,37 @@ class ModelEvent:
     before: str | None = None
     after: str | None = None
     details: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Deployment:
+    """A model's stored routing table: weighted routes, shadows, sticky key, revision.
+
+    ``routes`` are ``(version, weight)`` pairs and ``shadows`` ``(version, share)`` pairs,
+    both sorted by version; ``revision`` counts the changes, from 1.
+    """
+
+    name: str
+    routes: tuple[tuple[int, float], ...]
+    shadows: tuple[tuple[int, float], ...]
+    sticky: str | None
+    revision: int
+    updated_at: datetime
+    updated_by: str | None = None
+
+    def summary(self) -> str:
+        """One line, as model events record it: ``3=90 4=10 shadow 5=0.2 sticky X-Key``."""
+        return describe(self.routes, self.shadows, self.sticky)
+
+
+def describe(
+    routes: tuple[tuple[int, float], ...],
+    shadows: tuple[tuple[int, float], ...] = (),
+    sticky: str | None = None,
+) -> str:
+    """A routing table as one line of text (the from -> to of a ``traffic`` event)."""
+    parts = [f"{version}={weight:g}" for version, weight in routes]
+    parts += [f"shadow {version}={share:g}" for version, share in shadows]
+    if sticky:
+        parts.append(f"sticky {sticky}")
+    return " ".join(parts)

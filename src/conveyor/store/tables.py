@@ -234,3 +234,19 @@ class ModelEventRow(Base):
     before: Mapped[str | None] = mapped_column(Text)
     after: Mapped[str | None] = mapped_column(Text)
     details: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class DeploymentRow(Base):
+    """A model's routing table: what ``conveyor traffic`` sets and the gateway polls."""
+
+    __tablename__ = "deployments"
+
+    name: Mapped[str] = mapped_column(
+        ForeignKey("registered_models.name", ondelete="CASCADE"), primary_key=True
+    )
+    routes: Mapped[list[dict[str, Any]]] = mapped_column(JSON)  # [{"version": 3, "weight": 90}]
+    shadows: Mapped[list[dict[str, Any]]] = mapped_column(JSON)  # [{"version": 5, "share": 0.2}]
+    sticky: Mapped[str | None] = mapped_column(String(255))
+    revision: Mapped[int] = mapped_column(Integer)
+    updated_at: Mapped[datetime]
+    updated_by: Mapped[str | None] = mapped_column(String(255))

@@ -1,0 +1,176 @@
+"""``conveyor traffic ...``: route a model's requests across its versions, shadow, show."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+if TYPE_CHECKING:
+    from conveyor.serving.routing import RoutingTable
+    from conveyor.store import Store
+    from conveyor.store.entities import Deployment
+
+app = typer.Typer(
+    name="traffic",
+    help="Routing tables: weighted versions, sticky keys and shadows, live in `conveyor serve`.",
+    no_args_is_help=True,
+)
+AsJson = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
+Name = Annotated[str, typer.Argument(help="Registered model name.")]
+
+
+def register(root: typer.Typer) -> None:
+    """Add the ``traffic`` command group to ``root``."""
+    root.add_typer(app)
+
+
+def _store() -> tuple[Store, str | None]:
+    from conveyor.gitinfo import git_info, login
+    from conveyor.project import load_project
+    from conveyor.settings import Settings
+    from conveyor.store import open_store
+    from conveyor.tracking import Where
+
+    settings = Settings.from_env()
+    if settings.db_url is None:
+        load_project()  # outside a project, say so instead of creating a database here
+    where = Where.from_environment()
+    return open_store(where.db_url), settings.user or git_info(where.root).user or login()
+
+
+@app.command("set")
+def set_weights(
+    name: Name,
+    pairs: Annotated[
+        list[str], typer.Argument(metavar="VERSION=WEIGHT...", help="e.g. 3=90 4=10.")
+    ],
+    sticky: Annotated[
+        str | None,
+        typer.Option(
+            "--sticky",
+            help="Keep a user on one version: a header (X-Conveyor-Key), field:NAME, or none.",
+        ),
+    ] = None,
+) -> None:
+    """Split NAME's requests across versions by weight (normalised; shadows are kept)."""
+    from conveyor import traffic
+
+    weights = traffic.parse_weights(pairs)
+    store, actor = _store()
+    table = traffic.set_traffic(store, actor, name, weights, sticky=sticky)
+    typer.echo(f"{name} revision {table.revision}: {_routes(table)}")
+
+
+@app.command("shadow")
+def shadow(
+    name: Name,
+    version: Annotated[int, typer.Argument(help="Version that gets copies.", min=1)],
+    share: Annotated[
+        float | None,
+        typer.Option("--share", min=0.0, max=1.0, help="Share of requests copied, in (0, 1]."),
+    ] = None,
+    off: Annotated[bool, typer.Option("--off", help="Stop shadowing this version.")] = False,
+) -> None:
+    """Send VERSION a copy of a share of NAME's requests (never returned), or --off."""
+    from conveyor import traffic
+
+    if off == (share is not None):
+        raise typer.BadParameter("give exactly one of --share or --off")
+    store, actor = _store()
+    if off:
+        table = traffic.clear_shadow(store, actor, name, version)
+        typer.echo(f"{name} revision {table.revision}: v{version} no longer shadows")
+        return
+    assert share is not None
+    table = traffic.set_shadow(store, actor, name, version, share)
+    typer.echo(f"{name} revision {table.revision}: v{version} shadows {share:.0%} of requests")
+
+
+@app.command("show")
+def show(
+    name: Annotated[str | None, typer.Argument(help="Only this model.")] = None,
+    as_json: AsJson = False,
+) -> None:
+    """Show routing tables: versions with their share, shadows, sticky key, who changed it."""
+    from conveyor.cli.context import print_json
+    from conveyor.registry import Registry
+
+    store, _ = _store()
+    if name is None:
+        found = store.deployments.all()
+    else:
+        Registry(store, None).model(name)  # an unknown name gets "did you mean"
+        one = store.deployments.get(name)
+        found = [] if one is None else [one]
+    if as_json:
+        print_json([_as_dict(d) for d in found])
+        return
+    if not found:
+        typer.echo("No routing tables yet (`conveyor traffic set MODEL 3=90 4=10`).")
+    for deployment in found:
+        _print(deployment)
+
+
+@app.command("history")
+def history(name: Name, as_json: AsJson = False) -> None:
+    """Every change to NAME's routing table: when, who, from -> to."""
+    from conveyor.cli.context import print_json
+    from conveyor.registry import Registry
+
+    store, _ = _store()
+    Registry(store, None).model(name)
+    events = [e for e in store.registry.events(name) if e.kind == "traffic"]
+    if as_json:
+        print_json(
+            [
+                {"at": e.at.isoformat(), "actor": e.actor, "before": e.before, "after": e.after}
+                | e.details
+                for e in events
+            ]
+        )
+        return
+    for e in events:
+        typer.echo(
+            f"{e.at:%Y-%m-%d %H:%M:%S}  r{e.details.get('revision')}  "
+            f"{e.before or '-'} -> {e.after}  by {e.actor or 'unknown'}"
+        )
+
+
+def _routes(table: RoutingTable) -> str:
+    return " ".join(f"v{r.version}={table.share(r.version):.1%}" for r in table.routes)
+
+
+def _as_dict(deployment: Deployment) -> dict[str, Any]:
+    from conveyor.traffic import as_table
+
+    table = as_table(deployment)
+    return {
+        "model": deployment.name,
+        "revision": deployment.revision,
+        "routes": [
+            {"version": r.version, "weight": r.weight, "share": table.share(r.version)}
+            for r in table.routes
+        ],
+        "shadows": [{"version": s.version, "share": s.share} for s in table.shadows],
+        "sticky": deployment.sticky,
+        "updated_at": deployment.updated_at.isoformat(),
+        "updated_by": deployment.updated_by,
+    }
+
+
+def _print(deployment: Deployment) -> None:
+    from conveyor.traffic import as_table
+
+    table = as_table(deployment)
+    typer.echo(
+        f"{deployment.name}  revision {deployment.revision}  "
+        f"sticky {deployment.sticky or '-'}  changed {deployment.updated_at:%Y-%m-%d %H:%M} "
+        f"by {deployment.updated_by or 'unknown'}"
+    )
+    for route in table.routes:
+        typer.echo(
+            f"  v{route.version:<5} {table.share(route.version):>7.1%}  weight {route.weight:g}"
+        )
+    for s in table.shadows:
+        typer.echo(f"  v{s.version:<5} shadow {s.share:.0%} of requests")

@@ -1,0 +1,9 @@
+"""The serving gateway: loaded model versions, request protocols, and the ASGI app.
+
+::
+
+    cli/serve_cmds.py ─► pool.ModelPool   (model versions loaded from the registry)
+                      └► app.create_app   (Starlette routes, one per protocol endpoint)
+                             └► protocols (request bodies ⇄ model inputs and outputs)
+                                  └► inputs (rows, records, columns ⇄ the signature's dtypes)
+"""

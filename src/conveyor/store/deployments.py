@@ -1,0 +1,152 @@
+"""SQL implementation of :class:`~conveyor.store.base.DeploymentRepository`.
+
+A save checks, inside its one transaction, that the model and every version it names exist
+and may serve, and that nobody changed the table since it was read (its revision); it then
+writes the table and a ``traffic`` model event together, so the history can never disagree
+with the table a gateway loads.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from conveyor.errors import ConflictError, NotFoundError
+from conveyor.ids import utcnow
+from conveyor.store.engine import SessionScope
+from conveyor.store.entities import Deployment, describe
+from conveyor.store.tables import DeploymentRow, ModelEventRow, ModelVersionRow, RegisteredModelRow
+
+UNSERVABLE = ("archived", "rejected")
+
+
+class SqlDeploymentRepository:
+    """Each model's routing table, with its change history in ``model_events``."""
+
+    def __init__(self, session: SessionScope) -> None:
+        self._session = session
+
+    def get(self, name: str) -> Deployment | None:
+        """The stored table of model ``name``, or None if it has none."""
+        with self._session() as s:
+            row = s.get(DeploymentRow, name)
+            return None if row is None else _entity(row)
+
+    def all(self) -> list[Deployment]:
+        """Every stored table, by model name."""
+        with self._session() as s:
+            return [_entity(row) for row in s.scalars(select(DeploymentRow).order_by("name"))]
+
+    def revisions(self) -> dict[str, int]:
+        """Each model's table revision: one small query a polling gateway can afford."""
+        with self._session() as s:
+            rows = s.execute(select(DeploymentRow.name, DeploymentRow.revision))
+            return {name: revision for name, revision in rows}
+
+    def save(
+        self,
+        name: str,
+        routes: Sequence[tuple[int, float]],
+        shadows: Sequence[tuple[int, float]],
+        sticky: str | None,
+        actor: str | None,
+        expected_revision: int,
+    ) -> Deployment:
+        """Store the table as revision ``expected_revision + 1`` (0: the model has none yet)."""
+        now = utcnow()
+        with self._session() as s:
+            _check_versions(s, name, [v for v, _ in routes] + [v for v, _ in shadows])
+            row = s.get(DeploymentRow, name, with_for_update=True)  # PostgreSQL: lock the row
+            _check_revision(name, row, expected_revision)
+            before = None if row is None else _entity(row).summary()
+            if row is None:
+                row = DeploymentRow(name=name)
+                s.add(row)
+            row.routes = [{"version": v, "weight": float(w)} for v, w in sorted(routes)]
+            row.shadows = [{"version": v, "share": float(share)} for v, share in sorted(shadows)]
+            row.sticky = sticky
+            row.revision = expected_revision + 1
+            row.updated_at = now
+            row.updated_by = actor
+            try:
+                s.flush()
+            except IntegrityError as exc:  # another writer created the table first
+                raise _changed(name, expected_revision, None) from exc
+            saved = _entity(row)
+            s.add(_traffic_event(saved, before))
+            model = s.get(RegisteredModelRow, name)
+            if model is not None:
+                model.updated_at = now
+        return saved
+
+
+def _check_versions(s: Session, name: str, versions: list[int]) -> None:
+    if s.get(RegisteredModelRow, name) is None:
+        raise NotFoundError(
+            f"no registered model named {name!r}",
+            hint="register a version first (`conveyor models register RUN --name NAME`)",
+        )
+    rows = s.execute(
+        select(ModelVersionRow.version, ModelVersionRow.status).where(ModelVersionRow.name == name)
+    )
+    statuses = {version: status for version, status in rows}
+    missing = sorted(set(versions) - set(statuses))
+    if missing:
+        raise NotFoundError(
+            f"model {name!r} has no version {', '.join(map(str, missing))} "
+            f"(its versions: {', '.join(map(str, sorted(statuses))) or 'none'})",
+            hint=f"see `conveyor models show {name}`",
+        )
+    unservable = sorted(v for v in set(versions) if statuses[v] in UNSERVABLE)
+    if unservable:
+        listed = ", ".join(f"{name}/{v} is {statuses[v]}" for v in unservable)
+        raise ConflictError(
+            f"{listed}; archived and rejected versions cannot receive traffic",
+            hint="route to candidate or approved versions only",
+        )
+
+
+def _check_revision(name: str, row: DeploymentRow | None, expected: int) -> None:
+    current = 0 if row is None else row.revision
+    if current != expected:
+        raise _changed(name, expected, row)
+
+
+def _changed(name: str, expected: int, row: DeploymentRow | None) -> ConflictError:
+    stored = "" if row is None else f", {row.revision} is stored"
+    by = "" if row is None else f" (by {row.updated_by or 'unknown'} at {row.updated_at:%X} UTC)"
+    return ConflictError(
+        f"the routing table of {name!r} changed while this change was being made: "
+        f"revision {expected} was read{stored}{by}",
+        hint="look at `conveyor traffic show` and apply the change again",
+    )
+
+
+def _entity(row: DeploymentRow) -> Deployment:
+    return Deployment(
+        name=row.name,
+        routes=tuple((int(r["version"]), float(r["weight"])) for r in row.routes),
+        shadows=tuple((int(r["version"]), float(r["share"])) for r in row.shadows),
+        sticky=row.sticky,
+        revision=row.revision,
+        updated_at=row.updated_at,
+        updated_by=row.updated_by,
+    )
+
+
+def _traffic_event(saved: Deployment, before: str | None) -> ModelEventRow:
+    details: dict[str, Any] = {"revision": saved.revision}
+    return ModelEventRow(
+        name=saved.name,
+        version=None,
+        kind="traffic",
+        actor=saved.updated_by,
+        at=saved.updated_at,
+        before=before,
+        after=describe(saved.routes, saved.shadows, saved.sticky),
+        details=details,
+    )
