@@ -18,6 +18,7 @@ from conveyor.cli import (
     pipeline_cmds,
     quality_cmds,
     runs_cmds,
+    serve_cmds,
     traffic_cmds,
     validate_cmds,
 )
@@ -36,6 +37,7 @@ models_cmds.register(app)
 ci_cmds.register(app)
 quality_cmds.register(app)
 validate_cmds.register(app)
+serve_cmds.register(app)
 traffic_cmds.register(app)
 
 

@@ -1,0 +1,67 @@
+"""``conveyor serve``: serve registered models over HTTP (v2, v1 and MLflow protocols)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``serve`` to ``app``."""
+    app.command("serve")(serve)
+
+
+def serve(
+    model: Annotated[
+        list[str],
+        typer.Option(
+            "--model",
+            "-m",
+            help="A registered version: NAME@ALIAS, NAME/3 (models:/ optional). Repeatable.",
+        ),
+    ],
+    host: Annotated[
+        str, typer.Option("--host", help="Address to bind (loopback unless you say otherwise).")
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", "-p", min=1, max=65535)] = 8080,
+    workers: Annotated[int, typer.Option("--workers", "-w", min=1, help="Processes.")] = 1,
+    access_log: Annotated[
+        bool, typer.Option("--access-log", help="Log one line per request (off by default).")
+    ] = False,
+    timeout: Annotated[
+        float, typer.Option("--timeout", min=0.001, help="Seconds a prediction may take (504).")
+    ] = 30.0,
+    max_body_mb: Annotated[
+        float, typer.Option("--max-body-mb", min=0.001, help="Largest request body (413).")
+    ] = 10.0,
+) -> None:
+    """Serve registered model versions until Ctrl-C, on uvicorn with uvloop and httptools.
+
+    Example: conveyor serve --model churn@champion --model churn/4 --port 8080
+    """
+    from conveyor.project import load_project
+    from conveyor.serving.pool import load_pool
+    from conveyor.serving.server import ServeOptions, run_server
+    from conveyor.settings import Settings
+    from conveyor.tracking import Where
+
+    if Settings.from_env().db_url is None:
+        load_project()  # outside a project, say so instead of creating a database here
+    options = ServeOptions(
+        models=tuple(model),
+        host=host,
+        port=port,
+        workers=workers,
+        access_log=access_log,
+        request_timeout_s=timeout,
+        max_body_bytes=int(max_body_mb * 1024 * 1024),
+    )
+    pool = load_pool(options.models, Where.from_environment())
+    for served in pool.all():
+        typer.echo(
+            f"serving {served.name}/{served.version} ({served.flavor}, "
+            f"loaded in {served.load_seconds:.2f} s)"
+        )
+    typer.echo(f"listening on {options.url} with {workers} worker(s); Ctrl-C stops")
+    run_server(pool, options)

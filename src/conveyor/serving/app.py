@@ -1,0 +1,337 @@
+"""The gateway's ASGI app: plain Starlette routes over a :class:`ModelPool`.
+
+Each handler reads the body (size-limited), parses it with :mod:`conveyor.serving.protocols`,
+picks the version, predicts in a worker thread under a timeout and answers with orjson.
+Our errors become HTTP statuses in one table, :func:`_error_response`::
+
+    app = create_app(pool, request_timeout_s=5.0)
+    uvicorn.run(app, host="127.0.0.1", port=8080)
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, Protocol
+
+import anyio
+import anyio.to_thread
+import orjson
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from conveyor.errors import ModelError, NotFoundError
+from conveyor.serving import protocols
+from conveyor.serving.errors import RequestError
+from conveyor.serving.inputs import Layout
+from conveyor.serving.openapi import openapi_document
+
+if TYPE_CHECKING:
+    from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+    from conveyor.flavors.base import Array, ModelInput
+    from conveyor.serving.pool import ModelPool, Served
+
+MAX_BODY_BYTES = 10 * 1024 * 1024
+REQUEST_TIMEOUT_S = 30.0
+VERSION_HEADER = "x-conveyor-version"
+MODEL_HEADER = "x-conveyor-model"
+ANSWERED_BY = "X-Conveyor-Model-Version"
+
+
+class VersionChooser(Protocol):
+    """Picks the version of ``model`` that answers a request (a routing table does this)."""
+
+    def choose(self, model: str, headers: Mapping[str, str], body: Any) -> int:
+        """The version number to serve this request."""
+        ...
+
+
+class PredictionTimeout(RequestError):
+    """A prediction ran longer than the gateway's ``request_timeout_s`` (HTTP 504)."""
+
+
+def create_app(
+    pool: ModelPool,
+    *,
+    router: VersionChooser | None = None,
+    max_body_bytes: int = MAX_BODY_BYTES,
+    request_timeout_s: float = REQUEST_TIMEOUT_S,
+) -> Starlette:
+    """The ASGI app serving every model in ``pool`` over the v2, v1 and MLflow protocols.
+
+    ``router`` picks versions (default: the latest loaded one); the header
+    ``X-Conveyor-Version: N`` overrides it. Bodies over ``max_body_bytes`` get 413 and
+    predictions slower than ``request_timeout_s`` get 504.
+
+    >>> app = create_app(pool)  # doctest: +SKIP
+    """
+    gateway = Gateway(pool, router, max_body_bytes, request_timeout_s)
+    return Starlette(
+        routes=gateway.routes(),
+        middleware=[Middleware(RequestIds)],
+        exception_handlers={
+            RequestError: _error_response,
+            ModelError: _error_response,
+            HTTPException: _error_response,
+        },
+    )
+
+
+class Gateway:
+    """The route handlers, sharing the pool, the router and the limits."""
+
+    def __init__(
+        self,
+        pool: ModelPool,
+        router: VersionChooser | None,
+        max_body_bytes: int,
+        request_timeout_s: float,
+    ) -> None:
+        self.pool = pool
+        self.router = router
+        self.max_body_bytes = max_body_bytes
+        self.request_timeout_s = request_timeout_s
+        self._openapi = orjson.dumps(openapi_document())
+        self._layouts: dict[tuple[str, int], Layout] = {}
+
+    def routes(self) -> list[Route]:
+        """Every route the gateway answers."""
+        return [
+            Route("/v2", self.server_metadata),
+            Route("/v2/health/live", self.live),
+            Route("/v2/health/ready", self.ready),
+            Route("/v2/models/{model}", self.model_metadata),
+            Route("/v2/models/{model}/ready", self.model_ready),
+            Route("/v2/models/{model}/versions/{version}", self.model_metadata),
+            Route("/v2/models/{model}/versions/{version}/ready", self.model_ready),
+            Route("/v2/models/{model}/infer", self.infer, methods=["POST"]),
+            Route("/v2/models/{model}/versions/{version}/infer", self.infer, methods=["POST"]),
+            Route("/v1/models/{model}:predict", self.predict_v1, methods=["POST"]),
+            Route("/invocations", self.invocations, methods=["POST"]),
+            Route("/openapi.json", self.openapi),
+        ]
+
+    async def server_metadata(self, request: Request) -> Response:
+        """``GET /v2``: the server's name, version and protocol extensions."""
+        from conveyor import __version__
+
+        return _json({"name": "conveyor", "version": __version__, "extensions": []})
+
+    async def live(self, request: Request) -> Response:
+        """``GET /v2/health/live``: the process answers."""
+        return _json({"live": True})
+
+    async def ready(self, request: Request) -> Response:
+        """``GET /v2/health/ready``: 200 once every served model is loaded, else 503."""
+        ready = len(self.pool) > 0
+        return _json({"ready": ready}, 200 if ready else 503)
+
+    async def model_metadata(self, request: Request) -> Response:
+        """``GET /v2/models/{m}[/versions/{v}]``: versions, platform, input/output tensors."""
+        name = request.path_params["model"]
+        served = self.pool.get(name, _path_version(request))
+        return _json(protocols.v2_metadata(served, self.pool.versions(name)))
+
+    async def model_ready(self, request: Request) -> Response:
+        """``GET /v2/models/{m}[/versions/{v}]/ready``: 200 if loaded, 404 if unknown."""
+        served = self.pool.get(request.path_params["model"], _path_version(request))
+        return _json({"name": served.name, "ready": True})
+
+    async def infer(self, request: Request) -> Response:
+        """``POST /v2/models/{m}[/versions/{v}]/infer``: Open Inference Protocol v2."""
+        if "inference-header-content-length" in request.headers:
+            raise RequestError(
+                415,
+                "the binary tensor data extension is not supported; send tensors as JSON",
+                field="inference-header-content-length",
+            )
+        name = request.path_params["model"]
+        body = await self._json_body(request)
+        served = self._choose(name, request, body, _path_version(request))
+        parsed = protocols.parse_v2(body, self._layout(served))
+        want_proba = parsed.outputs is None or "predict_proba" in parsed.outputs
+        predicted, proba = await self._predict(served, parsed.data, want_proba)
+        request_id = parsed.id or _request_id(request)
+        answer = protocols.v2_response(served, request_id, predicted, proba, parsed.outputs)
+        return _json(answer, headers=_answered_by(served))
+
+    async def predict_v1(self, request: Request) -> Response:
+        """``POST /v1/models/{m}:predict``: ``instances`` or ``inputs`` -> ``predictions``."""
+        name = request.path_params["model"]
+        body = await self._json_body(request)
+        served = self._choose(name, request, body, None)
+        data = protocols.parse_v1(body, self._layout(served))
+        return await self._predictions(served, data)
+
+    async def invocations(self, request: Request) -> Response:
+        """``POST /invocations`` (MLflow): the only model, or the one ``X-Conveyor-Model`` names."""
+        name = self._invoked_model(request)
+        body = await self._json_body(request)
+        served = self._choose(name, request, body, None)
+        data = protocols.parse_invocations(body, self._layout(served))
+        return await self._predictions(served, data)
+
+    async def openapi(self, request: Request) -> Response:
+        """``GET /openapi.json``: the OpenAPI 3.1 description of these routes."""
+        return Response(self._openapi, media_type="application/json")
+
+    async def _predictions(self, served: Served, data: ModelInput) -> Response:
+        predicted, _ = await self._predict(served, data, with_proba=False)
+        return _json(protocols.predictions(predicted), headers=_answered_by(served))
+
+    async def _predict(
+        self, served: Served, data: ModelInput, with_proba: bool
+    ) -> tuple[Array, Array | None]:
+        """Predict in a worker thread; 504 if it takes longer than the timeout."""
+
+        def work() -> tuple[Array, Array | None]:
+            predicted = served.model.predict(data)
+            return predicted, served.model.predict_proba(data) if with_proba else None
+
+        try:
+            with anyio.fail_after(self.request_timeout_s):
+                return await anyio.to_thread.run_sync(work, abandon_on_cancel=True)
+        except TimeoutError:
+            raise PredictionTimeout(
+                504,
+                f"model {served.name!r} version {served.version} did not answer within "
+                f"{self.request_timeout_s:g} s",
+            ) from None
+
+    async def _json_body(self, request: Request) -> Any:
+        """The body as JSON: 413 past the size limit, 415 for other content types."""
+        limit = self.max_body_bytes
+        declared = request.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > limit:
+            raise _too_large(limit)
+        chunks, size = [], 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise _too_large(limit)
+            chunks.append(chunk)
+        return protocols.read_json(b"".join(chunks), request.headers.get("content-type"))
+
+    def _choose(self, name: str, request: Request, body: Any, version: int | None) -> Served:
+        """The version in the path, else the forcing header, else the router, else the latest."""
+        self.pool.versions(name)  # 404 for an unknown model before anything else
+        if version is None:
+            version = _header_version(request)
+        if version is None and self.router is not None:
+            try:
+                version = self.router.choose(name, request.headers, body)
+            except NotFoundError:  # a model without a routing table: the latest answers
+                version = None
+        return self.pool.get(name, version)
+
+    def _layout(self, served: Served) -> Layout:
+        key = (served.name, served.version)
+        if key not in self._layouts:
+            self._layouts[key] = Layout.of(served.model.signature)
+        return self._layouts[key]
+
+    def _invoked_model(self, request: Request) -> str:
+        named = request.headers.get(MODEL_HEADER)
+        if named:
+            return named
+        names = self.pool.names()
+        if len(names) != 1:
+            raise RequestError(
+                400,
+                f"{len(names)} models are served ({', '.join(names)}); "
+                "name one in the X-Conveyor-Model header",
+                field="X-Conveyor-Model",
+            )
+        return names[0]
+
+
+class RequestIds:
+    """Pure ASGI middleware: every response carries ``X-Request-ID``.
+
+    The id is the request's own ``X-Request-ID`` if it sent a sensible one, else a new one;
+    handlers find it in ``request.state.request_id``.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request_id = _given_id(scope) or uuid.uuid4().hex
+        scope.setdefault("state", {})["request_id"] = request_id
+        header = (b"x-request-id", request_id.encode("ascii"))
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", ()), header]
+            await send(message)
+
+        await self.app(scope, receive, send_with_id)
+
+
+def _given_id(scope: Scope) -> str | None:
+    for key, value in scope["headers"]:
+        if key == b"x-request-id":
+            text = value.decode("latin-1")
+            ok = 0 < len(text) <= 128 and text.isascii() and text.isprintable()
+            return text if ok else None
+    return None
+
+
+def _request_id(request: Request) -> str:
+    return str(getattr(request.state, "request_id", "") or uuid.uuid4().hex)
+
+
+def _path_version(request: Request) -> int | None:
+    text = request.path_params.get("version")
+    if text is None:
+        return None
+    if not text.isdigit():
+        raise RequestError(404, f"version must be a whole number, got {text!r}", field="version")
+    return int(text)
+
+
+def _header_version(request: Request) -> int | None:
+    text = request.headers.get(VERSION_HEADER)
+    if text is None:
+        return None
+    if not text.strip().isdigit():
+        raise RequestError(
+            400,
+            f"X-Conveyor-Version must be a version number, got {text!r}",
+            field="X-Conveyor-Version",
+        )
+    return int(text)
+
+
+def _answered_by(served: Served) -> dict[str, str]:
+    return {ANSWERED_BY: str(served.version), "X-Conveyor-Model": served.name}
+
+
+def _too_large(limit: int) -> RequestError:
+    return RequestError(413, f"the body is larger than the limit of {limit} bytes", field="body")
+
+
+def _json(data: Any, status: int = 200, headers: Mapping[str, str] | None = None) -> Response:
+    body = orjson.dumps(data, option=orjson.OPT_SERIALIZE_NUMPY)
+    return Response(body, status_code=status, headers=headers, media_type="application/json")
+
+
+async def _error_response(request: Request, exc: Exception) -> Response:
+    """The one table from errors to HTTP statuses: each answer is JSON with the request id."""
+    if isinstance(exc, RequestError):
+        status, body = exc.status, exc.body()
+    elif isinstance(exc, ModelError):
+        status, body = 500, {"error": f"the model failed: {exc.message}"}
+    elif isinstance(exc, HTTPException):
+        status, body = exc.status_code, {"error": exc.detail}
+    else:  # pragma: no cover - only the classes registered in create_app arrive here
+        raise exc
+    return _json({**body, "request_id": _request_id(request)}, status)

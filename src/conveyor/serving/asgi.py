@@ -1,0 +1,46 @@
+"""The gateway as an import string, for uvicorn's worker processes.
+
+``conveyor serve --workers N`` sets ``CONVEYOR_SERVE_MODELS`` (a JSON list of model URIs),
+``CONVEYOR_SERVE_TIMEOUT`` and ``CONVEYOR_SERVE_MAX_BODY``, then asks uvicorn for
+``conveyor.serving.asgi:from_environment`` (a factory). ``conveyor.serving.asgi:app`` builds
+the same app on first access, for servers that take an app rather than a factory::
+
+    CONVEYOR_SERVE_MODELS='["churn@champion"]' uvicorn conveyor.serving.asgi:app
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+from starlette.applications import Starlette
+
+from conveyor.errors import ConfigError
+from conveyor.serving.app import MAX_BODY_BYTES, REQUEST_TIMEOUT_S, create_app
+from conveyor.serving.pool import load_pool
+from conveyor.serving.server import MAX_BODY_VAR, MODELS_VAR, TIMEOUT_VAR
+
+
+def from_environment() -> Starlette:
+    """Load the models the environment names and return the app serving them."""
+    from conveyor.tracking import Where
+
+    try:
+        models = json.loads(os.environ.get(MODELS_VAR, "[]"))
+        timeout = float(os.environ.get(TIMEOUT_VAR, REQUEST_TIMEOUT_S))
+        max_body = int(os.environ.get(MAX_BODY_VAR, MAX_BODY_BYTES))
+    except ValueError as exc:
+        raise ConfigError(f"the serving environment variables are malformed: {exc}") from exc
+    if not isinstance(models, list) or not all(isinstance(uri, str) for uri in models):
+        raise ConfigError(f"{MODELS_VAR} must be a JSON list of model URIs, got {models!r}")
+    pool = load_pool(models, Where.from_environment())
+    return create_app(pool, max_body_bytes=max_body, request_timeout_s=timeout)
+
+
+def __getattr__(name: str) -> Any:
+    if name == "app":
+        app = from_environment()
+        globals()["app"] = app
+        return app
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

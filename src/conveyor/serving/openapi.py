@@ -1,0 +1,257 @@
+"""The hand-written OpenAPI 3.1 description of the gateway's routes (``GET /openapi.json``).
+
+Every status a route can answer is listed, so a fuzzer can hold the server to it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+JSON = "application/json"
+ERROR = {"$ref": "#/components/schemas/Error"}
+MODEL = {"name": "model", "in": "path", "required": True, "schema": {"type": "string"}}
+VERSION = {"name": "version", "in": "path", "required": True, "schema": {"type": "string"}}
+REQUEST_ID = {
+    "name": "X-Request-ID",
+    "in": "header",
+    "required": False,
+    "schema": {"type": "string", "maxLength": 128},
+    "description": "Echoed in the response; a new id is made if absent.",
+}
+FORCE_VERSION = {
+    "name": "X-Conveyor-Version",
+    "in": "header",
+    "required": False,
+    "schema": {"type": "string", "pattern": "^[0-9]+$"},
+    "description": "Force this loaded version to answer (404 if it is not loaded).",
+}
+PICK_MODEL = {
+    "name": "X-Conveyor-Model",
+    "in": "header",
+    "required": False,
+    "schema": {"type": "string"},
+    "description": "The model to invoke when several are served.",
+}
+ERRORS = {
+    "400": "Malformed JSON or a body of the wrong shape.",
+    "404": "Unknown model or version; the message lists the ones served.",
+    "413": "The body is larger than the limit.",
+    "415": "The content type is not JSON.",
+    "422": "The inputs do not match the model's signature; `field` names the culprit.",
+    "500": "The model raised while predicting; the server keeps serving.",
+    "504": "The prediction took longer than the timeout.",
+}
+
+
+def openapi_document() -> dict[str, Any]:
+    """The OpenAPI 3.1 document, as a JSON-ready dict."""
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "Conveyor serving gateway", "version": "1"},
+        "paths": _paths(),
+        "components": {"schemas": _schemas()},
+    }
+
+
+def _paths() -> dict[str, Any]:
+    predict = ("400", "404", "413", "415", "422", "500", "504")
+    return {
+        "/v2": _get("Server metadata", "ServerMetadata", ()),
+        "/v2/health/live": _get("Liveness", "Live", ()),
+        "/v2/health/ready": _get("Readiness (503 until a model is loaded)", "Ready", ("503",)),
+        "/v2/models/{model}": _get("Model metadata", "ModelMetadata", ("404",), [MODEL]),
+        "/v2/models/{model}/ready": _get("Model readiness", "ModelReady", ("404",), [MODEL]),
+        "/v2/models/{model}/versions/{version}": _get(
+            "Model version metadata", "ModelMetadata", ("404",), [MODEL, VERSION]
+        ),
+        "/v2/models/{model}/versions/{version}/ready": _get(
+            "Model version readiness", "ModelReady", ("404",), [MODEL, VERSION]
+        ),
+        "/v2/models/{model}/infer": _post(
+            "Open Inference Protocol v2 inference",
+            "InferRequest",
+            "InferResponse",
+            predict,
+            [MODEL, FORCE_VERSION],
+        ),
+        "/v2/models/{model}/versions/{version}/infer": _post(
+            "Inference on one version",
+            "InferRequest",
+            "InferResponse",
+            predict,
+            [MODEL, VERSION],
+        ),
+        "/v1/models/{model}:predict": _post(
+            "TF-Serving / KServe v1 prediction",
+            "V1Request",
+            "Predictions",
+            predict,
+            [MODEL, FORCE_VERSION],
+        ),
+        "/invocations": _post(
+            "MLflow-style scoring",
+            "InvocationsRequest",
+            "Predictions",
+            predict,
+            [PICK_MODEL, FORCE_VERSION],
+        ),
+        "/openapi.json": {
+            "get": {
+                "summary": "This document",
+                "parameters": [REQUEST_ID],
+                "responses": {"200": {"description": "OpenAPI 3.1", "content": {JSON: {}}}},
+            }
+        },
+    }
+
+
+def _get(
+    summary: str, schema: str, errors: tuple[str, ...], params: list[Any] | None = None
+) -> dict[str, Any]:
+    return {"get": _operation(summary, schema, errors, params or [])}
+
+
+def _post(
+    summary: str, body: str, schema: str, errors: tuple[str, ...], params: list[Any]
+) -> dict[str, Any]:
+    operation = _operation(summary, schema, errors, params)
+    operation["requestBody"] = {
+        "required": True,
+        "content": {JSON: {"schema": {"$ref": f"#/components/schemas/{body}"}}},
+    }
+    return {"post": operation}
+
+
+def _operation(
+    summary: str, schema: str, errors: tuple[str, ...], params: list[Any]
+) -> dict[str, Any]:
+    responses: dict[str, Any] = {
+        "200": {
+            "description": "OK",
+            "content": {JSON: {"schema": {"$ref": f"#/components/schemas/{schema}"}}},
+        }
+    }
+    for status in errors:
+        if status == "503":
+            responses[status] = {
+                "description": "No model is loaded yet.",
+                "content": {JSON: {"schema": {"$ref": "#/components/schemas/Ready"}}},
+            }
+        else:
+            responses[status] = {
+                "description": ERRORS[status],
+                "content": {JSON: {"schema": ERROR}},
+            }
+    return {"summary": summary, "parameters": [*params, REQUEST_ID], "responses": responses}
+
+
+def _schemas() -> dict[str, Any]:
+    tensor_meta = _object({"name": _STR, "datatype": _STR, "shape": _ints()}, required="all")
+    datatype = {"type": "string", "enum": list(_DATATYPES)}
+    return {
+        "Error": _object(
+            {"error": _STR, "field": _STR, "request_id": _STR}, ["error", "request_id"]
+        ),
+        "Live": _object({"live": {"type": "boolean"}}, required="all"),
+        "Ready": _object({"ready": {"type": "boolean"}}, required="all"),
+        "ServerMetadata": _object(
+            {"name": _STR, "version": _STR, "extensions": _array(_STR)}, required="all"
+        ),
+        "ModelReady": _object({"name": _STR, "ready": {"type": "boolean"}}, required="all"),
+        "ModelMetadata": _object(
+            {
+                "name": _STR,
+                "versions": _array(_STR),
+                "platform": _STR,
+                "inputs": _array(tensor_meta),
+                "outputs": _array(tensor_meta),
+            },
+            required="all",
+        ),
+        "InferRequest": _object(
+            {
+                "id": _STR,
+                "parameters": {"type": "object"},
+                "inputs": {**_array(_tensor(datatype)), "minItems": 1},
+                "outputs": _array(_object({"name": _STR, "parameters": {"type": "object"}})),
+            },
+            ["inputs"],
+        ),
+        "InferResponse": _object(
+            {
+                "model_name": _STR,
+                "model_version": _STR,
+                "id": _STR,
+                "outputs": _array(_tensor(datatype)),
+            },
+            ["model_name", "id", "outputs"],
+        ),
+        "V1Request": {
+            "type": "object",
+            "description": "Exactly one of instances (rows or records) and inputs (columns).",
+            "properties": {"instances": _ROWS, "inputs": {}},
+        },
+        "InvocationsRequest": {
+            "type": "object",
+            "description": "Exactly one of dataframe_split, dataframe_records, instances, inputs.",
+            "properties": {
+                "dataframe_split": _object(
+                    {"columns": _array(_STR), "data": _array(_array({})), "index": _array({})},
+                    ["data"],
+                ),
+                "dataframe_records": _array({"type": "object"}),
+                "instances": _ROWS,
+                "inputs": {},
+                "params": {"type": "object"},
+            },
+        },
+        "Predictions": _object({"predictions": _array({})}, required="all"),
+    }
+
+
+def _tensor(datatype: dict[str, Any]) -> dict[str, Any]:
+    return _object(
+        {
+            "name": _STR,
+            "shape": _ints(),
+            "datatype": datatype,
+            "parameters": {"type": "object"},
+            "data": {},
+        },
+        ["name", "shape", "datatype", "data"],
+    )
+
+
+def _object(properties: dict[str, Any], required: list[str] | str | None = None) -> dict[str, Any]:
+    names = list(properties) if required == "all" else (required or [])
+    schema: dict[str, Any] = {"type": "object", "properties": properties}
+    if names:
+        schema["required"] = names
+    return schema
+
+
+def _array(items: dict[str, Any]) -> dict[str, Any]:
+    return {"type": "array", "items": items}
+
+
+def _ints() -> dict[str, Any]:
+    return _array({"type": "integer"})
+
+
+_STR = {"type": "string"}
+_ROWS = _array({})
+_DATATYPES = (
+    "BOOL",
+    "INT8",
+    "INT16",
+    "INT32",
+    "INT64",
+    "UINT8",
+    "UINT16",
+    "UINT32",
+    "UINT64",
+    "FP16",
+    "FP32",
+    "FP64",
+    "BYTES",
+)

@@ -1,0 +1,150 @@
+"""The model versions a gateway serves, loaded once and kept in memory.
+
+Keys are ``(model name, version)``. Loading goes through the registry and the verified
+artifact store (:func:`conveyor.loading.load_resolved`), so flavors that would unpickle code
+refuse unless the pool was made with ``trusted=True``::
+
+    pool = ModelPool()
+    pool.load(Registry(store, None), Where.from_environment(), "churn", 3)
+    pool.get("churn", 3).model.predict(frame)
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from conveyor.errors import InvalidValue
+from conveyor.ids import utcnow
+from conveyor.serving.errors import RequestError
+
+if TYPE_CHECKING:
+    from conveyor.modelpack import LoadedModel
+    from conveyor.registry import Registry
+    from conveyor.tracking import Where
+
+
+@dataclass(frozen=True)
+class Served:
+    """One loaded model version and when and how fast it was loaded."""
+
+    name: str
+    version: int
+    uri: str
+    model: LoadedModel = field(repr=False)
+    loaded_at: datetime
+    load_seconds: float
+
+    @property
+    def flavor(self) -> str:
+        """The model's flavor (``sklearn``, ``pyfunc``...)."""
+        return self.model.info.flavor
+
+
+class ModelPool:
+    """Loaded model versions by name and version; safe to load from several threads."""
+
+    def __init__(self, *, trusted: bool = False) -> None:
+        self.trusted = trusted
+        self._served: dict[tuple[str, int], Served] = {}
+        self._locks: dict[tuple[str, int], threading.Lock] = {}
+        self._guard = threading.Lock()
+
+    def load(self, registry: Registry, where: Where, name: str, version: int) -> Served:
+        """Load ``models:/NAME/VERSION`` unless it is loaded already; return it.
+
+        Two threads loading the same key wait for one load; other keys load in parallel.
+        """
+        key = (name, version)
+        with self._key_lock(key):
+            if key in self._served:
+                return self._served[key]
+            from conveyor.loading import load_resolved
+
+            uri = f"models:/{name}/{version}"
+            started = time.perf_counter()
+            model = load_resolved(registry.resolve(uri), where, trusted=self.trusted)
+            served = Served(name, version, uri, model, utcnow(), time.perf_counter() - started)
+            self.add(served)
+            return served
+
+    def load_uri(self, registry: Registry, where: Where, uri: str) -> Served:
+        """Load the registered version a URI names: ``churn@champion``, ``models:/churn/3``."""
+        full = uri if uri.startswith(("models:/", "runs:/")) else f"models:/{uri}"
+        resolved = registry.resolve(full)
+        if resolved.version is None:
+            raise InvalidValue(
+                f"{uri!r} is not a registered model version; only those can be served",
+                hint="register it first: conveyor models register RUN --name NAME",
+            )
+        return self.load(registry, where, resolved.version.name, resolved.version.version)
+
+    def add(self, served: Served) -> None:
+        """Serve an already loaded version (replacing one with the same key)."""
+        with self._guard:
+            self._served[(served.name, served.version)] = served
+
+    def get(self, name: str, version: int | None = None) -> Served:
+        """The version asked for (the latest loaded one if None); 404 RequestError if absent."""
+        versions = self.versions(name)
+        if version is None:
+            return self._served[(name, versions[-1])]
+        found = self._served.get((name, version))
+        if found is None:
+            raise RequestError(
+                404,
+                f"model {name!r} has no loaded version {version}; loaded versions: "
+                f"{', '.join(map(str, versions))}",
+                field="version",
+            )
+        return found
+
+    def versions(self, name: str) -> list[int]:
+        """The loaded versions of ``name``, ascending; 404 RequestError if none is loaded."""
+        found = sorted(version for served, version in self._served if served == name)
+        if not found:
+            names = ", ".join(self.names()) or "none"
+            raise RequestError(
+                404, f"no model named {name!r} is served; served models: {names}", field="model"
+            )
+        return found
+
+    def names(self) -> list[str]:
+        """The names of the models served, sorted."""
+        return sorted({name for name, _ in self._served})
+
+    def all(self) -> list[Served]:
+        """Every loaded version, by name then version."""
+        return [self._served[key] for key in sorted(self._served)]
+
+    def __len__(self) -> int:
+        return len(self._served)
+
+    def _key_lock(self, key: tuple[str, int]) -> threading.Lock:
+        with self._guard:
+            return self._locks.setdefault(key, threading.Lock())
+
+
+def load_pool(uris: Sequence[str], where: Where, *, trusted: bool = False) -> ModelPool:
+    """A pool with every registered version the URIs name, loaded from ``where``.
+
+    >>> load_pool(["churn@champion", "models:/churn/4"], Where.from_environment())  # doctest: +SKIP
+    """
+    from conveyor.registry import Registry
+    from conveyor.store import open_store
+
+    if not uris:
+        raise InvalidValue("name at least one model to serve", hint="--model churn@champion")
+    pool = ModelPool(trusted=trusted)
+    store = open_store(where.db_url)
+    try:
+        registry = Registry(store, None)
+        for uri in uris:
+            pool.load_uri(registry, where, uri)
+    finally:
+        store.close()
+    return pool

@@ -1,0 +1,323 @@
+"""Request bodies to model inputs and predictions to response bodies, for three protocols.
+
+Pure functions, no web framework::
+
+    read_json(body, content_type)             bytes -> JSON value (400, 415)
+    parse_v2(body, layout)   -> V2Request     Open Inference Protocol v2 /infer
+    v2_response(...)         -> dict          {"model_name", "outputs": [...]}
+    parse_v1(body, layout)   -> ModelInput    TF-Serving / KServe v1 :predict
+    parse_invocations(body, layout)           MLflow /invocations
+    predictions(array)       -> dict          {"predictions": [...]}
+
+Inputs that do not fit the model raise :class:`RequestError` with the status and the field.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import orjson
+
+from conveyor.serving.errors import RequestError
+from conveyor.serving.inputs import (
+    Layout,
+    coerce,
+    from_array,
+    from_columns,
+    from_records,
+    from_rows,
+)
+
+if TYPE_CHECKING:
+    from conveyor.flavors.base import Array, ModelInput
+    from conveyor.serving.pool import Served
+
+V2_DTYPES = {
+    "BOOL": "bool",
+    "INT8": "int8",
+    "INT16": "int16",
+    "INT32": "int32",
+    "INT64": "int64",
+    "UINT8": "uint8",
+    "UINT16": "uint16",
+    "UINT32": "uint32",
+    "UINT64": "uint64",
+    "FP16": "float16",
+    "FP32": "float32",
+    "FP64": "float64",
+    "BYTES": "object",
+}
+NUMPY_TO_V2 = {numpy: v2 for v2, numpy in V2_DTYPES.items()}
+OUTPUTS = ("predict", "predict_proba")
+MLFLOW_KEYS = ("dataframe_split", "dataframe_records", "instances", "inputs")
+
+
+@dataclass(frozen=True)
+class V2Request:
+    """A parsed /infer request: its id, the model input, and the outputs asked for."""
+
+    id: str | None
+    data: ModelInput
+    outputs: tuple[str, ...] | None
+
+
+def read_json(body: bytes, content_type: str | None) -> Any:
+    """The JSON value of a request body; 415 unless the content type is JSON (or absent)."""
+    if content_type:
+        media, _, params = content_type.partition(";")
+        media = media.strip().lower()
+        if media != "application/json" and not media.endswith("+json"):
+            raise RequestError(
+                415,
+                f"content type {media!r} is not supported; send application/json",
+                field="content-type",
+            )
+        charset = params.strip().lower().removeprefix("charset=").strip('"')
+        if params.strip() and charset not in ("utf-8", "utf8"):
+            raise RequestError(
+                415, f"only UTF-8 JSON is accepted, got {params.strip()!r}", field="content-type"
+            )
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise RequestError(400, f"the body is not valid JSON: {exc}", field="body") from exc
+
+
+def parse_v2(body: Any, layout: Layout) -> V2Request:
+    """An Open Inference Protocol v2 request: one [N, F] tensor, or one tensor per column."""
+    request = _object(body, "body")
+    request_id = request.get("id")
+    if request_id is not None and not isinstance(request_id, str):
+        raise RequestError(400, "id must be a string", field="id")
+    inputs = request.get("inputs")
+    if not isinstance(inputs, list) or not inputs:
+        raise RequestError(400, "inputs must be a non-empty list of tensors", field="inputs")
+    tensors = dict(_tensor(entry, index) for index, entry in enumerate(inputs))
+    if len(tensors) != len(inputs):
+        raise RequestError(422, "two inputs have the same name", field="inputs")
+    return V2Request(request_id, _v2_input(tensors, layout), _requested(request.get("outputs")))
+
+
+def v2_response(
+    served: Served,
+    request_id: str,
+    predicted: Array,
+    proba: Array | None,
+    outputs: tuple[str, ...] | None,
+) -> dict[str, Any]:
+    """The /infer response: a ``predict`` output [N] and, if any, ``predict_proba`` [N, K]."""
+    if outputs is not None and "predict_proba" in outputs and proba is None:
+        raise RequestError(
+            422, f"model {served.name!r} gives no predict_proba output", field="outputs"
+        )
+    tensors = [_output("predict", predicted)]
+    if proba is not None and (outputs is None or "predict_proba" in outputs):
+        tensors.append(_output("predict_proba", proba))
+    if outputs is not None:
+        tensors = [tensor for tensor in tensors if tensor["name"] in outputs]
+    return {
+        "model_name": served.name,
+        "model_version": str(served.version),
+        "id": request_id,
+        "outputs": tensors,
+    }
+
+
+def v2_metadata(served: Served, versions: list[int]) -> dict[str, Any]:
+    """``GET /v2/models/{m}``: name, versions, platform, and the input and output tensors."""
+    signature = served.model.signature
+    inputs = []
+    if signature is not None:
+        for spec in signature.inputs:
+            shape = list(spec.shape) if spec.shape is not None else [-1]
+            inputs.append(
+                {"name": spec.name or "input", "datatype": v2_datatype(spec.dtype), "shape": shape}
+            )
+    out_dtype = signature.outputs[0].dtype if signature and signature.outputs else "float64"
+    outputs = [{"name": "predict", "datatype": v2_datatype(out_dtype), "shape": [-1]}]
+    classes = served.model.classes()
+    if classes is not None:
+        outputs.append({"name": "predict_proba", "datatype": "FP64", "shape": [-1, len(classes)]})
+    return {
+        "name": served.name,
+        "versions": [str(version) for version in versions],
+        "platform": f"conveyor-{served.flavor}",
+        "inputs": inputs,
+        "outputs": outputs,
+    }
+
+
+def parse_v1(body: Any, layout: Layout) -> ModelInput:
+    """``{"instances": [...]}`` (rows or records) or ``{"inputs": ...}`` (columns or rows)."""
+    request = _object(body, "body")
+    present = [key for key in ("instances", "inputs") if key in request]
+    if len(present) != 1:
+        raise RequestError(
+            400, "the body must have exactly one of 'instances' and 'inputs'", field="body"
+        )
+    return _rows_records_or_columns(request[present[0]], layout, present[0])
+
+
+def parse_invocations(body: Any, layout: Layout) -> ModelInput:
+    """MLflow's /invocations: exactly one of ``dataframe_split``, ``dataframe_records``,
+    ``instances`` or ``inputs``."""
+    request = _object(body, "body")
+    present = [key for key in MLFLOW_KEYS if key in request]
+    if len(present) != 1:
+        raise RequestError(
+            400,
+            f"the body must have exactly one of {', '.join(MLFLOW_KEYS)}; got "
+            f"{', '.join(present) or 'none of them'}",
+            field="body",
+        )
+    key = present[0]
+    if key == "dataframe_split":
+        return _split(request[key], layout)
+    if key == "dataframe_records":
+        return from_records(request[key], layout, key)
+    return _rows_records_or_columns(request[key], layout, key)
+
+
+def predictions(predicted: Array) -> dict[str, Any]:
+    """``{"predictions": [...]}``: one value (or list) per row."""
+    return {"predictions": _plain(predicted)}
+
+
+def v2_datatype(dtype: str) -> str:
+    """The v2 datatype of a numpy dtype name; strings and anything else are BYTES."""
+    return NUMPY_TO_V2.get(dtype, "BYTES") if dtype != "object" else "BYTES"
+
+
+def _tensor(entry: object, index: int) -> tuple[str, Array]:
+    tensor = _object(entry, f"inputs[{index}]")
+    name, shape, datatype = tensor.get("name"), tensor.get("shape"), tensor.get("datatype")
+    if not isinstance(name, str):
+        raise RequestError(400, f"inputs[{index}].name must be a string", field="inputs")
+    if not isinstance(shape, list) or not all(_count(d) for d in shape):
+        raise RequestError(
+            400, f"input {name!r}: shape must be a list of non-negative integers", field=name
+        )
+    if datatype not in V2_DTYPES:
+        raise RequestError(
+            422,
+            f"input {name!r}: unknown datatype {datatype!r}; use one of {', '.join(V2_DTYPES)}",
+            field=name,
+        )
+    return name, _tensor_data(tensor.get("data"), shape, datatype, name)
+
+
+def _tensor_data(data: object, shape: list[int], datatype: str, name: str) -> Array:
+    import numpy as np
+
+    if not isinstance(data, list):
+        data = [data]
+    try:
+        kind = object if datatype == "BYTES" else None  # BYTES keeps each JSON value as sent
+        flat = np.asarray(data, dtype=kind).reshape(-1)
+    except ValueError as exc:
+        raise RequestError(422, f"input {name!r}: data is ragged", field=name) from exc
+    expected = math.prod(shape)
+    if flat.size != expected:
+        raise RequestError(
+            422,
+            f"input {name!r}: shape {shape} holds {expected} values but data has {flat.size}",
+            field=name,
+        )
+    return coerce(flat, V2_DTYPES[datatype], name).reshape(shape)
+
+
+def _v2_input(tensors: dict[str, Array], layout: Layout) -> ModelInput:
+    columns = layout.columns
+    if columns is not None and any(name in columns for name in tensors):
+        return from_columns(
+            {name: _column(name, array) for name, array in tensors.items()}, layout, "inputs"
+        )
+    if len(tensors) != 1:
+        raise RequestError(
+            422,
+            f"send one [rows, features] tensor or one tensor per column named {list(columns)}"
+            if columns
+            else "this model takes one [rows, features] tensor",
+            field="inputs",
+        )
+    [(name, array)] = tensors.items()
+    return from_array(array, layout, name)
+
+
+def _column(name: str, array: Array) -> list[Any]:
+    if array.ndim == 1 or (array.ndim == 2 and array.shape[1] == 1):
+        return list(array.reshape(-1))
+    raise RequestError(
+        422,
+        f"input {name!r} must have shape [rows] or [rows, 1], got {list(array.shape)}",
+        field=name,
+    )
+
+
+def _requested(outputs: object) -> tuple[str, ...] | None:
+    if outputs is None:
+        return None
+    if not isinstance(outputs, list) or not all(isinstance(entry, dict) for entry in outputs):
+        raise RequestError(400, 'outputs must be a list of {"name": ...}', field="outputs")
+    names = [entry.get("name") for entry in outputs]
+    unknown = [name for name in names if name not in OUTPUTS]
+    if unknown:
+        raise RequestError(
+            422, f"unknown output(s) {unknown}; this model gives {list(OUTPUTS)}", field="outputs"
+        )
+    return tuple(str(name) for name in names)
+
+
+def _output(name: str, array: Array) -> dict[str, Any]:
+    return {
+        "name": name,
+        "shape": list(array.shape),
+        "datatype": v2_datatype(str(array.dtype)),
+        "data": _plain(array.reshape(-1)),
+    }
+
+
+def _rows_records_or_columns(value: object, layout: Layout, field: str) -> ModelInput:
+    if isinstance(value, dict):
+        return from_columns(value, layout, field)
+    if isinstance(value, list) and value and isinstance(value[0], dict):
+        return from_records(value, layout, field)
+    return from_rows(value, layout, field)
+
+
+def _split(value: object, layout: Layout) -> ModelInput:
+    split = _object(value, "dataframe_split")
+    data = split.get("data")
+    columns = split.get("columns")
+    if columns is None:
+        return from_rows(data, layout, "dataframe_split.data")
+    if not isinstance(columns, list) or not isinstance(data, list):
+        raise RequestError(
+            422, "dataframe_split needs 'columns' and 'data' lists", field="dataframe_split"
+        )
+    for index, row in enumerate(data):
+        if not isinstance(row, list) or len(row) != len(columns):
+            raise RequestError(
+                422,
+                f"dataframe_split.data[{index}] must be a list of {len(columns)} values",
+                field="dataframe_split.data",
+            )
+    by_column = {str(name): [row[i] for row in data] for i, name in enumerate(columns)}
+    return from_columns(by_column, layout, "dataframe_split")
+
+
+def _object(value: object, field: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise RequestError(400, f"{field} must be a JSON object", field=field)
+    return value
+
+
+def _count(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def _plain(array: Array) -> list[Any]:
+    values: list[Any] = array.tolist()
+    return values
