@@ -14,13 +14,14 @@ def register(app: typer.Typer) -> None:
 
 def serve(
     model: Annotated[
-        list[str],
+        list[str] | None,
         typer.Option(
             "--model",
             "-m",
-            help="A registered version: NAME@ALIAS, NAME/3 (models:/ optional). Repeatable.",
+            help="A registered version: NAME@ALIAS, NAME/3 (models:/ optional). Repeatable. "
+            "Default: every model with a routing table (conveyor traffic set).",
         ),
-    ],
+    ] = None,
     host: Annotated[
         str, typer.Option("--host", help="Address to bind (loopback unless you say otherwise).")
     ] = "127.0.0.1",
@@ -38,10 +39,12 @@ def serve(
 ) -> None:
     """Serve registered model versions until Ctrl-C, on uvicorn with uvloop and httptools.
 
-    Example: conveyor serve --model churn@champion --model churn/4 --port 8080
+    Every model with a routing table is served by its table (weights, sticky keys), and a
+    change made with `conveyor traffic` takes effect without a restart: new versions are
+    loaded and warmed first. Example: conveyor serve --model churn@champion --port 8080
     """
     from conveyor.project import load_project
-    from conveyor.serving.pool import load_pool
+    from conveyor.serving.deployments import build_gateway
     from conveyor.serving.server import ServeOptions, run_server
     from conveyor.settings import Settings
     from conveyor.tracking import Where
@@ -49,7 +52,7 @@ def serve(
     if Settings.from_env().db_url is None:
         load_project()  # outside a project, say so instead of creating a database here
     options = ServeOptions(
-        models=tuple(model),
+        models=tuple(model or ()),
         host=host,
         port=port,
         workers=workers,
@@ -57,11 +60,17 @@ def serve(
         request_timeout_s=timeout,
         max_body_bytes=int(max_body_mb * 1024 * 1024),
     )
-    pool = load_pool(options.models, Where.from_environment())
+    pool, router, watcher = build_gateway(options.models, Where.from_environment())
     for served in pool.all():
         typer.echo(
             f"serving {served.name}/{served.version} ({served.flavor}, "
             f"loaded in {served.load_seconds:.2f} s)"
         )
+    for table in router.tables().values():
+        routes = " ".join(f"{r.version}={table.share(r.version):.0%}" for r in table.routes)
+        typer.echo(f"routing {table.model}: {routes} (revision {table.revision})")
     typer.echo(f"listening on {options.url} with {workers} worker(s); Ctrl-C stops")
-    run_server(pool, options)
+    try:
+        run_server(pool, options, router=router)
+    finally:
+        watcher.stop()

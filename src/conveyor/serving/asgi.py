@@ -18,7 +18,7 @@ from starlette.applications import Starlette
 
 from conveyor.errors import ConfigError
 from conveyor.serving.app import MAX_BODY_BYTES, REQUEST_TIMEOUT_S, create_app
-from conveyor.serving.pool import load_pool
+from conveyor.serving.deployments import build_gateway
 from conveyor.serving.server import MAX_BODY_VAR, MODELS_VAR, TIMEOUT_VAR
 
 
@@ -34,8 +34,8 @@ def from_environment() -> Starlette:
         raise ConfigError(f"the serving environment variables are malformed: {exc}") from exc
     if not isinstance(models, list) or not all(isinstance(uri, str) for uri in models):
         raise ConfigError(f"{MODELS_VAR} must be a JSON list of model URIs, got {models!r}")
-    pool = load_pool(models, Where.from_environment())
-    return create_app(pool, max_body_bytes=max_body, request_timeout_s=timeout)
+    pool, router, _watcher = build_gateway(models, Where.from_environment())
+    return create_app(pool, router=router, max_body_bytes=max_body, request_timeout_s=timeout)
 
 
 def __getattr__(name: str) -> Any:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from conveyor.serving.app import MAX_BODY_BYTES, REQUEST_TIMEOUT_S, create_app
 from conveyor.serving.pool import ModelPool
+from conveyor.serving.routing import Router
 
 MODELS_VAR = "CONVEYOR_SERVE_MODELS"
 TIMEOUT_VAR = "CONVEYOR_SERVE_TIMEOUT"
@@ -48,7 +49,7 @@ def worker_environment(options: ServeOptions) -> dict[str, str]:
     }
 
 
-def run_server(pool: ModelPool, options: ServeOptions) -> None:
+def run_server(pool: ModelPool, options: ServeOptions, router: Router | None = None) -> None:
     """Serve until interrupted, on uvloop and httptools where they are installed."""
     import uvicorn
 
@@ -63,6 +64,7 @@ def run_server(pool: ModelPool, options: ServeOptions) -> None:
     if options.workers == 1:
         app = create_app(
             pool,
+            router=router,
             max_body_bytes=options.max_body_bytes,
             request_timeout_s=options.request_timeout_s,
         )

@@ -1,0 +1,134 @@
+"""Keeping a running gateway in step with the routing tables in the store (hot swap).
+
+``conveyor traffic set`` writes a table with a new revision; the watcher notices it on its
+next poll (every ``interval_s``), loads and warms every version the table names that the
+pool lacks, and only then swaps the table into the router. A version therefore receives
+traffic only once it is ready, and requests already in flight on the old version finish
+there (its model stays loaded). A version that cannot be loaded or warmed leaves the old
+table in place and the error in the log.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from conveyor.errors import ConveyorError
+
+if TYPE_CHECKING:
+    from conveyor.registry import Registry
+    from conveyor.serving.pool import ModelPool, Served
+    from conveyor.serving.routing import Router, RoutingTable
+    from conveyor.tracking import Where
+
+log = logging.getLogger("conveyor.serving")
+POLL_INTERVAL_S = 2.0
+
+
+class DeploymentWatcher:
+    """Polls the store's routing tables; loads, warms, then routes to new versions."""
+
+    def __init__(
+        self,
+        registry: Registry,
+        where: Where,
+        pool: ModelPool,
+        router: Router,
+        interval_s: float = POLL_INTERVAL_S,
+    ) -> None:
+        self.registry = registry
+        self.where = where
+        self.pool = pool
+        self.router = router
+        self.interval_s = interval_s
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def sync(self) -> list[str]:
+        """Apply every table whose revision changed; the models whose routing changed."""
+        from conveyor.traffic import load_tables
+
+        applied = []
+        for table in load_tables(self.registry.store, self.router.revisions()):
+            try:
+                self._ready(table)
+            except ConveyorError as exc:
+                log.error(
+                    "routing table of %s (revision %d) not applied: %s",
+                    table.model,
+                    table.revision,
+                    exc,
+                )
+                continue
+            self.router.update(table)
+            applied.append(table.model)
+            log.info("routing %s: %s (revision %d)", table.model, _describe(table), table.revision)
+        return applied
+
+    def _ready(self, table: RoutingTable) -> None:
+        for version in table.versions():
+            warm(self.pool.load(self.registry, self.where, table.model, version))
+
+    def start(self) -> None:
+        """Poll in a daemon thread until :meth:`stop`."""
+        self._thread = threading.Thread(target=self._run, name="conveyor-routing", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop polling (waits for a poll in progress)."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval_s):
+            try:
+                self.sync()
+            except ConveyorError as exc:  # the store is unreachable for a moment: try again
+                log.warning("could not read the routing tables: %s", exc)
+
+
+def warm(served: Served) -> None:
+    """Predict the model's input example once, so the first real request is not the slow one."""
+    example = served.model.input_example()
+    if example is not None:
+        served.model.predict(example)
+
+
+def _describe(table: RoutingTable) -> str:
+    routes = " ".join(f"{r.version}={table.share(r.version):.0%}" for r in table.routes)
+    shadows = "".join(f" shadow {s.version}={s.share:g}" for s in table.shadows)
+    return routes + shadows
+
+
+def build_gateway(
+    uris: Sequence[str], where: Where, *, trusted: bool = False, poll: bool = True
+) -> tuple[ModelPool, Router, DeploymentWatcher]:
+    """The pool, router and watcher ``conveyor serve`` runs: the versions ``uris`` name plus
+    every version of every routing table in the store, loaded and warmed before serving.
+
+    Raises NotFoundError when there is nothing to serve.
+    """
+    from conveyor.errors import NotFoundError
+    from conveyor.registry import Registry
+    from conveyor.serving.pool import ModelPool
+    from conveyor.serving.routing import Router
+    from conveyor.store import open_store
+
+    registry = Registry(open_store(where.db_url), None)
+    pool = ModelPool(trusted=trusted)
+    for uri in uris:
+        warm(pool.load_uri(registry, where, uri))
+    router = Router()
+    watcher = DeploymentWatcher(registry, where, pool, router)
+    watcher.sync()
+    if not pool.all():
+        raise NotFoundError(
+            "nothing to serve: no --model was given and no model has a routing table",
+            hint="conveyor serve --model NAME@ALIAS, or conveyor traffic set NAME 3=100",
+        )
+    if poll:
+        watcher.start()
+    return pool, router, watcher

@@ -1,0 +1,134 @@
+"""The gateway follows `conveyor traffic`: routing tables applied without a restart, and a
+hot swap under steady load that fails no request."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections import Counter
+from pathlib import Path
+
+import httpx
+import pytest
+import uvicorn
+
+from conveyor import tracking
+from conveyor.cli.main import main
+from conveyor.errors import NotFoundError
+from conveyor.serving.app import create_app
+from conveyor.serving.deployments import build_gateway
+from conveyor.tracking import Where
+
+
+def traffic(*args: str) -> None:
+    assert main(["traffic", *args]) == 0
+    tracking.close_stores()
+
+
+@pytest.fixture
+def project(served, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.delenv("CONVEYOR_DB_URL", raising=False)
+    monkeypatch.delenv("CONVEYOR_ARTIFACTS", raising=False)
+    monkeypatch.chdir(served.root)
+    return served.root
+
+
+def row(served) -> dict[str, object]:
+    return {"instances": [served.features.iloc[0].tolist()]}
+
+
+def test_every_model_with_a_table_is_served_by_it(served, project: Path) -> None:
+    traffic("set", "cancer", "1=50", "2=50", "--sticky", "X-Conveyor-Key")
+    pool, router, watcher = build_gateway([], Where.from_environment(), poll=False)
+    assert sorted(s.version for s in pool.all() if s.name == "cancer") == [1, 2]
+    seen: dict[str, set[str]] = {}
+    with _server(pool, router) as base, httpx.Client(base_url=base) as http:
+        for user in [f"user-{i}" for i in range(40)] * 2:
+            answer = http.post(
+                "/v1/models/cancer:predict", json=row(served), headers={"X-Conveyor-Key": user}
+            )
+            assert answer.status_code == 200
+            seen.setdefault(user, set()).add(answer.headers["X-Conveyor-Model-Version"])
+    assert all(len(versions) == 1 for versions in seen.values())  # sticky
+    assert Counter(v for versions in seen.values() for v in versions).keys() == {"1", "2"}
+    watcher.stop()
+
+
+def test_nothing_to_serve_says_how_to_serve_something(tmp_path: Path, monkeypatch) -> None:
+    (tmp_path / "conveyor.yaml").write_text('stages:\n  noop: {cmd: "true"}\n')
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(NotFoundError, match="nothing to serve") as caught:
+        build_gateway([], Where.from_environment(), poll=False)
+    assert "conveyor traffic set" in str(caught.value)
+
+
+def test_a_hot_swap_under_steady_load_fails_no_request(served, project: Path) -> None:
+    traffic("set", "cancer", "1=100")
+    pool, router, watcher = build_gateway([], Where.from_environment(), poll=False)
+    watcher.interval_s = 0.1
+    watcher.start()
+    statuses: Counter[int] = Counter()
+    versions: list[str] = []
+    stop = threading.Event()
+    try:
+        with _server(pool, router) as base:
+
+            def load() -> None:
+                with httpx.Client(base_url=base) as http:
+                    while not stop.is_set():
+                        answer = http.post("/v1/models/cancer:predict", json=row(served))
+                        statuses[answer.status_code] += 1
+                        versions.append(answer.headers.get("X-Conveyor-Model-Version", "?"))
+
+            clients = [threading.Thread(target=load) for _ in range(4)]
+            for client in clients:
+                client.start()
+            time.sleep(0.5)
+            traffic("set", "cancer", "2=100")  # the swap, while requests keep coming
+            deadline = time.monotonic() + 10
+            while (not versions or versions[-1] != "2") and time.monotonic() < deadline:
+                time.sleep(0.05)
+            time.sleep(0.3)  # requests in flight on version 1 finish there (drained)
+            settled = len(versions)
+            time.sleep(0.3)
+            stop.set()
+            for client in clients:
+                client.join(10)
+    finally:
+        watcher.stop()
+    assert set(statuses) == {200}, statuses
+    assert statuses[200] > 50
+    assert versions[0] == "1"
+    assert versions[-1] == "2"
+    # After the swap settled, every request went to version 2.
+    assert set(versions[settled:]) == {"2"}
+    assert len(versions) > settled
+
+
+class _server:
+    """A uvicorn server on a free loopback port, in a thread."""
+
+    def __init__(self, pool, router) -> None:
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        config = uvicorn.Config(
+            create_app(pool, router=router), log_level="warning", lifespan="off"
+        )
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(
+            target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True
+        )
+
+    def __enter__(self) -> str:
+        self.thread.start()
+        deadline = time.monotonic() + 10
+        while not self.server.started and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert self.server.started
+        return f"http://127.0.0.1:{self.sock.getsockname()[1]}"
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(10)
+        self.sock.close()
