@@ -10,8 +10,11 @@ Our errors become HTTP statuses in one table, :func:`_error_response`::
 
 from __future__ import annotations
 
+import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 import anyio
@@ -55,12 +58,36 @@ class PredictionTimeout(RequestError):
     """A prediction ran longer than the gateway's ``request_timeout_s`` (HTTP 504)."""
 
 
+@dataclass(frozen=True)
+class Prediction:
+    """One answered prediction, as observers see it (after the model answered)."""
+
+    request_id: str
+    model: str
+    version: int
+    inputs: ModelInput
+    outputs: Array
+    latency_s: float
+    at: datetime
+
+
+class PredictionObserver(Protocol):
+    """Told of every prediction: the prediction log, shadow traffic, metrics.
+
+    ``observe`` runs on the event loop after the model answered and before the response is
+    sent, so it must only record or hand work to another thread, never block.
+    """
+
+    def observe(self, prediction: Prediction) -> None: ...
+
+
 def create_app(
     pool: ModelPool,
     *,
     router: VersionChooser | None = None,
     max_body_bytes: int = MAX_BODY_BYTES,
     request_timeout_s: float = REQUEST_TIMEOUT_S,
+    observers: Sequence[PredictionObserver] = (),
 ) -> Starlette:
     """The ASGI app serving every model in ``pool`` over the v2, v1 and MLflow protocols.
 
@@ -70,7 +97,7 @@ def create_app(
 
     >>> app = create_app(pool)  # doctest: +SKIP
     """
-    gateway = Gateway(pool, router, max_body_bytes, request_timeout_s)
+    gateway = Gateway(pool, router, max_body_bytes, request_timeout_s, observers)
     return Starlette(
         routes=gateway.routes(),
         middleware=[Middleware(RequestIds)],
@@ -91,9 +118,11 @@ class Gateway:
         router: VersionChooser | None,
         max_body_bytes: int,
         request_timeout_s: float,
+        observers: Sequence[PredictionObserver] = (),
     ) -> None:
         self.pool = pool
         self.router = router
+        self.observers = tuple(observers)
         self.max_body_bytes = max_body_bytes
         self.request_timeout_s = request_timeout_s
         self._openapi = orjson.dumps(openapi_document())
@@ -155,8 +184,8 @@ class Gateway:
         served = self._choose(name, request, body, _path_version(request))
         parsed = protocols.parse_v2(body, self._layout(served))
         want_proba = parsed.outputs is None or "predict_proba" in parsed.outputs
-        predicted, proba = await self._predict(served, parsed.data, want_proba)
         request_id = parsed.id or _request_id(request)
+        predicted, proba = await self._predict(served, parsed.data, want_proba, request_id)
         answer = protocols.v2_response(served, request_id, predicted, proba, parsed.outputs)
         return _json(answer, headers=_answered_by(served))
 
@@ -166,7 +195,7 @@ class Gateway:
         body = await self._json_body(request)
         served = self._choose(name, request, body, None)
         data = protocols.parse_v1(body, self._layout(served))
-        return await self._predictions(served, data)
+        return await self._predictions(served, data, _request_id(request))
 
     async def invocations(self, request: Request) -> Response:
         """``POST /invocations`` (MLflow): the only model, or the one ``X-Conveyor-Model`` names."""
@@ -174,18 +203,18 @@ class Gateway:
         body = await self._json_body(request)
         served = self._choose(name, request, body, None)
         data = protocols.parse_invocations(body, self._layout(served))
-        return await self._predictions(served, data)
+        return await self._predictions(served, data, _request_id(request))
 
     async def openapi(self, request: Request) -> Response:
         """``GET /openapi.json``: the OpenAPI 3.1 description of these routes."""
         return Response(self._openapi, media_type="application/json")
 
-    async def _predictions(self, served: Served, data: ModelInput) -> Response:
-        predicted, _ = await self._predict(served, data, with_proba=False)
+    async def _predictions(self, served: Served, data: ModelInput, request_id: str) -> Response:
+        predicted, _ = await self._predict(served, data, False, request_id)
         return _json(protocols.predictions(predicted), headers=_answered_by(served))
 
     async def _predict(
-        self, served: Served, data: ModelInput, with_proba: bool
+        self, served: Served, data: ModelInput, with_proba: bool, request_id: str
     ) -> tuple[Array, Array | None]:
         """Predict in a worker thread; 504 if it takes longer than the timeout."""
 
@@ -193,21 +222,34 @@ class Gateway:
             predicted = served.model.predict(data)
             return predicted, served.model.predict_proba(data) if with_proba else None
 
+        started = time.perf_counter()
         try:
             with anyio.fail_after(self.request_timeout_s):
-                return await anyio.to_thread.run_sync(work, abandon_on_cancel=True)
+                answer = await anyio.to_thread.run_sync(work, abandon_on_cancel=True)
         except TimeoutError:
             raise PredictionTimeout(
                 504,
                 f"model {served.name!r} version {served.version} did not answer within "
                 f"{self.request_timeout_s:g} s",
             ) from None
+        if self.observers:
+            self._tell(served, data, answer[0], request_id, time.perf_counter() - started)
+        return answer
+
+    def _tell(
+        self, served: Served, data: ModelInput, outputs: Array, request_id: str, took: float
+    ) -> None:
+        prediction = Prediction(
+            request_id, served.name, served.version, data, outputs, took, datetime.now(UTC)
+        )
+        for observer in self.observers:
+            observer.observe(prediction)
 
     async def _json_body(self, request: Request) -> Any:
         """The body as JSON: 413 past the size limit, 415 for other content types."""
         limit = self.max_body_bytes
         declared = request.headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > limit:
+        if _is_number(declared) and int(declared) > limit:
             raise _too_large(limit)
         chunks, size = [], 0
         async for chunk in request.stream():
@@ -293,7 +335,7 @@ def _path_version(request: Request) -> int | None:
     text = request.path_params.get("version")
     if text is None:
         return None
-    if not text.isdigit():
+    if not _is_number(text):
         raise RequestError(404, f"version must be a whole number, got {text!r}", field="version")
     return int(text)
 
@@ -302,13 +344,18 @@ def _header_version(request: Request) -> int | None:
     text = request.headers.get(VERSION_HEADER)
     if text is None:
         return None
-    if not text.strip().isdigit():
+    if not _is_number(text.strip()):
         raise RequestError(
             400,
             f"X-Conveyor-Version must be a version number, got {text!r}",
             field="X-Conveyor-Version",
         )
     return int(text)
+
+
+def _is_number(text: str) -> bool:
+    """ASCII digits only: ``str.isdigit`` is also true of ``'²'``, which ``int`` refuses."""
+    return text.isascii() and text.isdigit()
 
 
 def _answered_by(served: Served) -> dict[str, str]:
