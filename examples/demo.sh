@@ -40,6 +40,15 @@ cp data/prepared/test.csv incoming.csv
 sed -i.bak '2s/^[a-z]*,/west,/; 3s/,[0-9.]*,/,-1.5,/' incoming.csv && rm -f incoming.csv.bak
 step "New data that breaks the schema is caught, row by row" \
   conveyor validate incoming.csv --schema schemas/breast-cancer.yaml || true
+step "A canary: 10% of users go to the challenger, each user always to the same version" \
+  conveyor traffic set breast-cancer 1=90 2=10 --sticky X-Conveyor-Key
+port="$(python -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+conveyor serve --port "$port" > serve.log 2>&1 &
+server=$!
+trap 'kill "$server" 2>/dev/null || true' EXIT
+step "The gateway (conveyor serve) answers real requests; which version answered whom" \
+  python "$here/canary_requests.py" "http://127.0.0.1:$port" breast-cancer data/prepared/test.csv 200
+kill "$server" && wait "$server" 2>/dev/null || true
 step "Every run, checks included" conveyor runs
 step "Where the champion came from: version <- run <- stages <- data digests <- git commit" \
   conveyor models lineage breast-cancer/1
