@@ -12,6 +12,10 @@ Safety rules, each tested:
   nothing is written into the workspace.
 - Digests are validated as 64 lowercase hex characters, so no object name can point
   outside the store.
+
+Beside the objects, *named files* (``predictions/churn/date=2024-05-01/...parquet``) hold
+what other tools read by path, such as the gateway's prediction log; they are written
+atomically the same way (:meth:`ArtifactStore.write_named`).
 """
 
 from __future__ import annotations
@@ -123,6 +127,32 @@ class ArtifactStore:
             if os.path.exists(tmp):
                 os.unlink(tmp)
 
+    def write_named(self, name: str, data: bytes) -> str:
+        """Write ``data`` to the named file ``name`` (a relative path) atomically; its path."""
+        final = self._path(_check_name(name))
+        with _translated("writing", name):
+            if self._local:
+                with self._staged(final) as tmp, open(tmp, "wb") as handle:
+                    handle.write(data)
+            else:
+                self.fs.pipe_file(final, data)
+        return final
+
+    def list_named(self, prefix: str) -> list[str]:
+        """The names of the named files below ``prefix``, sorted (none if it does not exist)."""
+        base = self._path(_check_name(prefix))
+        with _translated("listing", prefix):
+            if not self.fs.exists(base):
+                return []
+            found = self.fs.find(base)
+        return sorted(path.removeprefix(self.root + "/") for path in found)
+
+    def read_named(self, name: str) -> bytes:
+        """The content of the named file ``name``."""
+        with _translated("reading", name):
+            data: bytes = self.fs.cat_file(self._path(_check_name(name)))
+        return data
+
     def get_bytes(self, digest: str) -> bytes:
         """The verified content of an object."""
         with _translated("reading", f"object {digest}"):
@@ -168,6 +198,18 @@ class ArtifactStore:
 def _protocols(fs: AbstractFileSystem) -> tuple[str, ...]:
     protocol = fs.protocol
     return (protocol,) if isinstance(protocol, str) else tuple(protocol)
+
+
+def _check_name(name: str) -> str:
+    """``name`` if it is a relative path inside the store and outside objects/ and tmp/."""
+    parts = name.split("/")
+    if not name or any(part in ("", ".", "..") for part in parts) or parts[0] in ("objects", "tmp"):
+        raise ArtifactError(
+            f"{name!r} is not a name for a file in the artifact store",
+            hint="use a relative path such as predictions/churn/file.parquet, "
+            "outside objects/ and tmp/",
+        )
+    return name
 
 
 def _require(actual: str, expected: str, message: str) -> None:

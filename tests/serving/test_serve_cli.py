@@ -9,7 +9,7 @@ import pytest
 import uvicorn
 
 from conveyor.serving import asgi
-from conveyor.serving.server import MAX_BODY_VAR, MODELS_VAR, TIMEOUT_VAR
+from conveyor.serving.server import LOG_VAR, MAX_BODY_VAR, MODELS_VAR, TIMEOUT_VAR
 
 
 @pytest.fixture
@@ -38,7 +38,7 @@ def test_serve_loads_the_models_and_runs_uvicorn_on_loopback(cli, served, starte
 def test_serve_with_workers_hands_uvicorn_an_import_string(
     cli, served, started, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    for name in (MODELS_VAR, TIMEOUT_VAR, MAX_BODY_VAR):  # restored after the test
+    for name in (MODELS_VAR, TIMEOUT_VAR, MAX_BODY_VAR, LOG_VAR):  # restored after the test
         monkeypatch.setenv(name, "")
     result = cli("serve", "-m", "cancer/2", "--workers", "2", "--access-log", cwd=served.root)
     assert result.exit_code == 0, result.output

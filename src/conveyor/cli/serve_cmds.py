@@ -36,6 +36,26 @@ def serve(
     max_body_mb: Annotated[
         float, typer.Option("--max-body-mb", min=0.001, help="Largest request body (413).")
     ] = 10.0,
+    log_predictions: Annotated[
+        bool,
+        typer.Option(
+            "--log-predictions/--no-log-predictions",
+            help="Write every answered prediction (and shadow) as Parquet into the artifact "
+            "store, for monitoring.",
+        ),
+    ] = True,
+    log_sample_rate: Annotated[
+        float,
+        typer.Option("--log-sample-rate", min=0.0, max=1.0, help="Share of requests logged."),
+    ] = 1.0,
+    log_mask: Annotated[
+        list[str] | None,
+        typer.Option("--log-mask", help="An input field stored as *** in the log. Repeatable."),
+    ] = None,
+    log_window: Annotated[
+        float,
+        typer.Option("--log-window", min=0.001, help="Seconds per prediction log file."),
+    ] = 60.0,
 ) -> None:
     """Serve registered model versions until Ctrl-C, on uvicorn with uvloop and httptools.
 
@@ -44,7 +64,8 @@ def serve(
     loaded and warmed first. Example: conveyor serve --model churn@champion --port 8080
     """
     from conveyor.project import load_project
-    from conveyor.serving.deployments import build_gateway
+    from conveyor.serving.deployments import build_gateway, build_observers
+    from conveyor.serving.predlog import LogOptions
     from conveyor.serving.server import ServeOptions, run_server
     from conveyor.settings import Settings
     from conveyor.tracking import Where
@@ -59,8 +80,10 @@ def serve(
         access_log=access_log,
         request_timeout_s=timeout,
         max_body_bytes=int(max_body_mb * 1024 * 1024),
+        log=LogOptions(log_predictions, log_sample_rate, tuple(log_mask or ()), log_window),
     )
-    pool, router, watcher = build_gateway(options.models, Where.from_environment())
+    where = Where.from_environment()
+    pool, router, watcher = build_gateway(options.models, where)
     for served in pool.all():
         typer.echo(
             f"serving {served.name}/{served.version} ({served.flavor}, "
@@ -69,8 +92,13 @@ def serve(
     for table in router.tables().values():
         routes = " ".join(f"{r.version}={table.share(r.version):.0%}" for r in table.routes)
         typer.echo(f"routing {table.model}: {routes} (revision {table.revision})")
+    if log_predictions:
+        typer.echo(f"logging {log_sample_rate:.0%} of predictions to {where.artifacts_url}")
     typer.echo(f"listening on {options.url} with {workers} worker(s); Ctrl-C stops")
+    observers = build_observers(pool, router, where, options.log) if workers == 1 else None
     try:
-        run_server(pool, options, router=router)
+        run_server(pool, options, router, observers.all() if observers else ())
     finally:
         watcher.stop()
+        if observers is not None:
+            observers.close()

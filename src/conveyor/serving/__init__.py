@@ -6,4 +6,7 @@
                       └► app.create_app   (Starlette routes, one per protocol endpoint)
                              └► protocols (request bodies ⇄ model inputs and outputs)
                                   └► inputs (rows, records, columns ⇄ the signature's dtypes)
+                      └► deployments.build_observers
+                             ├► predlog.PredictionLog (Parquet per model per window, in the store)
+                             └► shadow.ShadowRunner   (copies to shadow versions, compared, logged)
 """

@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
     from conveyor.flavors.base import Array, ModelInput
+    from conveyor.serving.metrics import GatewayMetrics
     from conveyor.serving.pool import ModelPool, Served
 
 MAX_BODY_BYTES = 10 * 1024 * 1024
@@ -88,19 +89,32 @@ def create_app(
     max_body_bytes: int = MAX_BODY_BYTES,
     request_timeout_s: float = REQUEST_TIMEOUT_S,
     observers: Sequence[PredictionObserver] = (),
+    metrics: GatewayMetrics | None = None,
 ) -> Starlette:
     """The ASGI app serving every model in ``pool`` over the v2, v1 and MLflow protocols.
 
     ``router`` picks versions (default: the latest loaded one); the header
     ``X-Conveyor-Version: N`` overrides it. Bodies over ``max_body_bytes`` get 413 and
-    predictions slower than ``request_timeout_s`` get 504.
+    predictions slower than ``request_timeout_s`` get 504. ``metrics`` adds Prometheus
+    ``GET /metrics`` (see :mod:`conveyor.serving.metrics`).
 
-    >>> app = create_app(pool)  # doctest: +SKIP
+    >>> app = create_app(pool, metrics=GatewayMetrics())  # doctest: +SKIP
     """
-    gateway = Gateway(pool, router, max_body_bytes, request_timeout_s, observers)
+    if metrics is not None:
+        observers = (*observers, metrics)
+    document = openapi_document(metrics=metrics is not None)
+    gateway = Gateway(pool, router, max_body_bytes, request_timeout_s, observers, document)
+    routes, middleware = gateway.routes(), [Middleware(RequestIds)]
+    if metrics is not None:
+        from conveyor.serving.metrics import MetricsMiddleware
+
+        routes.append(metrics.route(pool))
+        middleware.insert(
+            0, Middleware(MetricsMiddleware, metrics=metrics, pool=pool, routes=routes)
+        )
     return Starlette(
-        routes=gateway.routes(),
-        middleware=[Middleware(RequestIds)],
+        routes=routes,
+        middleware=middleware,
         exception_handlers={
             RequestError: _error_response,
             ModelError: _error_response,
@@ -119,13 +133,14 @@ class Gateway:
         max_body_bytes: int,
         request_timeout_s: float,
         observers: Sequence[PredictionObserver] = (),
+        openapi: Mapping[str, Any] | None = None,
     ) -> None:
         self.pool = pool
         self.router = router
         self.observers = tuple(observers)
         self.max_body_bytes = max_body_bytes
         self.request_timeout_s = request_timeout_s
-        self._openapi = orjson.dumps(openapi_document())
+        self._openapi = orjson.dumps(openapi_document() if openapi is None else openapi)
         self._layouts: dict[tuple[str, int], Layout] = {}
 
     def routes(self) -> list[Route]:

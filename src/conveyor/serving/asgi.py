@@ -1,15 +1,18 @@
 """The gateway as an import string, for uvicorn's worker processes.
 
 ``conveyor serve --workers N`` sets ``CONVEYOR_SERVE_MODELS`` (a JSON list of model URIs),
-``CONVEYOR_SERVE_TIMEOUT`` and ``CONVEYOR_SERVE_MAX_BODY``, then asks uvicorn for
+``CONVEYOR_SERVE_TIMEOUT``, ``CONVEYOR_SERVE_MAX_BODY`` and ``CONVEYOR_SERVE_LOG`` (the
+prediction log's options as JSON; each worker writes its own files), then asks uvicorn for
 ``conveyor.serving.asgi:from_environment`` (a factory). ``conveyor.serving.asgi:app`` builds
-the same app on first access, for servers that take an app rather than a factory::
+the same app on first access, for servers that take an app rather than a factory. Metrics go
+to ``PROMETHEUS_MULTIPROC_DIR`` (multiprocess mode) when it is set::
 
     CONVEYOR_SERVE_MODELS='["churn@champion"]' uvicorn conveyor.serving.asgi:app
 """
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 from typing import Any
@@ -18,8 +21,10 @@ from starlette.applications import Starlette
 
 from conveyor.errors import ConfigError
 from conveyor.serving.app import MAX_BODY_BYTES, REQUEST_TIMEOUT_S, create_app
-from conveyor.serving.deployments import build_gateway
-from conveyor.serving.server import MAX_BODY_VAR, MODELS_VAR, TIMEOUT_VAR
+from conveyor.serving.deployments import build_gateway, build_observers
+from conveyor.serving.metrics import MULTIPROC_VAR, GatewayMetrics
+from conveyor.serving.predlog import LogOptions
+from conveyor.serving.server import LOG_VAR, MAX_BODY_VAR, MODELS_VAR, TIMEOUT_VAR
 
 
 def from_environment() -> Starlette:
@@ -30,12 +35,25 @@ def from_environment() -> Starlette:
         models = json.loads(os.environ.get(MODELS_VAR, "[]"))
         timeout = float(os.environ.get(TIMEOUT_VAR, REQUEST_TIMEOUT_S))
         max_body = int(os.environ.get(MAX_BODY_VAR, MAX_BODY_BYTES))
-    except ValueError as exc:
+        given = json.loads(os.environ.get(LOG_VAR) or "{}")
+        log_options = LogOptions(**{**given, "mask": tuple(given.get("mask", ()))})
+    except (ValueError, TypeError) as exc:
         raise ConfigError(f"the serving environment variables are malformed: {exc}") from exc
     if not isinstance(models, list) or not all(isinstance(uri, str) for uri in models):
         raise ConfigError(f"{MODELS_VAR} must be a JSON list of model URIs, got {models!r}")
-    pool, router, _watcher = build_gateway(models, Where.from_environment())
-    return create_app(pool, router=router, max_body_bytes=max_body, request_timeout_s=timeout)
+    metrics = GatewayMetrics(multiprocess_dir=os.environ.get(MULTIPROC_VAR) or None)
+    where = Where.from_environment()
+    pool, router, _watcher = build_gateway(models, where)
+    observers = build_observers(pool, router, where, log_options)
+    atexit.register(observers.close)  # the worker's last window is written when it exits
+    return create_app(
+        pool,
+        router=router,
+        max_body_bytes=max_body,
+        request_timeout_s=timeout,
+        observers=observers.all(),
+        metrics=metrics,
+    )
 
 
 def __getattr__(name: str) -> Any:

@@ -13,14 +13,18 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from conveyor.errors import ConveyorError
 
 if TYPE_CHECKING:
     from conveyor.registry import Registry
+    from conveyor.serving.app import PredictionObserver
     from conveyor.serving.pool import ModelPool, Served
+    from conveyor.serving.predlog import LogOptions, PredictionLog
     from conveyor.serving.routing import Router, RoutingTable
+    from conveyor.serving.shadow import ShadowRunner
     from conveyor.tracking import Where
 
 log = logging.getLogger("conveyor.serving")
@@ -132,3 +136,41 @@ def build_gateway(
     if poll:
         watcher.start()
     return pool, router, watcher
+
+
+@dataclass(frozen=True)
+class Observers:
+    """The gateway's prediction observers: the prediction log (if on) and shadow traffic."""
+
+    log: PredictionLog | None
+    shadows: ShadowRunner
+
+    def all(self) -> list[PredictionObserver]:
+        """What ``create_app(..., observers=...)`` takes."""
+        return [self.shadows] if self.log is None else [self.log, self.shadows]
+
+    def close(self) -> None:
+        """Finish the queued shadow copies, then write what the log still buffers."""
+        self.shadows.close()
+        if self.log is not None:
+            self.log.close()
+
+
+def build_observers(
+    pool: ModelPool, router: Router, where: Where, options: LogOptions
+) -> Observers:
+    """The prediction log into ``where``'s artifact store (unless ``options.enabled`` is
+    False) and the shadow runner feeding it; close them on shutdown."""
+    from conveyor.serving.predlog import PredictionLog
+    from conveyor.serving.shadow import ShadowRunner
+
+    log = None
+    if options.enabled:
+        log = PredictionLog(
+            where.artifacts_url,
+            sample_rate=options.sample_rate,
+            mask=options.mask,
+            window_s=options.window_s,
+            max_rows=options.max_rows,
+        )
+    return Observers(log, ShadowRunner(pool, router, log))

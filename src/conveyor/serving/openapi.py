@@ -15,8 +15,9 @@ REQUEST_ID = {
     "name": "X-Request-ID",
     "in": "header",
     "required": False,
-    "schema": {"type": "string", "maxLength": 128},
-    "description": "Echoed in the response; a new id is made if absent.",
+    "schema": {"type": "string"},
+    "description": "Echoed in the response if it is 1 to 128 printable ASCII characters; "
+    "otherwise (or if absent) a new id is made.",
 }
 FORCE_VERSION = {
     "name": "X-Conveyor-Version",
@@ -42,13 +43,29 @@ ERRORS = {
     "504": "The prediction took longer than the timeout.",
 }
 
+METRICS = {
+    "get": {
+        "summary": "Prometheus metrics (text exposition format)",
+        "parameters": [REQUEST_ID],
+        "responses": {
+            "200": {
+                "description": "Every metric of the gateway, merged over workers.",
+                "content": {"text/plain": {"schema": {"type": "string"}}},
+            }
+        },
+    }
+}
 
-def openapi_document() -> dict[str, Any]:
-    """The OpenAPI 3.1 document, as a JSON-ready dict."""
+
+def openapi_document(*, metrics: bool = False) -> dict[str, Any]:
+    """The OpenAPI 3.1 document, as a JSON-ready dict (with ``/metrics`` if ``metrics``)."""
+    paths = _paths()
+    if metrics:
+        paths["/metrics"] = METRICS
     return {
         "openapi": "3.1.0",
         "info": {"title": "Conveyor serving gateway", "version": "1"},
-        "paths": _paths(),
+        "paths": paths,
         "components": {"schemas": _schemas()},
     }
 
@@ -190,6 +207,7 @@ def _schemas() -> dict[str, Any]:
             "type": "object",
             "description": "Exactly one of instances (rows or records) and inputs (columns).",
             "properties": {"instances": _ROWS, "inputs": {}},
+            "oneOf": _exactly_one_of("instances", "inputs"),
         },
         "InvocationsRequest": {
             "type": "object",
@@ -204,6 +222,7 @@ def _schemas() -> dict[str, Any]:
                 "inputs": {},
                 "params": {"type": "object"},
             },
+            "oneOf": _exactly_one_of("dataframe_split", "dataframe_records", "instances", "inputs"),
         },
         "Predictions": _object({"predictions": _array({})}, required="all"),
     }
@@ -213,7 +232,7 @@ def _tensor(datatype: dict[str, Any]) -> dict[str, Any]:
     return _object(
         {
             "name": _STR,
-            "shape": _ints(),
+            "shape": _array({"type": "integer", "minimum": 0}),
             "datatype": datatype,
             "parameters": {"type": "object"},
             "data": {},
@@ -232,6 +251,11 @@ def _object(properties: dict[str, Any], required: list[str] | str | None = None)
 
 def _array(items: dict[str, Any]) -> dict[str, Any]:
     return {"type": "array", "items": items}
+
+
+def _exactly_one_of(*names: str) -> list[dict[str, Any]]:
+    """``oneOf`` branches that each require one of ``names``: more or fewer is a 400."""
+    return [{"required": [name]} for name in names]
 
 
 def _ints() -> dict[str, Any]:

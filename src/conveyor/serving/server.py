@@ -2,7 +2,9 @@
 
 With one worker the pool loaded here is served directly. With several, uvicorn needs an import
 string: the options travel in environment variables (:func:`worker_environment`) and each
-worker builds its own app with :func:`conveyor.serving.asgi.from_environment`.
+worker builds its own app with :func:`conveyor.serving.asgi.from_environment`. Prometheus
+metrics are always on; with several workers they go through a fresh temporary
+``PROMETHEUS_MULTIPROC_DIR`` made before uvicorn starts the workers and removed afterwards.
 """
 
 from __future__ import annotations
@@ -10,15 +12,22 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
-from dataclasses import dataclass
+import shutil
+import tempfile
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
 
-from conveyor.serving.app import MAX_BODY_BYTES, REQUEST_TIMEOUT_S, create_app
+from conveyor.serving.app import MAX_BODY_BYTES, REQUEST_TIMEOUT_S, PredictionObserver, create_app
+from conveyor.serving.metrics import MULTIPROC_VAR, GatewayMetrics
 from conveyor.serving.pool import ModelPool
+from conveyor.serving.predlog import LogOptions
 from conveyor.serving.routing import Router
 
 MODELS_VAR = "CONVEYOR_SERVE_MODELS"
 TIMEOUT_VAR = "CONVEYOR_SERVE_TIMEOUT"
 MAX_BODY_VAR = "CONVEYOR_SERVE_MAX_BODY"
+LOG_VAR = "CONVEYOR_SERVE_LOG"
 
 
 @dataclass(frozen=True)
@@ -32,6 +41,7 @@ class ServeOptions:
     access_log: bool = False
     request_timeout_s: float = REQUEST_TIMEOUT_S
     max_body_bytes: int = MAX_BODY_BYTES
+    log: LogOptions = field(default_factory=LogOptions)
 
     @property
     def url(self) -> str:
@@ -46,11 +56,20 @@ def worker_environment(options: ServeOptions) -> dict[str, str]:
         MODELS_VAR: json.dumps(list(options.models)),
         TIMEOUT_VAR: str(options.request_timeout_s),
         MAX_BODY_VAR: str(options.max_body_bytes),
+        LOG_VAR: json.dumps(asdict(options.log)),
     }
 
 
-def run_server(pool: ModelPool, options: ServeOptions, router: Router | None = None) -> None:
-    """Serve until interrupted, on uvloop and httptools where they are installed."""
+def run_server(
+    pool: ModelPool,
+    options: ServeOptions,
+    router: Router | None = None,
+    observers: Sequence[PredictionObserver] = (),
+) -> None:
+    """Serve until interrupted, on uvloop and httptools where they are installed.
+
+    ``observers`` serve the one-worker case; with several workers each builds its own.
+    """
     import uvicorn
 
     common = {
@@ -67,16 +86,35 @@ def run_server(pool: ModelPool, options: ServeOptions, router: Router | None = N
             router=router,
             max_body_bytes=options.max_body_bytes,
             request_timeout_s=options.request_timeout_s,
+            observers=observers,
+            metrics=GatewayMetrics(),
         )
         uvicorn.run(app, **common)  # type: ignore[arg-type]
         return
     os.environ.update(worker_environment(options))
-    uvicorn.run(
-        "conveyor.serving.asgi:from_environment",
-        factory=True,
-        workers=options.workers,
-        **common,  # type: ignore[arg-type]
-    )
+    with multiprocess_metrics():
+        uvicorn.run(
+            "conveyor.serving.asgi:from_environment",
+            factory=True,
+            workers=options.workers,
+            **common,  # type: ignore[arg-type]
+        )
+
+
+@contextmanager
+def multiprocess_metrics() -> Iterator[str]:
+    """A fresh ``PROMETHEUS_MULTIPROC_DIR`` for the workers about to start, removed after."""
+    directory = tempfile.mkdtemp(prefix="conveyor-metrics-")
+    previous = os.environ.get(MULTIPROC_VAR)
+    os.environ[MULTIPROC_VAR] = directory
+    try:
+        yield directory
+    finally:
+        if previous is None:
+            os.environ.pop(MULTIPROC_VAR, None)
+        else:
+            os.environ[MULTIPROC_VAR] = previous
+        shutil.rmtree(directory, ignore_errors=True)
 
 
 def _installed(module: str) -> bool:

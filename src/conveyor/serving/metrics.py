@@ -1,0 +1,281 @@
+"""Prometheus metrics for the gateway: requests, latency, in-flight, load time, predictions.
+
+One :class:`GatewayMetrics` per app, with its own registry (never prometheus_client's global
+one, so several apps in one process don't clash). It is two things at once: the recorder the
+pure ASGI :class:`MetricsMiddleware` reports every request to, and a prediction observer
+(``observe``) that sees every answered prediction::
+
+    metrics = GatewayMetrics()
+    app = create_app(pool, metrics=metrics)  # adds the middleware and GET /metrics
+
+Labels stay bounded: ``route`` is the route template (``/v2/models/{model}/infer``), never the
+raw path; ``model``/``version`` are those that answered (the ``X-Conveyor-Model[-Version]``
+response headers), else the path's if the pool serves them, else ``""``; predicted labels are
+capped per model version (``label_cap``, then ``"other"``).
+
+With several worker processes (``conveyor serve --workers N``) each worker writes its values to
+memory-mapped files in ``PROMETHEUS_MULTIPROC_DIR`` and ``/metrics`` merges them with
+``prometheus_client.multiprocess.MultiProcessCollector`` on every scrape; pass that directory as
+``multiprocess_dir``. prometheus_client reads the variable when it is first imported, so it
+must be set before that (``run_server`` sets it before uvicorn starts the workers).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+import anyio.to_thread
+import numpy as np
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+    values,
+)
+from prometheus_client.multiprocess import MultiProcessCollector
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Match, Route
+
+from conveyor.errors import ConfigError
+
+if TYPE_CHECKING:
+    from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+    from conveyor.serving.app import Prediction
+    from conveyor.serving.pool import ModelPool
+
+MULTIPROC_VAR = "PROMETHEUS_MULTIPROC_DIR"
+LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 4096)
+VALUE_BUCKETS = (-1e3, -100, -10, -1, 0, 0.1, 0.25, 0.5, 0.75, 0.9, 1, 2.5, 5, 10, 100, 1e3, 1e6)
+LABEL_CAP = 50
+OTHER = "other"
+UNMATCHED = "unmatched"
+_MODEL = b"x-conveyor-model"
+_VERSION = b"x-conveyor-model-version"
+
+
+class GatewayMetrics:
+    """The gateway's metrics in a registry of their own; also a prediction observer.
+
+    Numeric (floating point) predictions feed the ``conveyor_predicted_value`` histogram; any
+    other output (integer or string class labels, booleans) counts per label in
+    ``conveyor_predicted_label_total``, at most ``label_cap`` labels per model version.
+    Non-finite values are skipped. prometheus_client exports no ``_sum`` for a histogram with
+    negative buckets (the default ``value_buckets`` have some); give non-negative ones to get it.
+
+    >>> metrics = GatewayMetrics()
+    >>> metrics.render().startswith(b"# HELP")
+    True
+    """
+
+    def __init__(
+        self,
+        *,
+        multiprocess_dir: str | os.PathLike[str] | None = None,
+        label_cap: int = LABEL_CAP,
+        value_buckets: Sequence[float] = VALUE_BUCKETS,
+    ) -> None:
+        if multiprocess_dir is not None and not getattr(values.ValueClass, "_multiprocess", False):
+            raise ConfigError(
+                f"metrics in multiprocess mode need {MULTIPROC_VAR} set before "
+                "prometheus_client is first imported; it was not",
+                hint=f"export {MULTIPROC_VAR}={os.fspath(multiprocess_dir)} before starting",
+            )
+        self.multiprocess_dir = multiprocess_dir
+        self.label_cap = label_cap
+        self.registry = CollectorRegistry()
+        self._labels_seen: dict[tuple[str, str], set[str]] = {}
+        self._loads_seen: set[tuple[str, int]] = set()
+        self._define(tuple(value_buckets))
+
+    def _define(self, value_buckets: tuple[float, ...]) -> None:
+        registry = self.registry
+        self.requests = Counter(
+            "conveyor_requests",
+            "HTTP requests answered, by model, version, route template and status.",
+            ["model", "version", "route", "status"],
+            registry=registry,
+        )
+        self.duration = Histogram(
+            "conveyor_request_duration_seconds",
+            "Time from receiving a request to the end of its response.",
+            ["model", "route"],
+            buckets=LATENCY_BUCKETS,
+            registry=registry,
+        )
+        self.in_flight = Gauge(
+            "conveyor_requests_in_flight",
+            "Requests being answered now.",
+            ["route"],
+            multiprocess_mode="livesum",
+            registry=registry,
+        )
+        self.load_seconds = Gauge(
+            "conveyor_model_load_seconds",
+            "Seconds it took to load a model version.",
+            ["model", "version"],
+            multiprocess_mode="max",
+            registry=registry,
+        )
+        self.predictions = Counter(
+            "conveyor_predictions",
+            "Rows predicted (one per output row).",
+            ["model", "version"],
+            registry=registry,
+        )
+        self.predicted_value = Histogram(
+            "conveyor_predicted_value",
+            "Distribution of numeric (floating point) predicted values.",
+            ["model", "version"],
+            buckets=value_buckets,
+            registry=registry,
+        )
+        self.predicted_label = Counter(
+            "conveyor_predicted_label",
+            "Predicted labels (non-float outputs), capped per version; the rest are 'other'.",
+            ["model", "version", "label"],
+            registry=registry,
+        )
+        self.batch_size = Histogram(
+            "conveyor_batch_size",
+            "Rows per prediction call.",
+            ["model", "version"],
+            buckets=BATCH_BUCKETS,
+            registry=registry,
+        )
+
+    def observe(self, prediction: Prediction) -> None:
+        """Count an answered prediction: rows, batch size, predicted values or labels."""
+        model, version = prediction.model, str(prediction.version)
+        outputs = np.asarray(prediction.outputs).reshape(-1)
+        self.batch_size.labels(model, version).observe(len(prediction.inputs))
+        self.predictions.labels(model, version).inc(len(outputs))
+        if outputs.dtype.kind == "f":
+            histogram = self.predicted_value.labels(model, version)
+            for value in outputs[np.isfinite(outputs)].tolist():
+                histogram.observe(value)
+            return
+        found, counts = np.unique(outputs.astype(str), return_counts=True)
+        for label, count in zip(found.tolist(), counts.tolist(), strict=True):
+            self.predicted_label.labels(model, version, self._capped(model, version, label)).inc(
+                count
+            )
+
+    def request(self, model: str, version: str, route: str, status: int, seconds: float) -> None:
+        """Count one answered request and its duration."""
+        self.requests.labels(model, version, route, str(status)).inc()
+        self.duration.labels(model, route).observe(seconds)
+
+    def record_loads(self, pool: ModelPool) -> None:
+        """Set the load time of every version in ``pool`` not recorded yet."""
+        for served in pool.all():
+            key = (served.name, served.version)
+            if key not in self._loads_seen:
+                self.load_seconds.labels(served.name, str(served.version)).set(served.load_seconds)
+                self._loads_seen.add(key)
+
+    def render(self) -> bytes:
+        """The text exposition: this registry's, or every worker's merged in multiprocess mode."""
+        if self.multiprocess_dir is None:
+            return generate_latest(self.registry)
+        merged = CollectorRegistry()
+        MultiProcessCollector(merged, path=os.fspath(self.multiprocess_dir))  # type: ignore[no-untyped-call]
+        return generate_latest(merged)
+
+    def route(self, pool: ModelPool) -> Route:
+        """``GET /metrics``: records load times of versions loaded since, then renders."""
+        self.record_loads(pool)
+
+        async def scrape(request: Request) -> Response:
+            self.record_loads(pool)
+            body = await anyio.to_thread.run_sync(self.render)
+            return Response(body, media_type=CONTENT_TYPE_LATEST)
+
+        return Route("/metrics", scrape, methods=["GET"])
+
+    def _capped(self, model: str, version: str, label: str) -> str:
+        """``label`` (cut to 64 characters) until the version has ``label_cap`` of them."""
+        label = label[:64]
+        seen = self._labels_seen.setdefault((model, version), set())
+        if label not in seen:
+            if len(seen) >= self.label_cap:
+                return OTHER
+            seen.add(label)
+        return label
+
+
+class MetricsMiddleware:
+    """Pure ASGI middleware: counts, times and tracks in flight every HTTP request.
+
+    ``routes`` are the app's routes, matched up front to name the route template (the app's
+    router matches them again; a dozen regular expressions cost microseconds).
+    """
+
+    def __init__(
+        self, app: ASGIApp, *, metrics: GatewayMetrics, pool: ModelPool, routes: Sequence[BaseRoute]
+    ) -> None:
+        self.app = app
+        self.metrics = metrics
+        self.pool = pool
+        self.routes = tuple(routes)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        route, params = _template(self.routes, scope)
+        status, headers = 500, ()
+
+        async def send_watched(message: Message) -> None:
+            nonlocal status, headers
+            if message["type"] == "http.response.start":
+                status, headers = message["status"], message.get("headers", ())
+            await send(message)
+
+        in_flight = self.metrics.in_flight.labels(route)
+        in_flight.inc()
+        started = time.perf_counter()
+        try:
+            await self.app(scope, receive, send_watched)
+        finally:
+            took = time.perf_counter() - started
+            in_flight.dec()
+            model, version = self._answered_by(params, headers)
+            self.metrics.request(model, version, route, status, took)
+
+    def _answered_by(
+        self, params: dict[str, str], headers: Sequence[tuple[bytes, bytes]]
+    ) -> tuple[str, str]:
+        """The response headers' model and version, else the path's if served, else ``""``."""
+        found = {key: value for key, value in headers if key in (_MODEL, _VERSION)}
+        if _VERSION in found:
+            return found.get(_MODEL, b"").decode("latin-1"), found[_VERSION].decode("latin-1")
+        model = params.get("model", "")
+        if model not in self.pool.names():
+            return "", ""
+        version = params.get("version", "")
+        loaded = (
+            version.isascii() and version.isdigit() and int(version) in self.pool.versions(model)
+        )
+        return model, version if loaded else ""
+
+
+def _template(routes: Sequence[BaseRoute], scope: Scope) -> tuple[str, dict[str, str]]:
+    """The path template of the route ``scope`` goes to (a full match first), and its params."""
+    partial: tuple[str, dict[str, str]] | None = None
+    for route in routes:
+        match, child = route.matches(scope)
+        if match is Match.FULL or (match is Match.PARTIAL and partial is None):
+            found = (getattr(route, "path", UNMATCHED), child.get("path_params", {}))
+            if match is Match.FULL:
+                return found
+            partial = found
+    return partial or (UNMATCHED, {})

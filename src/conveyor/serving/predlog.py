@@ -1,0 +1,343 @@
+"""The prediction log: every answered prediction as rows of Parquet in the artifact store.
+
+:class:`PredictionLog` is a prediction observer. ``observe`` only appends to an in-memory
+buffer (it runs on the event loop); a background thread turns the buffer into rows, masks
+the fields it was told to mask, and writes one Parquet file per model per time window::
+
+    <artifacts>/predictions/<model>/date=YYYY-MM-DD/<window start, UTC>-<uuid>.parquet
+    e.g.        predictions/churn/date=2024-05-01/20240501T120000Z-3f2a9c1e.parquet
+
+One row per input row: ``request_id``, ``time`` (UTC), ``model``, ``version``,
+``input.<name>`` per feature, ``output``, ``latency_ms``; shadow rows also carry
+``shadow_of`` (the version that answered), ``agrees`` and, for numeric outputs, ``diff``.
+Whether a request is logged is decided from its id (``sample_rate``), so a request's primary
+and shadow rows are kept or dropped together. Monitoring reads the log back with
+:func:`read_predictions`::
+
+    log = PredictionLog(where.artifacts_url, sample_rate=0.1, mask=["email"])
+    app = create_app(pool, observers=[log])
+    ...
+    log.close()  # writes what is still buffered
+    read_predictions(where.artifacts_url, "churn", since=datetime(2024, 5, 1, tzinfo=UTC))
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import logging
+import math
+import threading
+import time
+import uuid
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from conveyor.errors import ConveyorError, InvalidValue
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from conveyor.artifacts import ArtifactStore
+    from conveyor.flavors.base import Array, ModelInput
+    from conveyor.serving.app import Prediction
+
+log = logging.getLogger("conveyor.serving")
+PREFIX = "predictions"
+MASKED = "***"
+WINDOW_S = 60.0
+MAX_ROWS = 10_000
+BASE_COLUMNS = ("request_id", "time", "model", "version", "shadow_of", "latency_ms")
+_SPAN = float(2**64)
+
+
+@dataclass(frozen=True)
+class LogOptions:
+    """How ``conveyor serve`` logs predictions (``enabled=False``: not at all)."""
+
+    enabled: bool = True
+    sample_rate: float = 1.0
+    mask: tuple[str, ...] = ()
+    window_s: float = WINDOW_S
+    max_rows: int = MAX_ROWS
+
+
+@dataclass(frozen=True)
+class _Entry:
+    prediction: Prediction
+    primary: Prediction | None  # set for a shadow's prediction
+
+
+def sampled(request_id: str, sample_rate: float) -> bool:
+    """Whether request ``request_id`` is logged at ``sample_rate`` (the same in every process).
+
+    >>> sampled("req-1", 1.0), sampled("req-1", 0.0)
+    (True, False)
+    """
+    digest = hashlib.blake2b(request_id.encode("utf-8", "surrogatepass"), digest_size=8)
+    return int.from_bytes(digest.digest(), "big") / _SPAN < sample_rate
+
+
+def compare(primary: Array, shadow: Array) -> tuple[Array, Array | None]:
+    """Per row: does the shadow agree with the primary, and by how much do numbers differ.
+
+    Labels (integers, strings, booleans) agree when equal; floating-point outputs agree when
+    ``numpy.isclose`` and also give ``diff = |shadow - primary|``.
+
+    >>> compare(np.array([1, 0]), np.array([1, 1]))[0].tolist()
+    [True, False]
+    """
+    first, second = np.asarray(primary), np.asarray(shadow)
+    if first.shape != second.shape:
+        return np.zeros(len(second), dtype=bool), None
+    if first.dtype.kind == "f" or second.dtype.kind == "f":
+        diff = np.abs(second.astype(float) - first.astype(float))
+        agrees = np.isclose(second.astype(float), first.astype(float))
+        return _per_row(agrees, np.all), _per_row(diff, np.max)
+    return _per_row(first == second, np.all), None
+
+
+def _per_row(values: Array, reduce: Any) -> Array:
+    if values.ndim <= 1:
+        return values
+    result: Array = reduce(values.reshape(len(values), -1), axis=1)
+    return result
+
+
+class PredictionLog:
+    """Buffers observed predictions and writes them as Parquet, one file per model per window.
+
+    ``sample_rate`` (0..1) keeps that share of requests, decided from the request id;
+    ``mask`` names input fields whose values are replaced by ``"***"`` before anything is
+    written; rows are written every ``window_s`` seconds, and sooner when ``max_rows`` are
+    buffered. Past ten times ``max_rows`` buffered (the store is unreachable), predictions
+    are dropped and counted in :meth:`stats`. Call :meth:`close` to write the rest.
+    """
+
+    def __init__(
+        self,
+        artifacts_url: str,
+        *,
+        sample_rate: float = 1.0,
+        mask: Sequence[str] = (),
+        window_s: float = WINDOW_S,
+        max_rows: int = MAX_ROWS,
+    ) -> None:
+        from conveyor.artifacts import ArtifactStore
+
+        _check(sample_rate, window_s, max_rows)
+        self.artifacts_url = artifacts_url
+        self.sample_rate = sample_rate
+        self.mask = tuple(mask)
+        self.window_s = window_s
+        self.max_rows = max_rows
+        self._store: ArtifactStore = ArtifactStore(artifacts_url)
+        self._buffer: list[_Entry] = []
+        self._buffered_rows = 0
+        self._lock = threading.Lock()
+        self._write_lock = threading.Lock()
+        self._wake = threading.Event()
+        self._closed = threading.Event()
+        self._counts = {"rows_written": 0, "files_written": 0, "dropped": 0, "write_errors": 0}
+        self._thread = threading.Thread(target=self._run, name="conveyor-predlog", daemon=True)
+        self._thread.start()
+
+    def observe(self, prediction: Prediction) -> None:
+        """Buffer an answered prediction (if its request is sampled); never blocks."""
+        self._append(_Entry(prediction, None))
+
+    def observe_shadow(self, shadow: Prediction, primary: Prediction) -> None:
+        """Buffer a shadow version's prediction of the request ``primary`` answered."""
+        self._append(_Entry(shadow, primary))
+
+    def _append(self, entry: _Entry) -> None:
+        if not sampled(entry.prediction.request_id, self.sample_rate):
+            return
+        rows = len(entry.prediction.inputs)
+        with self._lock:
+            if self._closed.is_set():
+                return
+            if self._buffered_rows >= 10 * self.max_rows:
+                self._counts["dropped"] += 1
+                return
+            self._buffer.append(entry)
+            self._buffered_rows += rows
+            full = self._buffered_rows >= self.max_rows
+        if full:
+            self._wake.set()
+
+    def flush(self) -> list[str]:
+        """Write everything buffered now; the names of the files written."""
+        with self._lock:
+            entries, self._buffer, self._buffered_rows = self._buffer, [], 0
+        if not entries:
+            return []
+        with self._write_lock:
+            return self._write(entries)
+
+    def close(self) -> None:
+        """Stop the background thread and write what is still buffered."""
+        with self._lock:
+            if self._closed.is_set():
+                return
+            self._closed.set()
+        self._wake.set()
+        self._thread.join()
+        self.flush()
+
+    def stats(self) -> dict[str, int]:
+        """Counters: rows and files written, predictions dropped, failed writes, buffered rows."""
+        with self._lock:
+            return {**self._counts, "buffered_rows": self._buffered_rows}
+
+    def _run(self) -> None:
+        while not self._closed.is_set():
+            self._wake.wait(self._until_next_window())
+            self._wake.clear()
+            if not self._closed.is_set():
+                self.flush()
+
+    def _until_next_window(self) -> float:
+        now = time.time()
+        return (math.floor(now / self.window_s) + 1) * self.window_s - now + 0.01
+
+    def _write(self, entries: list[_Entry]) -> list[str]:
+        groups: dict[tuple[str, float], list[_Entry]] = defaultdict(list)
+        for entry in entries:
+            at = entry.prediction.at.timestamp()
+            groups[(entry.prediction.model, at - at % self.window_s)].append(entry)
+        written = []
+        for (model, start), group in sorted(groups.items()):
+            name = _file_name(model, datetime.fromtimestamp(start, UTC))
+            try:
+                data = _parquet(_frame(group, self.mask))
+                self._store.write_named(name, data)
+            except (ConveyorError, ValueError, TypeError) as exc:
+                log.error("prediction log: %d rows of %s not written: %s", len(group), model, exc)
+                self._count("write_errors", 1)
+                continue
+            self._count("files_written", 1)
+            self._count("rows_written", sum(len(e.prediction.inputs) for e in group))
+            written.append(name)
+        return written
+
+    def _count(self, name: str, amount: int) -> None:
+        with self._lock:
+            self._counts[name] += amount
+
+
+def _check(sample_rate: float, window_s: float, max_rows: int) -> None:
+    if not 0 <= sample_rate <= 1:
+        raise InvalidValue(
+            f"the prediction log's sample rate is {sample_rate}; it must be between 0 and 1",
+            hint="e.g. 0.1 logs one request in ten",
+        )
+    if not window_s > 0:
+        raise InvalidValue(f"the prediction log's window is {window_s} s; it must be positive")
+    if max_rows < 1:
+        raise InvalidValue(f"the prediction log's max_rows is {max_rows}; it must be >= 1")
+
+
+def _file_name(model: str, start: datetime) -> str:
+    stamp = start.strftime("%Y%m%dT%H%M%SZ")
+    return f"{PREFIX}/{model}/date={start:%Y-%m-%d}/{stamp}-{uuid.uuid4().hex[:12]}.parquet"
+
+
+def _frame(entries: list[_Entry], mask: Sequence[str]) -> pd.DataFrame:
+    import pandas as pd
+
+    return pd.concat([_rows(entry, mask) for entry in entries], ignore_index=True)
+
+
+def _rows(entry: _Entry, mask: Sequence[str]) -> pd.DataFrame:
+    import pandas as pd
+
+    p = entry.prediction
+    rows = len(p.inputs)
+    columns: dict[str, Any] = {
+        "request_id": [p.request_id] * rows,
+        "time": pd.Series([p.at] * rows, dtype="datetime64[us, UTC]"),
+        "model": [p.model] * rows,
+        "version": np.full(rows, p.version, dtype="int64"),
+        "shadow_of": pd.array(
+            [None if entry.primary is None else entry.primary.version] * rows, dtype="Int64"
+        ),
+        "latency_ms": np.full(rows, p.latency_s * 1000.0),
+    }
+    for name, values in _inputs(p.inputs):
+        columns[f"input.{name}"] = [MASKED] * rows if name in mask else values
+    columns["output"] = _column(p.outputs)
+    agrees: Any = pd.array([None] * rows, dtype="boolean")
+    diff: Any = np.full(rows, np.nan)
+    if entry.primary is not None:
+        agreed, differs = compare(entry.primary.outputs, p.outputs)
+        agrees = pd.array(agreed, dtype="boolean")
+        diff = differs if differs is not None else diff
+    columns["agrees"] = agrees
+    columns["diff"] = diff
+    return pd.DataFrame(columns)
+
+
+def _inputs(data: ModelInput) -> Iterable[tuple[str, Any]]:
+    if hasattr(data, "columns"):
+        return ((str(name), data[name].to_numpy()) for name in data.columns)
+    matrix = np.asarray(data)
+    if matrix.ndim == 1:
+        return [("0", matrix)]
+    return ((str(i), matrix[:, i]) for i in range(matrix.shape[1]))
+
+
+def _column(outputs: Array) -> Any:
+    values = np.asarray(outputs)
+    return values if values.ndim <= 1 else [row.tolist() for row in values]
+
+
+def _parquet(frame: pd.DataFrame) -> bytes:
+    buffer = io.BytesIO()
+    frame.to_parquet(buffer, index=False, engine="pyarrow")
+    return buffer.getvalue()
+
+
+def read_predictions(
+    artifacts_url: str,
+    model: str,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> pd.DataFrame:
+    """The logged rows of ``model`` with ``since <= time < until`` (UTC), sorted by time.
+
+    Only the day partitions between ``since`` and ``until`` are read. No rows: an empty
+    frame with the base columns.
+
+    >>> read_predictions(where.artifacts_url, "churn", since=yesterday)  # doctest: +SKIP
+    """
+    import pandas as pd
+
+    from conveyor.artifacts import ArtifactStore
+
+    store = ArtifactStore(artifacts_url)
+    frames = [
+        pd.read_parquet(io.BytesIO(store.read_named(name)))
+        for name in store.list_named(f"{PREFIX}/{model}")
+        if name.endswith(".parquet") and _in_days(name, since, until)
+    ]
+    if not frames:
+        return pd.DataFrame(columns=list(BASE_COLUMNS))
+    rows = pd.concat(frames, ignore_index=True)
+    if since is not None:
+        rows = rows[rows["time"] >= pd.Timestamp(since)]
+    if until is not None:
+        rows = rows[rows["time"] < pd.Timestamp(until)]
+    return rows.sort_values("time", kind="stable").reset_index(drop=True)
+
+
+def _in_days(name: str, since: datetime | None, until: datetime | None) -> bool:
+    day = next((p.removeprefix("date=") for p in name.split("/") if p.startswith("date=")), "")
+    if since is not None and day < since.astimezone(UTC).strftime("%Y-%m-%d"):
+        return False
+    return until is None or day <= until.astimezone(UTC).strftime("%Y-%m-%d")

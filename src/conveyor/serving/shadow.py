@@ -1,0 +1,134 @@
+"""Shadow traffic: copies of answered requests predicted by shadow versions, compared, logged.
+
+:class:`ShadowRunner` is a prediction observer. For each answered prediction of a model whose
+routing table has shadows, :meth:`Router.shadows` says which shadow versions get a copy
+(deterministic per request id). The copy is queued (bounded; when the queue is full it is
+dropped and counted, so the primary is never slowed) and predicted in a small thread pool
+after the response went out; the shadow's output goes to the prediction log with
+``shadow_of`` and its agreement with the primary, never to the client::
+
+    shadows = ShadowRunner(pool, router, log)
+    app = create_app(pool, router=router, observers=[log, shadows])
+    ...
+    shadows.close()  # finishes the queued copies
+    log.close()
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
+from conveyor.errors import NotFoundError
+from conveyor.serving.predlog import compare
+
+if TYPE_CHECKING:
+    from conveyor.serving.app import Prediction
+    from conveyor.serving.pool import ModelPool
+    from conveyor.serving.predlog import PredictionLog
+    from conveyor.serving.routing import Router
+
+log = logging.getLogger("conveyor.serving")
+WORKERS = 2
+QUEUE_SIZE = 1000
+_STOP = None
+
+
+class ShadowRunner:
+    """Sends copies of answered requests to shadow versions in ``workers`` threads.
+
+    ``stats()`` counts the copies sent, dropped (queue full), failed (the shadow raised or
+    is not loaded) and the rows compared and agreeing.
+    """
+
+    def __init__(
+        self,
+        pool: ModelPool,
+        router: Router,
+        log: PredictionLog | None = None,
+        *,
+        workers: int = WORKERS,
+        queue_size: int = QUEUE_SIZE,
+    ) -> None:
+        self.pool = pool
+        self.router = router
+        self.log = log
+        self.workers = workers
+        self.queue_size = queue_size
+        self._queue: queue.Queue[tuple[Prediction, int] | None] = queue.Queue(queue_size)
+        self._lock = threading.Lock()
+        self._counts = {"sent": 0, "dropped": 0, "failed": 0, "compared": 0, "agreed": 0}
+        self._threads = [
+            threading.Thread(target=self._work, name=f"conveyor-shadow-{i}", daemon=True)
+            for i in range(workers)
+        ]
+        for thread in self._threads:
+            thread.start()
+
+    def observe(self, prediction: Prediction) -> None:
+        """Queue a copy of ``prediction``'s request for each of its shadows; never blocks."""
+        try:
+            versions = self.router.shadows(prediction.model, prediction.request_id)
+        except NotFoundError:  # a model without a routing table has no shadows
+            return
+        for version in versions:
+            if version == prediction.version:  # a shadow asked for by name answered itself
+                continue
+            try:
+                self._queue.put_nowait((prediction, version))
+            except queue.Full:
+                self._count(dropped=1)
+            else:
+                self._count(sent=1)
+
+    def stats(self) -> dict[str, float]:
+        """``sent``, ``dropped``, ``failed``, ``compared`` and ``agreed`` rows, and
+        ``agreement`` (agreed / compared, NaN before any comparison)."""
+        with self._lock:
+            counts: dict[str, float] = dict(self._counts)
+        compared = counts["compared"]
+        counts["agreement"] = counts["agreed"] / compared if compared else float("nan")
+        return counts
+
+    def close(self, timeout_s: float = 10.0) -> None:
+        """Finish the queued copies (up to ``timeout_s``) and stop the threads."""
+        for _ in self._threads:
+            self._queue.put(_STOP)
+        deadline = time.monotonic() + timeout_s
+        for thread in self._threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+
+    def _work(self) -> None:
+        while (job := self._queue.get()) is not _STOP:
+            self._shadow(*job)
+
+    def _shadow(self, primary: Prediction, version: int) -> None:
+        started = time.perf_counter()
+        try:
+            served = self.pool.get(primary.model, version)
+            outputs = served.model.predict(primary.inputs)
+        except Exception as exc:  # a failing shadow is counted and logged, nothing else
+            self._count(failed=1)
+            log.warning(
+                "shadow %s/%d of request %s failed: %s",
+                primary.model,
+                version,
+                primary.request_id,
+                type(exc).__name__,
+            )
+            return
+        took = time.perf_counter() - started
+        shadow = replace(primary, version=version, outputs=outputs, latency_s=took)
+        agrees, _ = compare(primary.outputs, outputs)
+        self._count(compared=len(agrees), agreed=int(agrees.sum()))
+        if self.log is not None:
+            self.log.observe_shadow(shadow, primary)
+
+    def _count(self, **amounts: int) -> None:
+        with self._lock:
+            for name, amount in amounts.items():
+                self._counts[name] += amount
