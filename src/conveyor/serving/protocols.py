@@ -199,6 +199,7 @@ def _tensor(entry: object, index: int) -> tuple[str, Array]:
         raise RequestError(
             400, f"input {name!r}: shape must be a list of non-negative integers", field=name
         )
+    shape = [int(d) for d in shape]  # JSON's 2.0 is the integer 2
     if datatype not in V2_DTYPES:
         raise RequestError(
             422,
@@ -315,6 +316,8 @@ def _object(value: object, field: str) -> dict[str, Any]:
 
 
 def _count(value: object) -> bool:
+    if isinstance(value, float):
+        return value.is_integer() and value >= 0
     return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 
 
