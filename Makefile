@@ -28,6 +28,8 @@ lint: install
 bench: install
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python bench/run.py
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python bench/quality.py
+	@case ",$(BENCH_ONLY)," in ,,|*,serving,*) \
+	  PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python bench/serving_bench.py;; esac
 
 clean:
 	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache .ruff_cache .mypy_cache

@@ -197,11 +197,12 @@ def selection(only: str) -> dict[str, set[int]]:
     """
     chosen: dict[str, set[int]] = {}
     tokens = [t.strip().lower() for t in only.split(",") if t.strip()]
-    if tokens and all(t == "quality" for t in tokens):
-        return {}  # bench/quality.py's group only
+    others = ("quality", "serving")  # bench/quality.py and bench/serving_bench.py
+    if tokens and all(t in others for t in tokens):
+        return {}
     for token in tokens:
-        if token == "quality":
-            continue  # measured by bench/quality.py, which `make bench` runs next
+        if token in others:
+            continue  # measured by the scripts `make bench` runs next
         group = next((g for g in GROUPS if token == g.key), None)
         if group is not None:
             chosen.setdefault(group.key, set()).update(group.numbers())
@@ -213,7 +214,7 @@ def selection(only: str) -> dict[str, set[int]]:
         number = token[len(group.text.prefix) :]
         if not number.isdigit() or int(number) not in group.numbers():
             raise SystemExit(
-                f"BENCH_ONLY: {token!r} is not a group (dvc, mlflow, quality) "
+                f"BENCH_ONLY: {token!r} is not a group (dvc, mlflow, quality, serving) "
                 "or a scenario (1..5, m0..m5)"
             )
         chosen.setdefault(group.key, set()).add(int(number))
