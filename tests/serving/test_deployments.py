@@ -3,7 +3,6 @@ hot swap under steady load that fails no request."""
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 from collections import Counter
@@ -11,7 +10,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 
 from conveyor import tracking
 from conveyor.cli.main import main
@@ -38,12 +36,15 @@ def row(served) -> dict[str, object]:
     return {"instances": [served.features.iloc[0].tolist()]}
 
 
-def test_every_model_with_a_table_is_served_by_it(served, project: Path) -> None:
+def test_every_model_with_a_table_is_served_by_it(served, project: Path, live_server) -> None:
     traffic("set", "cancer", "1=50", "2=50", "--sticky", "X-Conveyor-Key")
     pool, router, watcher = build_gateway([], Where.from_environment(), poll=False)
     assert sorted(s.version for s in pool.all() if s.name == "cancer") == [1, 2]
     seen: dict[str, set[str]] = {}
-    with _server(pool, router) as base, httpx.Client(base_url=base) as http:
+    with (
+        live_server(create_app(pool, router=router)) as address,
+        httpx.Client(base_url=f"http://{address}") as http,
+    ):
         for user in [f"user-{i}" for i in range(40)] * 2:
             answer = http.post(
                 "/v1/models/cancer:predict", json=row(served), headers={"X-Conveyor-Key": user}
@@ -63,7 +64,7 @@ def test_nothing_to_serve_says_how_to_serve_something(tmp_path: Path, monkeypatc
     assert "conveyor traffic set" in str(caught.value)
 
 
-def test_a_hot_swap_under_steady_load_fails_no_request(served, project: Path) -> None:
+def test_a_hot_swap_under_steady_load_fails_no_request(served, project: Path, live_server) -> None:
     traffic("set", "cancer", "1=100")
     pool, router, watcher = build_gateway([], Where.from_environment(), poll=False)
     watcher.interval_s = 0.1
@@ -72,7 +73,8 @@ def test_a_hot_swap_under_steady_load_fails_no_request(served, project: Path) ->
     versions: list[str] = []
     stop = threading.Event()
     try:
-        with _server(pool, router) as base:
+        with live_server(create_app(pool, router=router)) as address:
+            base = f"http://{address}"
 
             def load() -> None:
                 with httpx.Client(base_url=base) as http:
@@ -104,31 +106,3 @@ def test_a_hot_swap_under_steady_load_fails_no_request(served, project: Path) ->
     # After the swap settled, every request went to version 2.
     assert set(versions[settled:]) == {"2"}
     assert len(versions) > settled
-
-
-class _server:
-    """A uvicorn server on a free loopback port, in a thread."""
-
-    def __init__(self, pool, router) -> None:
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        config = uvicorn.Config(
-            create_app(pool, router=router), log_level="warning", lifespan="off"
-        )
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(
-            target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True
-        )
-
-    def __enter__(self) -> str:
-        self.thread.start()
-        deadline = time.monotonic() + 10
-        while not self.server.started and time.monotonic() < deadline:
-            time.sleep(0.01)
-        assert self.server.started
-        return f"http://127.0.0.1:{self.sock.getsockname()[1]}"
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.should_exit = True
-        self.thread.join(10)
-        self.sock.close()

@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from collections.abc import Iterator
 
 import numpy as np
 import pytest
-import uvicorn
 
 from conveyor.serving.app import create_app
 
@@ -17,22 +13,10 @@ tritonhttp = pytest.importorskip("tritonclient.http")
 
 
 @pytest.fixture
-def address(served) -> Iterator[str]:
+def address(served, live_server) -> Iterator[str]:
     """A uvicorn server on a free loopback port, in a thread, for the test's duration."""
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    config = uvicorn.Config(create_app(served.pool), log_level="warning", lifespan="off")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.01)
-    assert server.started
-    yield f"127.0.0.1:{sock.getsockname()[1]}"
-    server.should_exit = True
-    thread.join(10)
-    sock.close()
+    with live_server(create_app(served.pool)) as address:
+        yield address
 
 
 def test_tritonclient_infers_like_the_model_in_process(address: str, served) -> None:
