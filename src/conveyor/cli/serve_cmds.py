@@ -6,6 +6,8 @@ from typing import Annotated
 
 import typer
 
+from conveyor.serving.batching import DEFAULT_MAX_BATCH_SIZE, DEFAULT_MAX_WAIT_S
+
 
 def register(app: typer.Typer) -> None:
     """Add ``serve`` to ``app``."""
@@ -56,6 +58,23 @@ def serve(
         float,
         typer.Option("--log-window", min=0.001, help="Seconds per prediction log file."),
     ] = 60.0,
+    max_batch_size: Annotated[
+        int,
+        typer.Option(
+            "--max-batch-size",
+            min=1,
+            help="Most rows concurrent requests to one version share in a model call; 1: off.",
+        ),
+    ] = DEFAULT_MAX_BATCH_SIZE,
+    max_batch_wait_ms: Annotated[
+        float,
+        typer.Option(
+            "--max-batch-wait-ms",
+            min=0.0,
+            max=1000.0,
+            help="Longest a model call waits for more requests, only under concurrent load.",
+        ),
+    ] = DEFAULT_MAX_WAIT_S * 1000,
 ) -> None:
     """Serve registered model versions until Ctrl-C, on uvicorn with uvloop and httptools.
 
@@ -64,6 +83,7 @@ def serve(
     loaded and warmed first. Example: conveyor serve --model churn@champion --port 8080
     """
     from conveyor.project import load_project
+    from conveyor.serving.batching import BatchPolicy
     from conveyor.serving.deployments import build_gateway, build_observers
     from conveyor.serving.predlog import LogOptions
     from conveyor.serving.server import ServeOptions, run_server
@@ -81,6 +101,7 @@ def serve(
         request_timeout_s=timeout,
         max_body_bytes=int(max_body_mb * 1024 * 1024),
         log=LogOptions(log_predictions, log_sample_rate, tuple(log_mask or ()), log_window),
+        batching=BatchPolicy(max_batch_size, max_batch_wait_ms / 1000),
     )
     where = Where.from_environment()
     pool, router, watcher = build_gateway(options.models, where)
@@ -94,6 +115,12 @@ def serve(
         typer.echo(f"routing {table.model}: {routes} (revision {table.revision})")
     if log_predictions:
         typer.echo(f"logging {log_sample_rate:.0%} of predictions to {where.artifacts_url}")
+    batching = options.batching
+    if batching.enabled:
+        typer.echo(
+            f"batching up to {batching.max_batch_size} rows per model call, waiting at most "
+            f"{batching.max_wait_s * 1000:g} ms under concurrent load"
+        )
     typer.echo(f"listening on {options.url} with {workers} worker(s); Ctrl-C stops")
     observers = build_observers(pool, router, where, options.log) if workers == 1 else None
     try:

