@@ -106,3 +106,22 @@ def test_a_hot_swap_under_steady_load_fails_no_request(served, project: Path, li
     # After the swap settled, every request went to version 2.
     assert set(versions[settled:]) == {"2"}
     assert len(versions) > settled
+
+
+def test_versions_no_table_names_are_unloaded_after_draining(served, project: Path) -> None:
+    traffic("set", "cancer", "1=50", "2=50")
+    pool, _router, watcher = build_gateway(["cancer/1"], Where.from_environment(), poll=False)
+    watcher.drain_s = 0.3
+    traffic("set", "cancer", "2=100")
+    watcher.sync()
+    assert [s.version for s in pool.all() if s.name == "cancer"] == [1, 2]  # 1 was asked for
+    traffic("set", "cancer", "1=100")
+    watcher.sync()
+    assert [s.version for s in pool.all() if s.name == "cancer"] == [1, 2]  # still draining
+    time.sleep(0.4)
+    watcher.sync()
+    assert [s.version for s in pool.all() if s.name == "cancer"] == [1]
+    traffic("set", "cancer", "1=50", "2=50")  # wanted again: loaded again
+    watcher.sync()
+    assert [s.version for s in pool.all() if s.name == "cancer"] == [1, 2]
+    watcher.stop()

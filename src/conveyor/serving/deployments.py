@@ -4,15 +4,18 @@
 next poll (every ``interval_s``), loads and warms every version the table names that the
 pool lacks, and only then swaps the table into the router. A version therefore receives
 traffic only once it is ready, and requests already in flight on the old version finish
-there (its model stays loaded). A version that cannot be loaded or warmed leaves the old
-table in place and the error in the log.
+there. A version that no table names any more (and that ``--model`` did not ask for) is
+unloaded ``drain_s`` seconds later, so it stops holding memory; until then a request forcing
+it with ``X-Conveyor-Version`` still gets it. A version that cannot be loaded or warmed
+leaves the old table in place and the error in the log.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Sequence
+import time
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -29,6 +32,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("conveyor.serving")
 POLL_INTERVAL_S = 2.0
+DRAIN_S = 10.0
 
 
 class DeploymentWatcher:
@@ -41,12 +45,18 @@ class DeploymentWatcher:
         pool: ModelPool,
         router: Router,
         interval_s: float = POLL_INTERVAL_S,
+        *,
+        pinned: Iterable[tuple[str, int]] = (),
+        drain_s: float = DRAIN_S,
     ) -> None:
         self.registry = registry
         self.where = where
         self.pool = pool
         self.router = router
         self.interval_s = interval_s
+        self.pinned = frozenset(pinned)  # versions asked for by name: never unloaded
+        self.drain_s = drain_s
+        self._unrouted_since: dict[tuple[str, int], float] = {}
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -69,7 +79,24 @@ class DeploymentWatcher:
             self.router.update(table)
             applied.append(table.model)
             log.info("routing %s: %s (revision %d)", table.model, _describe(table), table.revision)
+        self._unload_unrouted()
         return applied
+
+    def _unload_unrouted(self) -> None:
+        """Unload versions of routed models that no table has named for ``drain_s`` seconds."""
+        tables = self.router.tables()
+        named = {(model, v) for model, table in tables.items() for v in table.versions()}
+        now = time.monotonic()
+        for served in self.pool.all():
+            key = (served.name, served.version)
+            if served.name not in tables or key in named or key in self.pinned:
+                self._unrouted_since.pop(key, None)
+                continue
+            since = self._unrouted_since.setdefault(key, now)
+            if now - since >= self.drain_s:
+                self.pool.remove(served.name, served.version)
+                del self._unrouted_since[key]
+                log.info("unloaded %s/%d: no routing table names it", *key)
 
     def _ready(self, table: RoutingTable) -> None:
         for version in table.versions():
@@ -125,8 +152,9 @@ def build_gateway(
     pool = ModelPool(trusted=trusted)
     for uri in uris:
         warm(pool.load_uri(registry, where, uri))
+    pinned = [(served.name, served.version) for served in pool.all()]
     router = Router()
-    watcher = DeploymentWatcher(registry, where, pool, router)
+    watcher = DeploymentWatcher(registry, where, pool, router, pinned=pinned)
     watcher.sync()
     if not pool.all():
         raise NotFoundError(

@@ -61,8 +61,9 @@ class ModelPool:
         """
         key = (name, version)
         with self._key_lock(key):
-            if key in self._served:
-                return self._served[key]
+            existing = self._served.get(key)
+            if existing is not None:
+                return existing
             from conveyor.loading import load_resolved
 
             uri = f"models:/{name}/{version}"
@@ -85,15 +86,22 @@ class ModelPool:
 
     def add(self, served: Served) -> None:
         """Serve an already loaded version (replacing one with the same key)."""
+        with self._guard:  # a new dict, swapped in whole: readers never see one mid-change
+            self._served = {**self._served, (served.name, served.version): served}
+
+    def remove(self, name: str, version: int) -> None:
+        """Stop serving a version; requests already holding it finish with it."""
         with self._guard:
-            self._served[(served.name, served.version)] = served
+            self._served = {k: v for k, v in self._served.items() if k != (name, version)}
+            self._locks.pop((name, version), None)
 
     def get(self, name: str, version: int | None = None) -> Served:
         """The version asked for (the latest loaded one if None); 404 RequestError if absent."""
-        versions = self.versions(name)
-        if version is None:
-            return self._served[(name, versions[-1])]
-        found = self._served.get((name, version))
+        served = self._served
+        versions = _versions(served, name)
+        if not versions:
+            raise self._unknown(name)
+        found = served.get((name, versions[-1] if version is None else version))
         if found is None:
             raise RequestError(
                 404,
@@ -105,12 +113,9 @@ class ModelPool:
 
     def versions(self, name: str) -> list[int]:
         """The loaded versions of ``name``, ascending; 404 RequestError if none is loaded."""
-        found = sorted(version for served, version in self._served if served == name)
+        found = _versions(self._served, name)
         if not found:
-            names = ", ".join(self.names()) or "none"
-            raise RequestError(
-                404, f"no model named {name!r} is served; served models: {names}", field="model"
-            )
+            raise self._unknown(name)
         return found
 
     def names(self) -> list[str]:
@@ -119,7 +124,14 @@ class ModelPool:
 
     def all(self) -> list[Served]:
         """Every loaded version, by name then version."""
-        return [self._served[key] for key in sorted(self._served)]
+        served = self._served
+        return [served[key] for key in sorted(served)]
+
+    def _unknown(self, name: str) -> RequestError:
+        names = ", ".join(self.names()) or "none"
+        return RequestError(
+            404, f"no model named {name!r} is served; served models: {names}", field="model"
+        )
 
     def __len__(self) -> int:
         return len(self._served)
@@ -127,6 +139,10 @@ class ModelPool:
     def _key_lock(self, key: tuple[str, int]) -> threading.Lock:
         with self._guard:
             return self._locks.setdefault(key, threading.Lock())
+
+
+def _versions(served: dict[tuple[str, int], Served], name: str) -> list[int]:
+    return sorted(version for model, version in served if model == name)
 
 
 def load_pool(uris: Sequence[str], where: Where, *, trusted: bool = False) -> ModelPool:
