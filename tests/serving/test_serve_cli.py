@@ -9,7 +9,7 @@ import pytest
 import uvicorn
 
 from conveyor.serving import asgi
-from conveyor.serving.server import LOG_VAR, MAX_BODY_VAR, MODELS_VAR, TIMEOUT_VAR
+from conveyor.serving.server import BATCH_VAR, LOG_VAR, MAX_BODY_VAR, MODELS_VAR, TIMEOUT_VAR
 
 
 @pytest.fixture
@@ -38,16 +38,21 @@ def test_serve_loads_the_models_and_runs_uvicorn_on_loopback(cli, served, starte
 def test_serve_with_workers_hands_uvicorn_an_import_string(
     cli, served, started, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    for name in (MODELS_VAR, TIMEOUT_VAR, MAX_BODY_VAR, LOG_VAR):  # restored after the test
+    for name in (MODELS_VAR, TIMEOUT_VAR, MAX_BODY_VAR, LOG_VAR, BATCH_VAR):  # restored
         monkeypatch.setenv(name, "")
-    result = cli("serve", "-m", "cancer/2", "--workers", "2", "--access-log", cwd=served.root)
+    result = cli(
+        "serve", "-m", "cancer/2", "--workers", "2", "--access-log",
+        "--max-batch-size", "8", "--max-batch-wait-ms", "0.5", cwd=served.root,
+    )  # fmt: skip
     assert result.exit_code == 0, result.output
+    assert "batching up to 8 rows per model call, waiting at most 0.5 ms" in result.output
     [(target, options)] = started
     assert target == "conveyor.serving.asgi:from_environment"
     assert (options["workers"], options["factory"], options["access_log"]) == (2, True, True)
     import os
 
     assert json.loads(os.environ[MODELS_VAR]) == ["cancer/2"]
+    assert json.loads(os.environ[BATCH_VAR]) == {"max_batch_size": 8, "max_wait_s": 0.0005}
     monkeypatch.setenv("CONVEYOR_PROJECT_ROOT", str(served.root))
     app = asgi.from_environment()
     assert "/invocations" in {route.path for route in app.routes}

@@ -23,7 +23,7 @@ from conveyor.serving.deployments import build_gateway, build_observers
 from conveyor.serving.pool import ModelPool
 from conveyor.serving.predlog import LogOptions, PredictionLog, read_predictions
 from conveyor.serving.routing import Route, Router, RoutingTable, Shadow, shadows_for
-from conveyor.serving.server import LOG_VAR, MAX_BODY_VAR, MODELS_VAR, TIMEOUT_VAR
+from conveyor.serving.server import BATCH_VAR, LOG_VAR, MAX_BODY_VAR, MODELS_VAR, TIMEOUT_VAR
 from conveyor.serving.shadow import ShadowRunner
 from conveyor.tracking import Where
 
@@ -141,6 +141,54 @@ def test_a_full_queue_drops_copies_and_counts_them(served) -> None:
     assert (stats["sent"], stats["dropped"], stats["failed"]) == (3, 7, 3)
 
 
+class Gate:
+    """A pool that holds the one shadow worker at its first ``get`` until released."""
+
+    def __init__(self, pool: ModelPool) -> None:
+        self.pool, self.calls = pool, 0
+        self.entered, self.release = threading.Event(), threading.Event()
+
+    def get(self, name: str, version: int | None = None) -> Any:
+        self.calls += 1
+        if self.calls == 1:
+            self.entered.set()
+            self.release.wait(10)
+        return self.pool.get(name, version)
+
+
+def test_copies_queued_together_share_a_call_and_each_is_compared_to_its_own(
+    served, tmp_path: Path
+) -> None:
+    router = Router([RoutingTable("cancer", (Route(1, 1),), (Shadow(2, 1.0),))])
+    gate = Gate(served.pool)
+    log = PredictionLog(str(tmp_path))
+    shadows = ShadowRunner(gate, router, log, workers=1)  # type: ignore[arg-type]
+    first = served.models[1]
+
+    def answered(i: int) -> Prediction:
+        rows = served.features.iloc[[i, i + 100]]
+        return Prediction(f"r{i}", "cancer", 1, rows, first.predict(rows), 0.001, datetime.now(UTC))
+
+    shadows.observe(answered(0))
+    assert gate.entered.wait(10)
+    for i in range(1, 30):
+        shadows.observe(answered(i))  # queued while the worker is held
+    gate.release.set()
+    shadows.close()
+    log.close()
+    assert gate.calls == 2  # the first copy alone, then the 29 queued ones in one merged call
+    copies = read_predictions(str(tmp_path), "cancer")
+    copies = copies[copies["version"] == 2]
+    assert len(copies) == 60
+    assert copies["latency_ms"].nunique() == 2
+    for i in range(30):
+        rows = served.features.iloc[[i, i + 100]]
+        mine = copies[copies["request_id"] == f"r{i}"]
+        expected = first.predict(rows) == served.models[2].predict(rows)
+        assert list(mine["agrees"]) == list(expected)
+    assert shadows.stats()["compared"] == 60
+
+
 class Raising:
     def predict(self, data: Any) -> Any:
         raise RuntimeError("the shadow is broken")
@@ -170,7 +218,7 @@ def test_serve_passes_the_log_options_to_workers(
     monkeypatch.setattr(uvicorn, "run", lambda app, **kw: calls.append(app))
     monkeypatch.delenv("CONVEYOR_DB_URL", raising=False)
     monkeypatch.delenv("CONVEYOR_ARTIFACTS", raising=False)
-    for name in (MODELS_VAR, TIMEOUT_VAR, MAX_BODY_VAR, LOG_VAR):  # restored after the test
+    for name in (MODELS_VAR, TIMEOUT_VAR, MAX_BODY_VAR, LOG_VAR, BATCH_VAR):  # restored
         monkeypatch.setenv(name, "")
     result = cli(
         "serve", "-m", "cancer/2", "-w", "2", "--log-sample-rate", "0.1",

@@ -4,7 +4,8 @@
 routing table has shadows, :meth:`Router.shadows` says which shadow versions get a copy
 (deterministic per request id). The copy is queued (bounded; when the queue is full it is
 dropped and counted, so the primary is never slowed) and predicted in a small thread pool
-after the response went out; the shadow's output goes to the prediction log with
+after the response went out, copies queued together sharing one model call per shadow
+version as in :mod:`conveyor.serving.batching`; the shadow's output goes to the prediction log with
 ``shadow_of`` and its agreement with the primary, never to the client::
 
     shadows = ShadowRunner(pool, router, log)
@@ -24,9 +25,11 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from conveyor.errors import NotFoundError
+from conveyor.serving.batching import ROW_WISE_FLAVORS, merge
 from conveyor.serving.predlog import compare
 
 if TYPE_CHECKING:
+    from conveyor.flavors.base import Array
     from conveyor.serving.app import Prediction
     from conveyor.serving.pool import ModelPool
     from conveyor.serving.predlog import PredictionLog
@@ -35,6 +38,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("conveyor.serving")
 WORKERS = 2
 QUEUE_SIZE = 1000
+MAX_BATCH = 64  # copies taken off the queue at once, merged per shadow version
 _STOP = None
 
 
@@ -104,31 +108,86 @@ class ShadowRunner:
 
     def _work(self) -> None:
         while (job := self._queue.get()) is not _STOP:
-            self._shadow(*job)
+            jobs, stopping = [job], False
+            while len(jobs) < MAX_BATCH:  # what queued meanwhile shares the model calls
+                try:
+                    more = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if more is _STOP:
+                    stopping = True
+                    break
+                jobs.append(more)
+            groups: dict[tuple[str, int], list[Prediction]] = {}
+            for primary, version in jobs:
+                groups.setdefault((primary.model, version), []).append(primary)
+            for (model, version), primaries in groups.items():
+                self._shadow(model, version, primaries)
+            if stopping:
+                return
 
-    def _shadow(self, primary: Prediction, version: int) -> None:
-        started = time.perf_counter()
+    def _shadow(self, model: str, version: int, primaries: list[Prediction]) -> None:
+        """Predict the copies for one shadow version: one merged call where the flavor allows."""
         try:
-            served = self.pool.get(primary.model, version)
-            outputs = served.model.predict(primary.inputs)
-        except Exception as exc:  # a failing shadow is counted and logged, nothing else
-            self._count(failed=1)
-            log.warning(
-                "shadow %s/%d of request %s failed: %s",
-                primary.model,
-                version,
-                primary.request_id,
-                type(exc).__name__,
-            )
+            served = self.pool.get(model, version)
+        except Exception as exc:  # the shadow is not loaded (any more): every copy failed
+            self._failed(model, version, primaries, exc)
             return
-        took = time.perf_counter() - started
+        if len(primaries) > 1 and served.flavor in ROW_WISE_FLAVORS:
+            started = time.perf_counter()
+            try:
+                answers = _split_rows(
+                    served.model.predict(merge([p.inputs for p in primaries])), primaries
+                )
+            except Exception:  # each copy on its own below says which one fails
+                answers = None
+            if answers is not None:
+                took = time.perf_counter() - started
+                for primary, outputs in zip(primaries, answers, strict=True):
+                    self._record(primary, version, outputs, took)
+                return
+        for primary in primaries:
+            started = time.perf_counter()
+            try:
+                outputs = served.model.predict(primary.inputs)
+            except Exception as exc:  # a failing shadow is counted and logged, nothing else
+                self._failed(model, version, [primary], exc)
+                continue
+            self._record(primary, version, outputs, time.perf_counter() - started)
+
+    def _record(self, primary: Prediction, version: int, outputs: Array, took: float) -> None:
         shadow = replace(primary, version=version, outputs=outputs, latency_s=took)
         agrees, _ = compare(primary.outputs, outputs)
         self._count(compared=len(agrees), agreed=int(agrees.sum()))
         if self.log is not None:
             self.log.observe_shadow(shadow, primary)
 
+    def _failed(
+        self, model: str, version: int, primaries: list[Prediction], exc: Exception
+    ) -> None:
+        self._count(failed=len(primaries))
+        for primary in primaries:
+            log.warning(
+                "shadow %s/%d of request %s failed: %s",
+                model,
+                version,
+                primary.request_id,
+                type(exc).__name__,
+            )
+
     def _count(self, **amounts: int) -> None:
         with self._lock:
             for name, amount in amounts.items():
                 self._counts[name] += amount
+
+
+def _split_rows(outputs: Array, primaries: list[Prediction]) -> list[Array] | None:
+    """Each copy's rows of a merged answer; None if the model answered another row count."""
+    sizes = [len(primary.inputs) for primary in primaries]
+    if len(outputs) != sum(sizes):
+        return None
+    parts, start = [], 0
+    for size in sizes:
+        parts.append(outputs[start : start + size])
+        start += size
+    return parts
