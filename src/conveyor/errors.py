@@ -142,6 +142,10 @@ class UntrustedModel(ModelError):
     """Loading the model would run code from its files; only ``trusted=True`` allows it."""
 
 
+class BundleError(ConveyorError):
+    """A model bundle could not be built: writing its files or building a wheel failed."""
+
+
 class DataError(ConveyorError, ValueError):
     """A data file cannot be read or used as asked: empty, unknown format, missing columns."""
 

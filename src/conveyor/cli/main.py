@@ -15,6 +15,7 @@ import typer
 from conveyor.cli import (
     ci_cmds,
     models_cmds,
+    package_cmds,
     pipeline_cmds,
     quality_cmds,
     runs_cmds,
@@ -38,6 +39,7 @@ ci_cmds.register(app)
 quality_cmds.register(app)
 validate_cmds.register(app)
 serve_cmds.register(app)
+package_cmds.register(app)
 traffic_cmds.register(app)
 
 

@@ -18,6 +18,7 @@ import tempfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
+from typing import Any
 
 from conveyor.serving.app import MAX_BODY_BYTES, REQUEST_TIMEOUT_S, PredictionObserver, create_app
 from conveyor.serving.batching import BatchPolicy
@@ -77,14 +78,7 @@ def run_server(
     """
     import uvicorn
 
-    common = {
-        "host": options.host,
-        "port": options.port,
-        "loop": "uvloop" if _installed("uvloop") else "auto",
-        "http": "httptools" if _installed("httptools") else "auto",
-        "access_log": options.access_log,
-        "log_level": "info",
-    }
+    common = uvicorn_options(options.host, options.port, access_log=options.access_log)
     if options.workers == 1:
         app = create_app(
             pool,
@@ -96,7 +90,7 @@ def run_server(
             batching=options.batching,
         )
         freeze_startup_objects()
-        uvicorn.run(app, **common)  # type: ignore[arg-type]
+        uvicorn.run(app, **common)
         return
     os.environ.update(worker_environment(options))
     with multiprocess_metrics():
@@ -104,8 +98,21 @@ def run_server(
             "conveyor.serving.asgi:from_environment",
             factory=True,
             workers=options.workers,
-            **common,  # type: ignore[arg-type]
+            **common,
         )
+
+
+def uvicorn_options(host: str, port: int, *, access_log: bool = False) -> dict[str, Any]:
+    """How the gateway runs uvicorn (``conveyor serve`` and bundles alike): uvloop and
+    httptools where installed."""
+    return {
+        "host": host,
+        "port": port,
+        "loop": "uvloop" if _installed("uvloop") else "auto",
+        "http": "httptools" if _installed("httptools") else "auto",
+        "access_log": access_log,
+        "log_level": "info",
+    }
 
 
 def freeze_startup_objects() -> None:
