@@ -74,6 +74,21 @@ async def test_python_function_models_are_never_merged(served) -> None:
     assert {call.requests for call in calls} == {1}
 
 
+async def test_unmerged_requests_run_side_by_side_so_a_slow_one_blocks_nobody(served) -> None:
+    # the quirky pyfunc model sleeps 3 s on a negative first value
+    batcher = Batcher(served.trusted_pool.get("quirky", 1), BatchPolicy(64))
+    slow = pd.DataFrame({"a": [-1.0], "b": [0.0]})
+    fast = [pd.DataFrame({"a": [float(i)], "b": [0.0]}) for i in range(1, 4)]
+    sleeper = asyncio.ensure_future(batcher.predict(slow, False, 2.0))
+    await asyncio.sleep(0.05)  # the slow call is running
+    started = time.perf_counter()
+    answers = await asyncio.gather(*(batcher.predict(f, False, 30.0) for f in fast))
+    assert time.perf_counter() - started < 1.0  # not queued behind the 3 s call
+    assert [a[0].tolist() for a in answers] == [[2.0], [4.0], [6.0]]
+    with pytest.raises(TimeoutError):
+        await sleeper
+
+
 async def test_a_failing_request_fails_alone_when_merged(served) -> None:
     # scikit-learn refuses NaN: the merged call fails, each request is retried on its own
     calls: list[BatchRecord] = []

@@ -20,7 +20,8 @@ How a batch forms (per model version, one model call at a time):
 If a merged call fails, each request of it is retried alone, so one bad row fails only its own
 request. Only flavors whose rows are predicted independently are merged
 (:data:`ROW_WISE_FLAVORS`); a python-function model may look at the whole batch, so its
-requests run one by one, as do all requests when ``max_batch_size`` is 1.
+requests each get their own call, concurrently in worker threads, as do all requests when
+``max_batch_size`` is 1.
 """
 
 from __future__ import annotations
@@ -128,6 +129,8 @@ class Batcher:
 
         import anyio
 
+        if not self.merges:
+            return await self._alone(data, with_proba, timeout_s)
         loop = asyncio.get_running_loop()
         pending = _Pending(data, len(data), with_proba, loop.create_future())
         self._queue.append(pending)
@@ -137,6 +140,24 @@ class Batcher:
             self._runner = loop.create_task(self._run_queue(timeout_s))
         with anyio.fail_after(timeout_s):  # cancels the future: its call then skips it
             return await pending.future
+
+    async def _alone(self, data: ModelInput, with_proba: bool, timeout_s: float) -> Answer:
+        """Without merging, each request gets its own call in a worker thread, as many at once
+        as the thread pool allows (serialising them would make one slow request everyone's)."""
+        import anyio
+        import anyio.to_thread
+
+        started = time.perf_counter()
+        with anyio.fail_after(timeout_s):
+            answer = await anyio.to_thread.run_sync(
+                _answer, self.served, data, with_proba, abandon_on_cancel=True
+            )
+        if self.listener is not None:
+            took = time.perf_counter() - started
+            self.listener(
+                BatchRecord(self.served.name, self.served.version, len(data), 1, 0.0, took)
+            )
+        return answer
 
     async def _run_queue(self, timeout_s: float) -> None:
         """Make calls until the queue is empty, then stop (the next request starts another)."""
@@ -220,22 +241,22 @@ def _answer_all(served: Served, batch: Sequence[_Pending]) -> list[Answer | Base
     """One model call for the whole batch; if it fails, one call per request (in a thread)."""
     if len(batch) > 1:
         try:
-            return _split(_answer(served, merge([p.data for p in batch]), batch), batch)
+            wants_proba = any(pending.with_proba for pending in batch)
+            return _split(_answer(served, merge([p.data for p in batch]), wants_proba), batch)
         except Exception:  # each request's own call below says whose rows failed
             pass
     answers: list[Answer | BaseException] = []
     for pending in batch:
         try:
-            answers.append(_answer(served, pending.data, [pending]))
+            answers.append(_answer(served, pending.data, pending.with_proba))
         except Exception as exc:  # handed to that request's handler to report
             answers.append(exc)
     return answers
 
 
-def _answer(served: Served, data: ModelInput, batch: Sequence[_Pending]) -> Answer:
+def _answer(served: Served, data: ModelInput, with_proba: bool) -> Answer:
     predicted = served.model.predict(data)
-    wants_proba = any(pending.with_proba for pending in batch)
-    return predicted, served.model.predict_proba(data) if wants_proba else None
+    return predicted, served.model.predict_proba(data) if with_proba else None
 
 
 def _split(answer: Answer, batch: Sequence[_Pending]) -> list[Answer | BaseException]:
