@@ -164,7 +164,11 @@ class Gateway:
 
     def routes(self) -> list[Route]:
         """Every route the gateway answers."""
-        return [
+        return [  # predictions first: routes are matched in order, twice with metrics on
+            Route("/v1/models/{model}:predict", self.predict_v1, methods=["POST"]),
+            Route("/v2/models/{model}/infer", self.infer, methods=["POST"]),
+            Route("/invocations", self.invocations, methods=["POST"]),
+            Route("/v2/models/{model}/versions/{version}/infer", self.infer, methods=["POST"]),
             Route("/v2", self.server_metadata),
             Route("/v2/health/live", self.live),
             Route("/v2/health/ready", self.ready),
@@ -172,10 +176,6 @@ class Gateway:
             Route("/v2/models/{model}/ready", self.model_ready),
             Route("/v2/models/{model}/versions/{version}", self.model_metadata),
             Route("/v2/models/{model}/versions/{version}/ready", self.model_ready),
-            Route("/v2/models/{model}/infer", self.infer, methods=["POST"]),
-            Route("/v2/models/{model}/versions/{version}/infer", self.infer, methods=["POST"]),
-            Route("/v1/models/{model}:predict", self.predict_v1, methods=["POST"]),
-            Route("/invocations", self.invocations, methods=["POST"]),
             Route("/openapi.json", self.openapi),
         ]
 
