@@ -124,7 +124,8 @@ def serve(
     typer.echo(f"listening on {options.url} with {workers} worker(s); Ctrl-C stops")
     observers = build_observers(pool, router, where, options.log) if workers == 1 else None
     try:
-        run_server(pool, options, router, observers.all() if observers else ())
+        closing = [observers.close] if observers else []
+        run_server(pool, options, router, observers.all() if observers else (), closing)
     finally:
         watcher.stop()
         if observers is not None:

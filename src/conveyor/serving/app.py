@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol
@@ -92,6 +93,7 @@ def create_app(
     observers: Sequence[PredictionObserver] = (),
     metrics: GatewayMetrics | None = None,
     batching: BatchPolicy | None = None,
+    on_shutdown: Sequence[Callable[[], None]] = (),
 ) -> Starlette:
     """The ASGI app serving every model in ``pool`` over the v2, v1 and MLflow protocols.
 
@@ -101,6 +103,9 @@ def create_app(
     ``GET /metrics`` (see :mod:`conveyor.serving.metrics`). ``batching`` sets how concurrent
     requests to one version are merged into one model call (default :class:`BatchPolicy`;
     ``BatchPolicy(max_batch_size=1)`` turns it off; see :mod:`conveyor.serving.batching`).
+    ``on_shutdown`` runs (in a worker thread) when the server shuts down gracefully, SIGTERM
+    included: uvicorn re-raises SIGTERM after shutting down, so code after ``uvicorn.run``
+    never runs then, and the prediction log must be written here.
 
     >>> app = create_app(pool, metrics=GatewayMetrics())  # doctest: +SKIP
     """
@@ -128,12 +133,27 @@ def create_app(
     return Starlette(
         routes=routes,
         middleware=middleware,
+        lifespan=_closing(on_shutdown),
         exception_handlers={
             RequestError: _error_response,
             ModelError: _error_response,
             HTTPException: _error_response,
         },
     )
+
+
+def _closing(
+    on_shutdown: Sequence[Callable[[], None]],
+) -> Callable[[Starlette], AbstractAsyncContextManager[None]]:
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        yield
+        import anyio.to_thread
+
+        for close in on_shutdown:
+            await anyio.to_thread.run_sync(close)
+
+    return lifespan
 
 
 class Gateway:

@@ -13,7 +13,6 @@ to ``PROMETHEUS_MULTIPROC_DIR`` (multiprocess mode) when it is set::
 
 from __future__ import annotations
 
-import atexit
 import json
 import os
 from typing import Any
@@ -55,7 +54,6 @@ def from_environment() -> Starlette:
     where = Where.from_environment()
     pool, router, _watcher = build_gateway(models, where)
     observers = build_observers(pool, router, where, log_options)
-    atexit.register(observers.close)  # the worker's last window is written when it exits
     app = create_app(
         pool,
         router=router,
@@ -64,6 +62,7 @@ def from_environment() -> Starlette:
         observers=observers.all(),
         metrics=metrics,
         batching=batching,
+        on_shutdown=[observers.close],  # the worker's last window, also on SIGTERM
     )
     freeze_startup_objects()
     return app

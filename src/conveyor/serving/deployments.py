@@ -178,7 +178,7 @@ class Observers:
         return [self.shadows] if self.log is None else [self.log, self.shadows]
 
     def close(self) -> None:
-        """Finish the queued shadow copies, then write what the log still buffers."""
+        """Finish the queued shadow copies, then write what the log still buffers (once)."""
         self.shadows.close()
         if self.log is not None:
             self.log.close()

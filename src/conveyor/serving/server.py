@@ -15,7 +15,7 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -71,10 +71,12 @@ def run_server(
     options: ServeOptions,
     router: Router | None = None,
     observers: Sequence[PredictionObserver] = (),
+    on_shutdown: Sequence[Callable[[], None]] = (),
 ) -> None:
     """Serve until interrupted, on uvloop and httptools where they are installed.
 
-    ``observers`` serve the one-worker case; with several workers each builds its own.
+    ``observers`` and ``on_shutdown`` (closing them) serve the one-worker case; with several
+    workers each builds and closes its own.
     """
     import uvicorn
 
@@ -88,6 +90,7 @@ def run_server(
             observers=observers,
             metrics=GatewayMetrics(),
             batching=options.batching,
+            on_shutdown=on_shutdown,
         )
         freeze_startup_objects()
         uvicorn.run(app, **common)

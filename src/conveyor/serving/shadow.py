@@ -66,6 +66,7 @@ class ShadowRunner:
         self._queue: queue.Queue[tuple[Prediction, int] | None] = queue.Queue(queue_size)
         self._lock = threading.Lock()
         self._counts = {"sent": 0, "dropped": 0, "failed": 0, "compared": 0, "agreed": 0}
+        self._closed = False
         self._threads = [
             threading.Thread(target=self._work, name=f"conveyor-shadow-{i}", daemon=True)
             for i in range(workers)
@@ -99,7 +100,11 @@ class ShadowRunner:
         return counts
 
     def close(self, timeout_s: float = 10.0) -> None:
-        """Finish the queued copies (up to ``timeout_s``) and stop the threads."""
+        """Finish the queued copies (up to ``timeout_s``) and stop the threads; once."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
         for _ in self._threads:
             self._queue.put(_STOP)
         deadline = time.monotonic() + timeout_s

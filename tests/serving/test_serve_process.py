@@ -1,0 +1,117 @@
+"""`conveyor serve` as a real process on a real socket: one worker and two, stopped by SIGTERM
+the way `docker stop` and Kubernetes stop it."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from conveyor.serving.predlog import read_predictions
+from conveyor.tracking import Where
+
+pytestmark = pytest.mark.slow
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def serving(root: Path, *args: str) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """``conveyor serve ARGS`` in ``root`` on a free port, ready; killed if the test fails."""
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CONVEYOR_", "PROMETHEUS"))}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "conveyor", "serve", "--port", str(port), *args],
+        cwd=root,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            assert proc.poll() is None, proc.stdout.read().decode() if proc.stdout else ""
+            try:
+                if httpx.get(f"{url}/v2/health/ready", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.2)
+        else:
+            pytest.fail(f"conveyor serve {' '.join(args)} was not ready in 60 s")
+        yield url, proc
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
+        if proc.stdout:
+            proc.stdout.close()
+
+
+def _predict(url: str, served, prefix: str, count: int) -> None:
+    for i in range(count):
+        row = served.features.iloc[i].tolist()
+        # a new connection each time, so that with two workers both get some
+        answer = httpx.post(
+            f"{url}/v1/models/cancer:predict",
+            json={"instances": [row]},
+            headers={"X-Request-ID": f"{prefix}-{i}"},
+        )
+        assert answer.status_code == 200, answer.text
+        assert (
+            answer.json()["predictions"]
+            == served.models[1].predict(served.features.iloc[[i]]).tolist()
+        )
+
+
+def _logged(root: Path, prefix: str, monkeypatch: pytest.MonkeyPatch) -> int:
+    monkeypatch.delenv("CONVEYOR_DB_URL", raising=False)
+    monkeypatch.delenv("CONVEYOR_ARTIFACTS", raising=False)
+    monkeypatch.chdir(root)
+    rows = read_predictions(Where.from_environment().artifacts_url, "cancer")
+    return int(rows["request_id"].str.startswith(f"{prefix}-").sum())
+
+
+def _requests_counted(url: str) -> float:
+    text = httpx.get(f"{url}/metrics").text
+    return sum(
+        sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.name == "conveyor_requests_total" and sample.labels.get("status") == "200"
+        and sample.labels.get("route") == "/v1/models/{model}:predict"
+    )  # fmt: skip
+
+
+def test_sigterm_writes_the_prediction_log_before_exiting(served, monkeypatch) -> None:
+    with serving(served.root, "--model", "cancer@champion", "--log-window", "3600") as (url, proc):
+        _predict(url, served, "sigterm-one", 12)
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(30)
+    assert _logged(served.root, "sigterm-one", monkeypatch) == 12
+
+
+def test_two_workers_share_the_port_merge_metrics_and_both_write_their_log(
+    served, monkeypatch
+) -> None:
+    args = ("--model", "cancer@champion", "--workers", "2", "--log-window", "3600")
+    with serving(served.root, *args) as (url, proc):
+        _predict(url, served, "two-workers", 30)
+        assert _requests_counted(url) == 30  # whichever worker answers the scrape
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(30)
+    assert _logged(served.root, "two-workers", monkeypatch) == 30
