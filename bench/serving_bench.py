@@ -1,61 +1,187 @@
 """Serving speed, side by side: ``conveyor serve``, ``mlflow models serve`` and a bare ceiling.
 
-Run: ``.venv/bin/python bench/serving_bench.py`` (a few minutes; MLflow is installed from
-PyPI into ``bench/.venvs/mlflow`` on the first run, see ``tracking_tools.py``).
+Run, from the repository root (about three and a half minutes; MLflow is installed from PyPI into
+``bench/.venvs/mlflow`` on the first run, see ``tracking_tools.py``)::
+
+    BENCH_ONLY=serving make bench                  # = .venv/bin/python bench/serving_bench.py
+    SERVING_ONLY=single,ceiling .venv/bin/python bench/serving_bench.py   # some scenarios
+
+The whole run replaces the block between ``<!-- group:serving -->`` markers in RESULTS.md
+(the rest of the file is left as it was); a run narrowed by ``SERVING_ONLY`` (``single``,
+``full``, ``conveyor`` = both, ``mlflow``, ``ceiling``) only prints.
 
 One model for all: scikit-learn's ``make_pipeline(StandardScaler(), LogisticRegression())``
 fitted on the bundled breast-cancer data, pickled once into ``bench/.work/serving`` and
 logged from that file by each tool (Conveyor: ``conveyor.log_model`` in a scratch project,
-registered and promoted to ``@champion``; MLflow: ``mlflow.sklearn.log_model`` into a file
-store). Three servers, started one at a time, each measured right after the other:
+registered four times as versions 1-4 of ``cancer``, version 1 promoted to ``@champion``;
+MLflow: ``mlflow.sklearn.log_model`` into a file store). One row per request. Servers,
+started one at a time, each measured right after the other:
 
-- ``conveyor serve --model cancer@champion`` with ``--no-log-predictions``, and once more
-  with the prediction log on (the default);
+- ``single, batching off``: ``conveyor serve --model cancer@champion --no-log-predictions
+  --max-batch-size 1``;
+- ``single, batching on``: the same with adaptive batching at its defaults;
+- ``full``: ``conveyor serve`` with no ``--model``, so it serves the routing table set by
+  ``conveyor traffic set cancer 1=34 2=33 3=33`` and ``conveyor traffic shadow cancer 4
+  --share 0.1``, the prediction log on (the default) and ``/metrics`` (always on). Before
+  it is measured, every version must answer ``/v2/models/cancer/versions/N/ready`` and the
+  ``X-Conveyor-Model-Version`` of a few requests must take several values; after it, the
+  split is read back from ``/metrics`` and the rows from the prediction log. A diagnostic
+  run, the same without the log, says how much of the overhead is the log's;
 - ``mlflow models serve --env-manager local`` with its defaults (telemetry off);
 - the ceiling: a bare Starlette endpoint returning a constant, on uvicorn with uvloop and
   httptools.
 
-The load comes from a separate process: an asyncio client (``httpx.AsyncClient``, a
-keep-alive connection pool as large as the concurrency), one row per request, ``c`` workers
-each sending its next request as soon as the last one answered, for ``DURATION_S`` after
-``WARMUP_S`` of warm-up. Everything runs on this machine, over loopback, so the load
-generator and the server share its cores. The scratch projects are removed at the end and
-every server is stopped, on error and Ctrl-C too.
+The load comes from ``wrk`` when it is on ``PATH`` (``bench/wrk_post.lua`` POSTs the body
+and prints a JSON summary), else from an asyncio client in a separate process
+(``httpx.AsyncClient`` with a keep-alive pool of ``c`` connections and ``c`` closed-loop
+workers); the block says which. Each measurement is a discarded ``WARMUP_S`` warm-up, then
+``DURATION_S`` measured. Everything runs on this machine, over loopback, so the load
+generator and the server share its cores. Servers are stopped with SIGINT, as Ctrl-C
+would (``conveyor serve`` writes its buffered prediction log on that path), on error and
+Ctrl-C too; the scratch projects are removed at the end.
 """
 
 from __future__ import annotations
 
 import contextlib
+import importlib.metadata
 import json
 import os
 import pickle
+import re
 import shutil
 import signal
 import socket
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from tools import BENCH_DIR, REPO_ROOT, base_env
+from tools import BENCH_DIR, REPO_ROOT, base_env, source_fingerprint, versions
 
 WORK = BENCH_DIR / ".work" / "serving"
-WARMUP_S = 2.0
-DURATION_S = 8.0
+RESULTS = BENCH_DIR / "RESULTS.md"
+KEY = "serving"
+WRK_SCRIPT = BENCH_DIR / "wrk_post.lua"
+WARMUP_S = 2
+DURATION_S = 8
+REQUEST_TIMEOUT_S = 30
 READY_TIMEOUT_S = 180.0
+SCENARIOS = ("single", "full", "mlflow", "ceiling")
 
 # targets of issue 5, "Speed, measured against MLflow side by side"
 TARGET_X_MLFLOW_C16 = 20.0
 TARGET_P99_SHARE_C16 = 0.1
 TARGET_X_MLFLOW_C64 = 40.0
 TARGET_CEILING_SHARE_C16 = 0.4
+TARGET_FULL_OVERHEAD = 0.15
+
+SINGLE_OFF = "conveyor (single, batching off)"
+SINGLE_ON = "conveyor (single, batching on)"
+FULL = "conveyor (full: 3-way split + 10% shadow + log + metrics)"
+FULL_NO_LOG = "conveyor (diagnostic: full without the log)"
+CEILING = "ceiling (bare Starlette)"
 
 
-# --------------------------------------------------------------------------- load generator
+# --------------------------------------------------------------------------- load generators
+
+
+@dataclass(frozen=True)
+class LoadGen:
+    """``wrk`` (when ``wrk`` is the path to it) or the asyncio client; one measurement each."""
+
+    wrk: str | None
+    env: dict[str, str]
+
+    @property
+    def name(self) -> str:
+        return "wrk" if self.wrk else "asyncio"
+
+    def describe(self) -> str:
+        if self.wrk:
+            version = subprocess.run(
+                [self.wrk, "-v"], capture_output=True, text=True, check=False
+            ).stdout.splitlines()
+            return (
+                f"**wrk** ({version[0].split(' Copyright')[0] if version else self.wrk}): "
+                f"`wrk -t<T> -c<c> -d{DURATION_S}s --latency --timeout {REQUEST_TIMEOUT_S}s "
+                "-s bench/wrk_post.lua URL -- BODY`, T = 1 thread at c=1 and 2 otherwise, "
+                f"keep-alive connections, a {WARMUP_S} s wrk run discarded before each "
+                f"measured {DURATION_S} s run"
+            )
+        return (
+            "**asyncio client** (wrk not on PATH): a separate process, `httpx.AsyncClient` "
+            "with a keep-alive pool of `c` connections and `c` closed-loop workers, "
+            f"{WARMUP_S} s warm-up then {DURATION_S} s measured"
+        )
+
+    def run(self, url: str, body: str, concurrency: int) -> dict[str, Any]:
+        if self.wrk:
+            self._wrk(url, body, concurrency, WARMUP_S)
+            return self._wrk(url, body, concurrency, DURATION_S)
+        return self._asyncio(url, body, concurrency)
+
+    def _wrk(self, url: str, body: str, concurrency: int, seconds: int) -> dict[str, Any]:
+        assert self.wrk is not None
+        threads = 1 if concurrency == 1 else min(2, concurrency)
+        argv = [
+            self.wrk,
+            f"-t{threads}",
+            f"-c{concurrency}",
+            f"-d{seconds}s",
+            "--latency",
+            "--timeout",
+            f"{REQUEST_TIMEOUT_S}s",
+            "-s",
+            str(WRK_SCRIPT),
+            url,
+            "--",
+            body,
+        ]
+        proc = subprocess.run(
+            argv, env=self.env, capture_output=True, text=True, check=False, timeout=seconds + 60
+        )
+        lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("WRK_JSON ")]
+        if proc.returncode != 0 or not lines:
+            raise RuntimeError(f"wrk failed ({proc.returncode}):\n{proc.stdout}{proc.stderr}")
+        s = json.loads(lines[-1].removeprefix("WRK_JSON "))
+        kinds = {k: s[k] for k in ("connect", "read", "write", "timeout", "status") if s[k]}
+        ok = s["requests"] - s["status"]
+        return {
+            "requests": ok,
+            "rps": ok / (s["duration_us"] / 1e6),
+            "p50_ms": s["p50_us"] / 1000,
+            "p95_ms": s["p95_us"] / 1000,
+            "p99_ms": s["p99_us"] / 1000,
+            "errors": sum(kinds.values()),
+            "error_kinds": kinds,
+        }
+
+    def _asyncio(self, url: str, body: str, concurrency: int) -> dict[str, Any]:
+        spec = {
+            "url": url,
+            "body": body,
+            "concurrency": concurrency,
+            "warmup": WARMUP_S,
+            "duration": DURATION_S,
+        }
+        proc = subprocess.run(
+            [sys.executable, __file__, "--loadgen", json.dumps(spec)],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=WARMUP_S + DURATION_S + 120,
+        )
+        if proc.returncode != 0:
+            raise RuntimeError(f"load generator failed:\n{proc.stdout}{proc.stderr}")
+        return dict(json.loads(proc.stdout.strip().splitlines()[-1]))
 
 
 def _loadgen(spec: dict[str, Any]) -> dict[str, Any]:
@@ -64,12 +190,10 @@ def _loadgen(spec: dict[str, Any]) -> dict[str, Any]:
 
     import httpx
 
-    try:
+    with contextlib.suppress(ImportError):
         import uvloop
 
         uvloop.install()
-    except ImportError:
-        pass
 
     url: str = spec["url"]
     body = spec["body"].encode()
@@ -79,31 +203,27 @@ def _loadgen(spec: dict[str, Any]) -> dict[str, Any]:
     async def main() -> dict[str, Any]:
         limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
         latencies: list[float] = []
-        errors = 0
         error_kinds: dict[str, int] = {}
         start = time.perf_counter()
         measure_from = start + spec["warmup"]
         stop_at = measure_from + spec["duration"]
-        async with httpx.AsyncClient(limits=limits, timeout=30.0) as client:
+        async with httpx.AsyncClient(limits=limits, timeout=REQUEST_TIMEOUT_S) as client:
 
             async def worker() -> None:
-                nonlocal errors
                 while True:
                     t0 = time.perf_counter()  # uvloop's loop.time() ticks in ms
                     if t0 >= stop_at:
                         return
                     try:
                         response = await client.post(url, content=body, headers=headers)
-                        ok = response.status_code == 200
-                        kind = str(response.status_code)
+                        kind = "" if response.status_code == 200 else str(response.status_code)
                     except httpx.HTTPError as exc:
-                        ok, kind = False, type(exc).__name__
+                        kind = type(exc).__name__
                     t1 = time.perf_counter()
                     if t0 >= measure_from and t1 <= stop_at:
-                        if ok:
+                        if not kind:
                             latencies.append(t1 - t0)
                         else:
-                            errors += 1
                             error_kinds[kind] = error_kinds.get(kind, 0) + 1
 
             await asyncio.gather(*(worker() for _ in range(concurrency)))
@@ -118,8 +238,9 @@ def _loadgen(spec: dict[str, Any]) -> dict[str, Any]:
             "requests": len(latencies),
             "rps": len(latencies) / spec["duration"],
             "p50_ms": pct(0.50),
+            "p95_ms": pct(0.95),
             "p99_ms": pct(0.99),
-            "errors": errors,
+            "errors": sum(error_kinds.values()),
             "error_kinds": error_kinds,
         }
 
@@ -135,24 +256,29 @@ class Server:
 
     label: str
     proc: subprocess.Popen[bytes]
-    url: str
+    base: str
+    path: str
     body: str
     log: Path
 
+    @property
+    def url(self) -> str:
+        return self.base + self.path
+
     def stop(self) -> None:
-        if self.proc.poll() is None:
+        """Ctrl-C's SIGINT first (``conveyor serve`` writes its prediction log on that path),
+        then SIGTERM, then SIGKILL, to the whole process group."""
+        for sig, wait_s in ((signal.SIGINT, 15), (signal.SIGTERM, 5), (signal.SIGKILL, 5)):
+            if self.proc.poll() is not None:
+                break
             try:
-                os.killpg(self.proc.pid, signal.SIGTERM)
+                os.killpg(self.proc.pid, sig)
             except ProcessLookupError:
                 return
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(timeout=5)
-        else:  # the leader is gone; its children (workers) may not be
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.proc.pid, signal.SIGKILL)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.proc.wait(timeout=wait_s)
+        with contextlib.suppress(ProcessLookupError):  # the leader is gone; workers may not be
+            os.killpg(self.proc.pid, signal.SIGKILL)
 
 
 RUNNING: list[Server] = []
@@ -165,15 +291,17 @@ def free_port() -> int:
 
 
 def start(
-    label: str, argv: list[str], cwd: Path, env: dict[str, str], url: str, body: str
+    label: str, argv: list[str], cwd: Path, env: dict[str, str], port: int, path: str, body: str
 ) -> Server:
-    log = WORK / f"{label.replace(' ', '_').replace('/', '_')}.log"
+    """Start ``argv`` (listening on ``port``) and wait until ``path`` answers ``body`` with 200."""
+    log = WORK / (re.sub(r"[^\w.-]+", "_", label).strip("_") + ".log")
     with log.open("wb") as out:
         proc = subprocess.Popen(
             argv, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
         )
-    server = Server(label, proc, url, body, log)
+    server = Server(label, proc, f"http://127.0.0.1:{port}", path, body, log)
     RUNNING.append(server)
+    print(f"{label}: {' '.join(argv[:1] + argv[1:8])} ...", flush=True)
     wait_ready(server)
     return server
 
@@ -209,35 +337,38 @@ def stop(server: Server) -> None:
         RUNNING.remove(server)
 
 
-def measure(server: Server, concurrency: int, env: dict[str, str]) -> dict[str, Any]:
-    spec = {
-        "url": server.url,
-        "body": server.body,
-        "concurrency": concurrency,
-        "warmup": WARMUP_S,
-        "duration": DURATION_S,
-    }
-    proc = subprocess.run(
-        [sys.executable, __file__, "--loadgen", json.dumps(spec)],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=WARMUP_S + DURATION_S + 120,
-    )
-    if proc.returncode != 0:
-        raise RuntimeError(f"load generator failed:\n{proc.stdout}{proc.stderr}")
-    result = json.loads(proc.stdout.strip().splitlines()[-1])
-    result.update(server=server.label, concurrency=concurrency)
-    if server.proc.poll() is not None:
-        raise RuntimeError(f"{server.label} died during the load:\n{tail(server)}")
-    print(
-        f"  {server.label:<34} c={concurrency:<3} {result['rps']:8.1f} req/s  "
-        f"p50 {result['p50_ms']:7.2f} ms  p99 {result['p99_ms']:7.2f} ms  "
-        f"errors {result['errors']}",
-        flush=True,
-    )
-    return result
+@dataclass
+class Run:
+    """Everything one run of this script measured and noticed."""
+
+    load: LoadGen
+    results: list[dict[str, Any]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    meta: dict[str, str] = field(default_factory=dict)
+
+    def measure(self, server: Server, concurrencies: tuple[int, ...]) -> None:
+        for c in concurrencies:
+            result = self.load.run(server.url, server.body, c)
+            result.update(server=server.label, concurrency=c)
+            if server.proc.poll() is not None:
+                raise RuntimeError(f"{server.label} died during the load:\n{tail(server)}")
+            self.results.append(result)
+            print(
+                f"  {server.label:<58} c={c:<3} {result['rps']:8.1f} req/s  "
+                f"p50 {result['p50_ms']:7.2f} ms  p99 {result['p99_ms']:8.2f} ms  "
+                f"errors {errors_text(result)}",
+                flush=True,
+            )
+
+    def find(self, label: str, c: int) -> dict[str, Any] | None:
+        return next(
+            (r for r in self.results if r["server"].startswith(label) and r["concurrency"] == c),
+            None,
+        )
+
+    def note(self, text: str) -> None:
+        print(f"note: {text}", flush=True)
+        self.notes.append(text)
 
 
 def run_checked(argv: list[str], cwd: Path, env: dict[str, str]) -> str:
@@ -306,18 +437,28 @@ async def predict(request):
 app = Starlette(routes=[Route("/predict", predict, methods=["POST"])])
 """
 
+CONVEYOR = str(Path(sys.executable).parent / "conveyor")
+
 
 def conveyor_project(model_file: Path, env: dict[str, str]) -> Path:
+    """A scratch project: the model logged once, registered as versions 1-4, 1 = @champion."""
     project = WORK / "conveyor"
     project.mkdir(parents=True)
     (project / "conveyor.yaml").write_text('stages:\n  noop:\n    cmd: "true"\n')
     logger = WORK / "conveyor_logger.py"
     logger.write_text(CONVEYOR_LOGGER)
     run_checked([sys.executable, str(logger), str(model_file)], project, env)
-    conveyor = str(Path(sys.executable).parent / "conveyor")
-    run_checked([conveyor, "models", "register", "latest", "--name", "cancer"], project, env)
-    run_checked([conveyor, "models", "promote", "cancer", "1", "--to", "champion"], project, env)
+    for _ in range(4):
+        run_checked([CONVEYOR, "models", "register", "latest", "--name", "cancer"], project, env)
+    run_checked([CONVEYOR, "models", "promote", "cancer", "1", "--to", "champion"], project, env)
     return project
+
+
+def serve_flags(project: Path, env: dict[str, str]) -> set[str]:
+    """The options this ``conveyor serve`` knows (its ``--help``, wide enough not to clip)."""
+    wide = dict(env, COLUMNS="250", NO_COLOR="1")
+    text = run_checked([CONVEYOR, "serve", "--help"], project, wide)
+    return set(re.findall(r"--[a-z][a-z-]+", text))
 
 
 def mlflow_python(env: dict[str, str]) -> Path:
@@ -332,16 +473,180 @@ def mlflow_python(env: dict[str, str]) -> Path:
     theirs = run_checked([str(python), "-c", probe], REPO_ROOT, env).strip()
     if theirs != sklearn.__version__:  # the pickle must load on the same scikit-learn
         print(f"aligning MLflow's scikit-learn {theirs} -> {sklearn.__version__} ...", flush=True)
-        pip = [
-            str(python),
-            "-m",
-            "pip",
-            "install",
-            "--quiet",
-            f"scikit-learn=={sklearn.__version__}",
-        ]
-        run_checked(pip, REPO_ROOT, env)
+        pip = [str(python), "-m", "pip", "install", "--quiet"]
+        run_checked([*pip, f"scikit-learn=={sklearn.__version__}"], REPO_ROOT, env)
     return python
+
+
+# --------------------------------------------------------------------------- scenarios
+
+
+def conveyor_single(run: Run, project: Path, env: dict[str, str], body: str) -> None:
+    """One version, no log: batching off (``--max-batch-size 1``), then on (its defaults)."""
+    flags = serve_flags(project, env)
+    batching = "--max-batch-size" in flags
+    if not batching:
+        run.note(
+            "this `conveyor serve` has no `--max-batch-size` (adaptive batching not there "
+            "yet): the 'batching off' and 'batching on' runs are the same command"
+        )
+    off = ["--max-batch-size", "1"] if batching else []
+    said = {}
+    for label, extra, cs in ((SINGLE_OFF, off, (1, 16, 64)), (SINGLE_ON, [], (16, 64))):
+        port = free_port()
+        argv = [CONVEYOR, "serve", "--model", "cancer@champion", "--port", str(port)]
+        argv += ["--no-log-predictions", *extra]
+        server = start(label, argv, project, env, port, "/v1/models/cancer:predict", body)
+        said[label] = batching_said(server)
+        try:
+            run.measure(server, cs)
+        finally:
+            stop(server)
+    run.meta["conveyor serve"] = (
+        "`--model cancer@champion --no-log-predictions`, plus `--max-batch-size 1` for "
+        f"'batching off' (it said: {said[SINGLE_OFF]}); 'batching on' is adaptive batching "
+        f"at its defaults (it said: {said[SINGLE_ON]})"
+    )
+
+
+def batching_said(server: Server) -> str:
+    """The line ``conveyor serve`` printed about batching, quoted, or that it printed none."""
+    found = re.search(r"^batching.*$", server.log.read_text(errors="replace"), re.M)
+    return f'"{found[0]}"' if found else "nothing about batching"
+
+
+def conveyor_full(run: Run, project: Path, env: dict[str, str], body: str) -> None:
+    """Versions 1-3 split 34/33/33, version 4 shadowing 10%, prediction log on, /metrics."""
+    run_checked([CONVEYOR, "traffic", "set", "cancer", "1=34", "2=33", "3=33"], project, env)
+    run_checked([CONVEYOR, "traffic", "shadow", "cancer", "4", "--share", "0.1"], project, env)
+    port = free_port()
+    argv = [CONVEYOR, "serve", "--port", str(port)]
+    server = start(FULL, argv, project, env, port, "/v1/models/cancer:predict", body)
+    try:
+        run.note(check_split(server))
+        said = batching_said(server)
+        run.measure(server, (16, 64))
+        run.note(split_from_metrics(server))
+    finally:
+        stop(server)
+    run.note(logged_rows(server, project))
+    # not a target: the same table without the log, to see where the overhead goes
+    port = free_port()
+    argv = [CONVEYOR, "serve", "--port", str(port), "--no-log-predictions"]
+    server = start(FULL_NO_LOG, argv, project, env, port, "/v1/models/cancer:predict", body)
+    try:
+        run.measure(server, (16, 64))
+    finally:
+        stop(server)
+    run.meta["full"] = (
+        "`conveyor traffic set cancer 1=34 2=33 3=33`, `conveyor traffic shadow cancer 4 "
+        "--share 0.1`, then `conveyor serve` (every model with a routing table; prediction "
+        f"log on, 100% sampled; `/metrics` always on; it said: {said}); the diagnostic row "
+        "adds `--no-log-predictions`"
+    )
+
+
+def check_split(server: Server) -> str:
+    """Every version loaded, and the answers come from several versions, never the shadow."""
+    import httpx
+
+    for version in (1, 2, 3, 4):
+        r = httpx.get(f"{server.base}/v2/models/cancer/versions/{version}/ready", timeout=5)
+        if r.status_code != 200:
+            raise RuntimeError(f"cancer/{version} not ready ({r.status_code}): {r.text}")
+    headers = {"Content-Type": "application/json"}
+    seen: Counter[str] = Counter()
+    for _ in range(60):
+        r = httpx.post(server.url, content=server.body, headers=headers, timeout=5)
+        r.raise_for_status()
+        seen[r.headers.get("X-Conveyor-Model-Version", "none")] += 1
+    if len(seen) < 2 or "4" in seen or "none" in seen:
+        raise RuntimeError(f"the full run is not split 3 ways: X-Conveyor-Model-Version {seen}")
+    shares = ", ".join(f"{v}: {n}" for v, n in sorted(seen.items()))
+    return (
+        "full run checked before the load: versions 1-4 ready; X-Conveyor-Model-Version of "
+        f"60 requests: {shares}"
+    )
+
+
+METRIC_LINE = re.compile(r"^conveyor_requests_total\{(?P<labels>.*)\} (?P<value>\S+)$", re.M)
+
+
+def split_from_metrics(server: Server) -> str:
+    """The answered requests by version, as ``/metrics`` counts them."""
+    import httpx
+
+    text = httpx.get(f"{server.base}/metrics", timeout=10).text
+    by_version: Counter[str] = Counter()
+    for match in METRIC_LINE.finditer(text):
+        labels = dict(re.findall(r'(\w+)="([^"]*)"', match["labels"]))
+        if labels.get("model") == "cancer" and "predict" in labels.get("route", ""):
+            by_version[labels.get("version", "?")] += int(float(match["value"]))
+    total = sum(by_version.values()) or 1
+    shares = ", ".join(f"{v}: {n / total:.1%}" for v, n in sorted(by_version.items()))
+    return f"full run, answers by version from /metrics after the load: {shares or 'none'}"
+
+
+def logged_rows(server: Server, project: Path) -> str:
+    """How many primary and shadow rows the full run's prediction log wrote."""
+    from conveyor.serving.predlog import read_predictions
+
+    said = re.search(r"predictions to (\S+)", server.log.read_text(errors="replace"))
+    url = said[1] if said else str(project / ".conveyor" / "store")
+    rows = read_predictions(url, "cancer")
+    if rows.empty:
+        return "full run: the prediction log holds no row after the server stopped"
+    shadows = int(rows["shadow_of"].notna().sum())
+    primary = len(rows) - shadows
+    return (
+        f"full run, prediction log read back after stopping: {primary:,} primary rows and "
+        f"{shadows:,} shadow rows ({shadows / max(primary, 1):.1%} of the primary)"
+    )
+
+
+def mlflow_scenario(run: Run, env: dict[str, str], model_file: Path, body: str) -> None:
+    print("setting up MLflow ...", flush=True)
+    python = mlflow_python(env)
+    version = run_checked(
+        [str(python), "-c", "import mlflow; print(mlflow.__version__)"], REPO_ROOT, env
+    ).strip()
+    store = WORK / "mlflow-store"
+    # not created here: MLflow's file store makes its default experiment only in a
+    # directory it creates itself
+    tracking_uri = store.as_uri()
+    logger = WORK / "mlflow_logger.py"
+    logger.write_text(MLFLOW_LOGGER)
+    ml_env = dict(env, MLFLOW_TRACKING_URI=tracking_uri)
+    # MLflow 3.x refuses the file store (maintenance mode) unless this is set
+    ml_env["MLFLOW_ALLOW_FILE_STORE"] = "true"
+    ml_env["PATH"] = os.pathsep.join([str(python.parent), ml_env["PATH"]])
+    out = run_checked([str(python), str(logger), str(model_file), tracking_uri], WORK, ml_env)
+    uri = out.strip().splitlines()[-1]
+    port = free_port()
+    mlflow = str(python.parent / "mlflow")
+    argv = [mlflow, "models", "serve", "-m", uri, "-p", str(port), "--env-manager", "local"]
+    run.meta["mlflow"] = (
+        f"{version} from PyPI in `bench/.venvs/mlflow`, `mlflow models serve -m {uri} "
+        "--env-manager local` with its default workers, telemetry off"
+    )
+    server = start(f"mlflow {version}", argv, WORK, ml_env, port, "/invocations", body)
+    try:
+        run.measure(server, (1, 16, 64))
+    finally:
+        stop(server)
+
+
+def ceiling_scenario(run: Run, env: dict[str, str], body: str) -> None:
+    (WORK / "ceiling_app.py").write_text(CEILING_APP)
+    port = free_port()
+    argv = [sys.executable, "-m", "uvicorn", "ceiling_app:app", "--port", str(port)]
+    argv += ["--loop", "uvloop", "--http", "httptools", "--no-access-log"]
+    argv += ["--log-level", "warning"]
+    server = start(CEILING, argv, WORK, env, port, "/predict", body)
+    try:
+        run.measure(server, (1, 16, 64))
+    finally:
+        stop(server)
 
 
 # --------------------------------------------------------------------------- report
@@ -351,214 +656,216 @@ def fmt(x: float, digits: int = 1) -> str:
     return "n/a" if x != x else f"{x:,.{digits}f}"
 
 
-def report(results: list[dict[str, Any]], notes: list[str], meta: dict[str, str]) -> None:
-    def find(server_prefix: str, c: int) -> dict[str, Any] | None:
-        for r in results:
-            if r["server"].startswith(server_prefix) and r["concurrency"] == c:
-                return r
-        return None
+def errors_text(result: dict[str, Any]) -> str:
+    kinds = result.get("error_kinds") or {}
+    detail = ", ".join(f"{k} {v:,}" for k, v in sorted(kinds.items()))
+    return f"{result['errors']:,}" + (f" ({detail})" if detail else "")
 
-    print()
-    print("## Serving: conveyor serve vs mlflow models serve vs a bare Starlette ceiling")
-    print()
-    for k, v in meta.items():
-        print(f"- {k}: {v}")
-    print()
-    print("| server | concurrency | req/s | p50 ms | p99 ms | errors |")
-    print("|---|---:|---:|---:|---:|---:|")
-    for r in results:
-        print(
+
+def results_table(run: Run) -> str:
+    rows = [
+        "| server | c | req/s | p50 ms | p95 ms | p99 ms | errors |",
+        "|---|---:|---:|---:|---:|---:|---|",
+    ]
+    for r in run.results:
+        rows.append(
             f"| {r['server']} | {r['concurrency']} | {fmt(r['rps'])} | {fmt(r['p50_ms'], 2)} "
-            f"| {fmt(r['p99_ms'], 2)} | {r['errors']} |"
+            f"| {fmt(r['p95_ms'], 2)} | {fmt(r['p99_ms'], 2)} | {errors_text(r)} |"
         )
-    print()
+    return "\n".join(rows)
 
-    def ratio(name: str, value: str, target: str, ok: bool) -> None:
-        print(f"| {name} | {value} | {target} | {'**met**' if ok else '**missed**'} |")
 
-    conv16 = find("conveyor (no log)", 16)
-    conv64 = find("conveyor (no log)", 64)
-    convlog16 = find("conveyor (log on)", 16)
-    ml16 = find("mlflow", 16)
-    ceil16 = find("ceiling", 16)
-    print("| ratio at c=16 (Conveyor = --no-log-predictions) | value | target | |")
-    print("|---|---:|---:|---|")
-    if conv16 and ml16 and ml16["rps"] > 0:
-        x = conv16["rps"] / ml16["rps"]
-        ratio(
-            "Conveyor / MLflow req/s",
-            f"{x:.1f}x",
-            f"≥ {TARGET_X_MLFLOW_C16:.0f}x",
-            x >= TARGET_X_MLFLOW_C16,
-        )
-        share = conv16["p99_ms"] / ml16["p99_ms"]
-        ratio(
-            "Conveyor p99 / MLflow p99",
-            f"{share:.3f}",
-            f"≤ {TARGET_P99_SHARE_C16}",
-            share <= TARGET_P99_SHARE_C16,
-        )
-        if convlog16:
-            xl = convlog16["rps"] / ml16["rps"]
-            ratio(
-                "Conveyor (log on) / MLflow req/s",
-                f"{xl:.1f}x",
-                f"≥ {TARGET_X_MLFLOW_C16:.0f}x",
-                xl >= TARGET_X_MLFLOW_C16,
-            )
-        if conv64:
-            x64 = conv64["rps"] / ml16["rps"]
-            ratio(
-                "Conveyor c=64 / MLflow c=16 req/s (issue: 'with batching'; none yet)",
-                f"{x64:.1f}x",
-                f"≥ {TARGET_X_MLFLOW_C64:.0f}x",
-                x64 >= TARGET_X_MLFLOW_C64,
-            )
+def short_name(label: str) -> str:
+    """``conveyor (single, batching on)`` -> ``conveyor single, batching on``."""
+    return label.replace(" (", " ").removesuffix(")")
+
+
+@dataclass(frozen=True)
+class Check:
+    """One target of issue 5 against two measured runs; ``value`` is None where one is missing."""
+
+    target: str
+    compares: str
+    value: float | None
+    bound: float
+    unit: str  # "x" (a multiple), "%" (a share) or "" (a plain ratio)
+    at_most: bool = False  # the value must stay at or under the bound, else reach it
+
+    @property
+    def met(self) -> bool | None:
+        if self.value is None:
+            return None
+        return self.value <= self.bound if self.at_most else self.value >= self.bound
+
+    def shown(self, x: float) -> str:
+        return f"{x:.1f}x" if self.unit == "x" else f"{x:.0%}" if self.unit == "%" else f"{x:.3f}"
+
+    def row(self) -> str:
+        value = "n/a" if self.value is None else self.shown(self.value)
+        bound = ("≤ " if self.at_most else "≥ ") + self.shown(self.bound)
+        verdict = "not checked" if self.met is None else "**met**" if self.met else "**missed**"
+        return f"| {self.target} | {self.compares} | {value} | {bound} | {verdict} |"
+
+
+def ratio(a: dict[str, Any] | None, b: dict[str, Any] | None, key: str = "rps") -> float | None:
+    """``a[key] / b[key]``, or None where a run is missing or ``b`` answered nothing."""
+    if a is None or b is None or not b["rps"] > 0 or not b[key] > 0:
+        return None
+    return float(a[key] / b[key])
+
+
+def checks(run: Run) -> list[Check]:
+    """Every target, for each Conveyor run it applies to; the compared runs named."""
+    ml16, ceil16 = run.find("mlflow", 16), run.find("ceiling", 16)
+    ml64 = run.find("mlflow", 64)
+    ml_c = 64 if ml64 is not None and ml64["rps"] > 0 else 16  # c=64 where MLflow answered
+    on = short_name(SINGLE_ON)
+    out = []
+    for label in (SINGLE_ON, SINGLE_OFF):
+        conv, name = run.find(label, 16), short_name(label)
+        vs = f"{name} c=16 ÷ MLflow c=16"
+        out += [
+            Check("req/s at c=16", vs, ratio(conv, ml16), TARGET_X_MLFLOW_C16, "x"),
+            Check("p99 at c=16", vs, ratio(conv, ml16, "p99_ms"), TARGET_P99_SHARE_C16, "", True),
+        ]
+    x64 = ratio(run.find(SINGLE_ON, 64), run.find("mlflow", ml_c))
+    vs = f"{on} c=64 ÷ MLflow c={ml_c}"
+    out.append(Check("req/s with batching, c=64", vs, x64, TARGET_X_MLFLOW_C64, "x"))
+    for label in (SINGLE_ON, SINGLE_OFF):
+        share = ratio(run.find(label, 16), ceil16)
+        vs = f"{short_name(label)} c=16 ÷ ceiling c=16"
+        out.append(Check("share of the ceiling, c=16", vs, share, TARGET_CEILING_SHARE_C16, "%"))
+    for c in (16, 64):
+        kept = ratio(run.find(FULL, c), run.find(SINGLE_ON, c))
+        fewer = None if kept is None else 1 - kept
+        vs = f"1 - full c={c} ÷ {on} c={c}"
+        target = "fewer req/s with split + shadow + log + metrics"
+        out.append(Check(target, vs, fewer, TARGET_FULL_OVERHEAD, "%", True))
+    return out
+
+
+def checks_table(found: list[Check]) -> str:
+    rows = ["| target (issue 5) | compares | value | target | |", "|---|---|---:|---:|---|"]
+    return "\n".join(rows + [c.row() for c in found])
+
+
+def block(run: Run, found: list[Check]) -> str:
+    """The serving section of RESULTS.md."""
+    met = sum(1 for c in found if c.met)
+    judged = sum(1 for c in found if c.met is not None)
+    meta = "\n".join(f"- {k}: {v}" for k, v in run.meta.items())
+    notes = "\n".join(f"- {n}" for n in run.notes)
+    notes = f"\n\nNotes:\n\n{notes}" if notes else ""
+    title = "`conveyor serve` vs `mlflow models serve` vs a bare Starlette ceiling"
+    return f"""## Serving: {title} (issue 5: {met} of {judged} checks met)
+
+Produced by `BENCH_ONLY=serving make bench` (= `.venv/bin/python bench/serving_bench.py`).
+One row per request, closed loop, loopback; each server started, measured, stopped, one
+after the other. The load generator runs on the same machine and **shares its cores with
+the server**, so every figure is capped by it, the ceiling's most.
+
+{meta}
+
+{results_table(run)}
+
+"÷" is a ratio of req/s (of p99 in the p99 rows); c = concurrency.
+
+{checks_table(found)}{notes}"""
+
+
+def write(section: str) -> None:
+    """Replace (or append) the serving block of RESULTS.md, as ``quality.py`` does its own."""
+    old = RESULTS.read_text(encoding="utf-8") if RESULTS.exists() else ""
+    marked = f"<!-- group:{KEY} -->\n{section}\n<!-- /group:{KEY} -->"
+    pattern = re.compile(rf"<!-- group:{KEY} -->\n.*?\n<!-- /group:{KEY} -->", re.DOTALL)
+    if pattern.search(old):
+        new = pattern.sub(lambda _: marked, old)
     else:
-        print("| Conveyor / MLflow | n/a (MLflow not measured, see notes) | ≥ 20x | not checked |")
-    if conv16 and ceil16 and ceil16["rps"] > 0:
-        c = conv16["rps"] / ceil16["rps"]
-        ratio(
-            "Conveyor / ceiling req/s",
-            f"{c:.0%}",
-            f"≥ {TARGET_CEILING_SHARE_C16:.0%}",
-            c >= TARGET_CEILING_SHARE_C16,
-        )
-    print()
-    for n in notes:
-        print(f"- {n}")
+        new = old.rstrip("\n") + "\n\n" + marked + "\n"
+    RESULTS.write_text(new, encoding="utf-8")
+    print(f"wrote {RESULTS.relative_to(BENCH_DIR.parent)} (serving block)")
 
 
 # --------------------------------------------------------------------------- main
 
 
+def selected() -> tuple[str, ...]:
+    """The scenarios ``SERVING_ONLY`` asks for (empty: all)."""
+    tokens = [t.strip().lower() for t in os.environ.get("SERVING_ONLY", "").split(",")]
+    tokens = [t for t in tokens if t]
+    if not tokens:
+        return SCENARIOS
+    chosen: set[str] = set()
+    for token in tokens:
+        if token == "conveyor":
+            chosen |= {"single", "full"}
+        elif token in SCENARIOS:
+            chosen.add(token)
+        else:
+            raise SystemExit(f"SERVING_ONLY: {token!r} is not one of conveyor, {SCENARIOS}")
+    return tuple(s for s in SCENARIOS if s in chosen)
+
+
+def describe_machine(run: Run, env: dict[str, str]) -> None:
+    import sklearn
+
+    v = versions()
+    load = os.getloadavg()[0]
+    run.meta["when"] = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    run.meta["machine"] = f"{v.cpu}, {v.cores} cores, load average {load:.2f} before the run"
+    run.meta["versions"] = (
+        f"{v.python}, conveyor {v.conveyor} (commit {v.commit}), scikit-learn "
+        f"{sklearn.__version__}, uvicorn {importlib.metadata.version('uvicorn')}, "
+        f"starlette {importlib.metadata.version('starlette')}"
+    )
+    run.meta["load generator"] = run.load.describe()
+
+
 def main() -> None:
+    scenarios = selected()
     if os.path.exists(WORK):
         shutil.rmtree(WORK)
     WORK.mkdir(parents=True)
     env = base_env()
     env["MLFLOW_ENABLE_TELEMETRY"] = "false"
-    env["DO_NOT_TRACK"] = "1"
-    results: list[dict[str, Any]] = []
-    notes: list[str] = []
-    import platform
-
-    import sklearn
-
-    meta = {
-        "load generator": "separate process, asyncio + httpx.AsyncClient with a keep-alive "
-        f"pool of `c` connections, `c` closed-loop workers, one row per request, "
-        f"{WARMUP_S:.0f} s warm-up then {DURATION_S:.0f} s measured; loopback, same machine",
-        "machine": f"{os.cpu_count()} CPU(s), Python {platform.python_version()}, "
-        f"scikit-learn {sklearn.__version__}",
-    }
+    run = Run(LoadGen(shutil.which("wrk"), env))
+    print(f"load generator: {run.load.name}; scenarios: {', '.join(scenarios)}", flush=True)
+    describe_machine(run, env)
+    started, source = time.monotonic(), source_fingerprint()
     try:
         model_file = WORK / "model.pkl"
         columns, row = train(model_file)
         v1_body = json.dumps({"instances": [row]})
         mlflow_body = json.dumps({"dataframe_split": {"columns": columns, "data": [row]}})
-
-        # ---- Conveyor
-        print("setting up the Conveyor project ...", flush=True)
-        project = conveyor_project(model_file, env)
-        conveyor = str(Path(sys.executable).parent / "conveyor")
-        for label, extra in (
-            ("conveyor (no log)", ["--no-log-predictions"]),
-            ("conveyor (log on)", []),
-        ):
-            port = free_port()
-            argv = [conveyor, "serve", "--model", "cancer@champion", "--port", str(port), *extra]
-            url = f"http://127.0.0.1:{port}/v1/models/cancer:predict"
-            server = start(label, argv, project, env, url, v1_body)
+        if "single" in scenarios or "full" in scenarios:
+            print("setting up the Conveyor project ...", flush=True)
+            project = conveyor_project(model_file, env)
+            if "single" in scenarios:
+                conveyor_single(run, project, env, v1_body)
+            if "full" in scenarios:
+                conveyor_full(run, project, env, v1_body)
+        if "mlflow" in scenarios:
             try:
-                for c in (1, 16, 64):
-                    results.append(measure(server, c, env))
-            finally:
-                stop(server)
-
-        # ---- MLflow
-        try:
-            print("setting up MLflow ...", flush=True)
-            python = mlflow_python(env)
-            version = run_checked(
-                [str(python), "-c", "import mlflow; print(mlflow.__version__)"], REPO_ROOT, env
-            ).strip()
-            store = WORK / "mlflow-store"
-            # not created here: MLflow's file store makes its default experiment only in
-            # a directory it creates itself
-            tracking_uri = store.as_uri()
-            logger = WORK / "mlflow_logger.py"
-            logger.write_text(MLFLOW_LOGGER)
-            ml_env = dict(env)
-            ml_env["MLFLOW_TRACKING_URI"] = tracking_uri
-            # MLflow 3.x refuses the file store (maintenance mode) unless this is set
-            ml_env["MLFLOW_ALLOW_FILE_STORE"] = "true"
-            ml_env["PATH"] = os.pathsep.join([str(python.parent), ml_env["PATH"]])
-            out = run_checked(
-                [str(python), str(logger), str(model_file), tracking_uri], WORK, ml_env
-            )
-            uri = out.strip().splitlines()[-1]
-            port = free_port()
-            argv = [
-                str(python.parent / "mlflow"),
-                "models",
-                "serve",
-                "-m",
-                uri,
-                "-p",
-                str(port),
-                "--env-manager",
-                "local",
-            ]
-            label = f"mlflow {version}"
-            server = start(
-                label, argv, WORK, ml_env, f"http://127.0.0.1:{port}/invocations", mlflow_body
-            )
-            try:
-                for c in (1, 16):
-                    results.append(measure(server, c, env))
-            finally:
-                stop(server)
-            meta["mlflow"] = (
-                f"{version} from PyPI in bench/.venvs/mlflow, `mlflow models serve -m {uri} "
-                "--env-manager local` with its default workers"
-            )
-        except (RuntimeError, SystemExit, subprocess.SubprocessError) as exc:
-            notes.append(f"MLflow could not be measured: {exc}")
-            print(f"MLflow could not be measured: {exc}", flush=True)
-
-        # ---- ceiling
-        (WORK / "ceiling_app.py").write_text(CEILING_APP)
-        port = free_port()
-        argv = [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "ceiling_app:app",
-            "--port",
-            str(port),
-            "--loop",
-            "uvloop",
-            "--http",
-            "httptools",
-            "--no-access-log",
-            "--log-level",
-            "warning",
-        ]
-        server = start(
-            "ceiling (bare Starlette)", argv, WORK, env, f"http://127.0.0.1:{port}/predict", v1_body
-        )
-        try:
-            for c in (1, 16):
-                results.append(measure(server, c, env))
-        finally:
-            stop(server)
+                mlflow_scenario(run, env, model_file, mlflow_body)
+            except (RuntimeError, SystemExit, subprocess.SubprocessError) as exc:
+                run.note(f"MLflow could not be measured (further): {exc}")
+        if "ceiling" in scenarios:
+            ceiling_scenario(run, env, v1_body)
     finally:
         for server in list(RUNNING):
             stop(server)
         shutil.rmtree(WORK, ignore_errors=True)
-    if results:
-        report(results, notes, meta)
+    run.meta["when"] += f", {time.monotonic() - started:.0f} s in all"
+    run.meta["machine"] += f", {os.getloadavg()[0]:.2f} at the end"
+    if source_fingerprint() != source:
+        run.note("Conveyor's source under src/ changed while this ran: figures may mix builds")
+    section = block(run, checks(run))
+    print()
+    print(section)
+    if scenarios == SCENARIOS:
+        write(section)
+    else:
+        print("(SERVING_ONLY chose some scenarios: RESULTS.md left as it was)")
 
 
 if __name__ == "__main__":
