@@ -150,6 +150,55 @@ async def test_invocations_needs_exactly_one_key(client: httpx.AsyncClient, serv
         assert "dataframe_split, dataframe_records, instances, inputs" in response.json()["error"]
 
 
+async def test_invocations_takes_csv_as_mlflow_does(client: httpx.AsyncClient, served) -> None:
+    csv = served.features.head(5).to_csv(index=False).encode()
+    headers = {"Content-Type": "text/csv; charset=utf-8"}
+    response = await client.post("/invocations", content=csv, headers=headers)
+    assert response.status_code == 200, response.text
+    assert response.json() == {"predictions": expected(served, 2)}
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "field"),
+    [
+        (b"", 400, "body"),
+        (b"\xff\xfe,\x00\n1,2\n", 400, "body"),
+        (b"mean radius\n", 422, "body"),  # a header, no rows
+    ],
+)
+async def test_bad_csv_says_what_is_wrong(
+    client: httpx.AsyncClient, body: bytes, status: int, field: str
+) -> None:
+    response = await client.post("/invocations", content=body, headers={"Content-Type": "text/csv"})
+    assert response.status_code == status, response.text
+    assert response.json()["field"] == field
+
+
+async def test_csv_with_a_word_in_a_number_column_names_the_column(
+    client: httpx.AsyncClient, served
+) -> None:
+    frame = served.features.head(2).astype(object)
+    frame.iloc[1, 4] = "lots"
+    csv = frame.to_csv(index=False).encode()
+    response = await client.post("/invocations", content=csv, headers={"Content-Type": "text/csv"})
+    assert response.status_code == 422
+    assert response.json()["field"] == served.features.columns[4]
+
+
+async def test_invocations_params_empty_is_fine_anything_else_is_said(
+    client: httpx.AsyncClient, served
+) -> None:
+    rows = served.features.head(5).to_numpy().tolist()
+    response = await client.post("/invocations", json={"instances": rows, "params": {}})
+    assert response.status_code == 200
+    response = await client.post("/invocations", json={"instances": rows, "params": {"k": 1}})
+    assert response.status_code == 400
+    assert response.json()["field"] == "params"
+    assert "takes no inference parameters" in response.json()["error"]
+    response = await client.post("/invocations", json={"instances": rows, "extra": 1})
+    assert (response.status_code, response.json()["field"]) == (400, "extra")
+
+
 async def test_version_header_forces_a_version(client: httpx.AsyncClient, served) -> None:
     body = {"instances": served.features.head(5).to_numpy().tolist()}
     headers = {"X-Conveyor-Version": "1"}
@@ -191,7 +240,10 @@ async def test_malformed_json_is_400(client: httpx.AsyncClient) -> None:
 
 
 async def test_wrong_content_type_is_415(client: httpx.AsyncClient) -> None:
-    headers = {"Content-Type": "text/csv"}
+    headers = {"Content-Type": "text/csv"}  # CSV is MLflow's, for /invocations only
+    response = await client.post(f"{CANCER}/infer", content=b"a,b\n1,2\n", headers=headers)
+    assert response.status_code == 415
+    headers = {"Content-Type": "text/plain"}
     response = await client.post("/invocations", content=b"a,b\n1,2\n", headers=headers)
     assert response.status_code == 415
     charset = {"Content-Type": "application/json; charset=utf-8"}

@@ -98,7 +98,8 @@ def test_operation_conforms_to_openapi(
     def fuzz(case: Any) -> None:
         response = case.call()
         case.validate_response(response, checks=CHECKS)
-        if mode is GenerationMode.POSITIVE:
+        # "valid CSV" has no JSON Schema: a CSV body that is any string may rightly get a 400
+        if mode is GenerationMode.POSITIVE and case.media_type != "text/csv":
             assert response.status_code not in MALFORMED, (
                 f"{case.as_curl_command()}\n-> {response.status_code} {response.text}"
             )

@@ -252,11 +252,18 @@ class Gateway:
         return await self._predictions(served, data, _request_id(request))
 
     async def invocations(self, request: Request) -> Response:
-        """``POST /invocations`` (MLflow): the only model, or the one ``X-Conveyor-Model`` names."""
+        """``POST /invocations`` (MLflow): the only model, or the one ``X-Conveyor-Model`` names;
+        a JSON body, or CSV with a header row (``Content-Type: text/csv``)."""
         name = self._invoked_model(request)
-        body = await self._json_body(request)
-        served = self._choose(name, request, body, None)
-        data = protocols.parse_invocations(body, self._layout(served))
+        media = request.headers.get("content-type", "").partition(";")[0].strip().lower()
+        if media == "text/csv":
+            raw = await self._body(request)
+            served = self._choose(name, request, None, None)
+            data = protocols.parse_csv(raw, self._layout(served))
+        else:
+            body = await self._json_body(request)
+            served = self._choose(name, request, body, None)
+            data = protocols.parse_invocations(body, self._layout(served))
         return await self._predictions(served, data, _request_id(request))
 
     async def openapi(self, request: Request) -> Response:
@@ -307,6 +314,11 @@ class Gateway:
 
     async def _json_body(self, request: Request) -> Any:
         """The body as JSON: 413 past the size limit, 415 for other content types."""
+        body = await self._body(request)
+        return protocols.read_json(body, request.headers.get("content-type"))
+
+    async def _body(self, request: Request) -> bytes:
+        """The body's bytes; 413 past the size limit."""
         limit = self.max_body_bytes
         declared = request.headers.get("content-length", "")
         if _is_number(declared) and int(declared) > limit:
@@ -317,7 +329,7 @@ class Gateway:
             if size > limit:
                 raise _too_large(limit)
             chunks.append(chunk)
-        return protocols.read_json(b"".join(chunks), request.headers.get("content-type"))
+        return b"".join(chunks)
 
     def _choose(self, name: str, request: Request, body: Any, version: int | None) -> Served:
         """The version in the path, else the forcing header, else the router, else the latest."""

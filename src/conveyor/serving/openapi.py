@@ -105,12 +105,14 @@ def _paths() -> dict[str, Any]:
             predict,
             [MODEL, FORCE_VERSION],
         ),
-        "/invocations": _post(
-            "MLflow-style scoring",
-            "InvocationsRequest",
-            "Predictions",
-            predict,
-            [PICK_MODEL, FORCE_VERSION],
+        "/invocations": _with_csv(
+            _post(
+                "MLflow-style scoring",
+                "InvocationsRequest",
+                "Predictions",
+                predict,
+                [PICK_MODEL, FORCE_VERSION],
+            )
         ),
         "/openapi.json": {
             "get": {
@@ -137,6 +139,13 @@ def _post(
         "content": {JSON: {"schema": {"$ref": f"#/components/schemas/{body}"}}},
     }
     return {"post": operation}
+
+
+def _with_csv(path: dict[str, Any]) -> dict[str, Any]:
+    """MLflow's scoring server also takes CSV with a header row."""
+    content = path["post"]["requestBody"]["content"]
+    content["text/csv"] = {"schema": {"type": "string"}}
+    return path
 
 
 def _operation(
@@ -220,8 +229,13 @@ def _schemas() -> dict[str, Any]:
                 "dataframe_records": _array({"type": "object"}),
                 "instances": _ROWS,
                 "inputs": {},
-                "params": {"type": "object"},
+                "params": {
+                    "type": "object",
+                    "maxProperties": 0,
+                    "description": "MLflow's inference parameters; no Conveyor model takes any",
+                },
             },
+            "additionalProperties": False,
             "oneOf": _exactly_one_of("dataframe_split", "dataframe_records", "instances", "inputs"),
         },
         "Predictions": _object({"predictions": _array({})}, required="all"),

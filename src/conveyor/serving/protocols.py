@@ -6,7 +6,8 @@ Pure functions, no web framework::
     parse_v2(body, layout)   -> V2Request     Open Inference Protocol v2 /infer
     v2_response(...)         -> dict          {"model_name", "outputs": [...]}
     parse_v1(body, layout)   -> ModelInput    TF-Serving / KServe v1 :predict
-    parse_invocations(body, layout)           MLflow /invocations
+    parse_invocations(body, layout)           MLflow /invocations (JSON)
+    parse_csv(body, layout)  -> ModelInput    MLflow /invocations (text/csv)
     predictions(array)       -> dict          {"predictions": [...]}
 
 Inputs that do not fit the model raise :class:`RequestError` with the status and the field.
@@ -14,6 +15,7 @@ Inputs that do not fit the model raise :class:`RequestError` with the status and
 
 from __future__ import annotations
 
+import io
 import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -172,12 +174,44 @@ def parse_invocations(body: Any, layout: Layout) -> ModelInput:
             f"{', '.join(present) or 'none of them'}",
             field="body",
         )
+    params = request.get("params")
+    if params is not None and not isinstance(params, dict):
+        raise RequestError(400, "params must be an object", field="params")
+    if params:
+        raise RequestError(
+            400,
+            f"this model takes no inference parameters, got params {sorted(params)[:10]}; "
+            "its signature defines none",
+            field="params",
+        )
+    unknown = sorted(set(request) - {*MLFLOW_KEYS, "params"})
+    if unknown:
+        raise RequestError(400, f"unknown key(s) in the body: {unknown[:10]}", field=unknown[0])
     key = present[0]
     if key == "dataframe_split":
         return _split(request[key], layout)
     if key == "dataframe_records":
         return from_records(request[key], layout, key)
     return _rows_records_or_columns(request[key], layout, key)
+
+
+def parse_csv(body: bytes, layout: Layout) -> ModelInput:
+    """MLflow's /invocations with ``Content-Type: text/csv``: a header row, then one row per
+    prediction; values are converted to the signature's dtypes as JSON values are."""
+    import pandas as pd
+
+    try:
+        frame = pd.read_csv(io.BytesIO(body), encoding="utf-8", encoding_errors="strict")
+    except UnicodeDecodeError as exc:
+        raise RequestError(400, f"the CSV body is not UTF-8: {exc}", field="body") from exc
+    except (ValueError, pd.errors.ParserError) as exc:  # EmptyDataError is a ValueError
+        raise RequestError(400, f"the body is not valid CSV: {exc}", field="body") from exc
+    if frame.empty:
+        raise RequestError(422, "the CSV body has a header but no rows", field="body")
+    if layout.columns is None:
+        return from_array(frame.to_numpy(), layout, "body")
+    columns = {str(name): frame[name].tolist() for name in frame.columns}
+    return from_columns(columns, layout, "body")
 
 
 def predictions(predicted: Array) -> dict[str, Any]:
