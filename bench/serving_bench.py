@@ -86,6 +86,7 @@ SINGLE_OFF = "conveyor (single, batching off)"
 SINGLE_ON = "conveyor (single, batching on)"
 FULL = "conveyor (full: 3-way split + 10% shadow + log + metrics)"
 FULL_NO_LOG = "conveyor (diagnostic: full without the log)"
+ONE_WITH_ALL = "conveyor (diagnostic: one version + 10% shadow + log + metrics)"
 CEILING = "ceiling (bare Starlette)"
 
 
@@ -538,11 +539,22 @@ def conveyor_full(run: Run, project: Path, env: dict[str, str], body: str) -> No
         run.measure(server, (16, 64))
     finally:
         stop(server)
+    # not a target either: everything but the split, to tell the split's cost (three model
+    # versions mean three model calls where one version had one) from the rest
+    run_checked([CONVEYOR, "traffic", "set", "cancer", "1=100"], project, env)
+    port = free_port()
+    argv = [CONVEYOR, "serve", "--port", str(port)]
+    server = start(ONE_WITH_ALL, argv, project, env, port, "/v1/models/cancer:predict", body)
+    try:
+        run.measure(server, (16, 64))
+    finally:
+        stop(server)
     run.meta["full"] = (
         "`conveyor traffic set cancer 1=34 2=33 3=33`, `conveyor traffic shadow cancer 4 "
         "--share 0.1`, then `conveyor serve` (every model with a routing table; prediction "
-        f"log on, 100% sampled; `/metrics` always on; it said: {said}); the diagnostic row "
-        "adds `--no-log-predictions`"
+        f"log on, 100% sampled; `/metrics` always on; it said: {said}); the first diagnostic "
+        "row adds `--no-log-predictions`, the second sets the table to `1=100` (one version, "
+        "same shadow, log and metrics)"
     )
 
 
@@ -724,9 +736,17 @@ def checks(run: Run) -> list[Check]:
     for label in (SINGLE_ON, SINGLE_OFF):
         conv, name = run.find(label, 16), short_name(label)
         vs = f"{name} c=16 ÷ MLflow c=16"
+        aside = "" if label == SINGLE_ON else "(for comparison) "
         out += [
-            Check("req/s at c=16", vs, ratio(conv, ml16), TARGET_X_MLFLOW_C16, "x"),
-            Check("p99 at c=16", vs, ratio(conv, ml16, "p99_ms"), TARGET_P99_SHARE_C16, "", True),
+            Check(f"{aside}req/s at c=16", vs, ratio(conv, ml16), TARGET_X_MLFLOW_C16, "x"),
+            Check(
+                f"{aside}p99 at c=16",
+                vs,
+                ratio(conv, ml16, "p99_ms"),
+                TARGET_P99_SHARE_C16,
+                "",
+                True,
+            ),
         ]
     x64 = ratio(run.find(SINGLE_ON, 64), run.find("mlflow", ml_c))
     vs = f"{on} c=64 ÷ MLflow c={ml_c}"
@@ -734,12 +754,20 @@ def checks(run: Run) -> list[Check]:
     for label in (SINGLE_ON, SINGLE_OFF):
         share = ratio(run.find(label, 16), ceil16)
         vs = f"{short_name(label)} c=16 ÷ ceiling c=16"
-        out.append(Check("share of the ceiling, c=16", vs, share, TARGET_CEILING_SHARE_C16, "%"))
+        aside = "" if label == SINGLE_ON else "(for comparison) "
+        target = f"{aside}share of the ceiling, c=16"
+        out.append(Check(target, vs, share, TARGET_CEILING_SHARE_C16, "%"))
     for c in (16, 64):
         kept = ratio(run.find(FULL, c), run.find(SINGLE_ON, c))
         fewer = None if kept is None else 1 - kept
         vs = f"1 - full c={c} ÷ {on} c={c}"
         target = "fewer req/s with split + shadow + log + metrics"
+        out.append(Check(target, vs, fewer, TARGET_FULL_OVERHEAD, "%", True))
+    for c in (16, 64):  # a diagnostic, not the issue's definition: everything but the split
+        kept = ratio(run.find(ONE_WITH_ALL, c), run.find(SINGLE_ON, c))
+        fewer = None if kept is None else 1 - kept
+        vs = f"1 - {short_name(ONE_WITH_ALL)} c={c} ÷ {on} c={c}"
+        target = "(diagnostic) fewer req/s with shadow + log + metrics, no split"
         out.append(Check(target, vs, fewer, TARGET_FULL_OVERHEAD, "%", True))
     return out
 
@@ -751,8 +779,9 @@ def checks_table(found: list[Check]) -> str:
 
 def block(run: Run, found: list[Check]) -> str:
     """The serving section of RESULTS.md."""
-    met = sum(1 for c in found if c.met)
-    judged = sum(1 for c in found if c.met is not None)
+    targets = [c for c in found if not c.target.startswith("(")]  # asides are not targets
+    met = sum(1 for c in targets if c.met)
+    judged = sum(1 for c in targets if c.met is not None)
     meta = "\n".join(f"- {k}: {v}" for k, v in run.meta.items())
     notes = "\n".join(f"- {n}" for n in run.notes)
     notes = f"\n\nNotes:\n\n{notes}" if notes else ""
