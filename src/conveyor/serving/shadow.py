@@ -135,7 +135,10 @@ class ShadowRunner:
             for primary, version in jobs:
                 groups.setdefault((primary.model, version), []).append(primary)
             for (model, version), primaries in groups.items():
-                self._shadow(model, version, primaries)
+                try:
+                    self._shadow(model, version, primaries)
+                except Exception as exc:  # never let a copy kill the worker
+                    self._failed(model, version, primaries, exc)
             if stopping:
                 return
 
