@@ -142,6 +142,22 @@ def test_close_flushes_and_the_writer_flushes_a_full_buffer(tmp_path: Path) -> N
     assert log.stats()["buffered_rows"] == 0
 
 
+def test_chunks_converted_early_still_make_one_file_per_window(tmp_path: Path) -> None:
+    log = PredictionLog(str(tmp_path), window_s=1e9, max_rows=1000, chunk_rows=3)  # no end
+    for i in range(6):
+        log.observe(prediction(f"c{i}", at=datetime.now(UTC)))  # 2 rows: converted every 3
+    deadline = datetime.now(UTC) + timedelta(seconds=10)
+    while log.stats()["waiting_rows"] < 12 and datetime.now(UTC) < deadline:
+        threading.Event().wait(0.02)
+    assert log.stats()["waiting_rows"] == 12  # converted, waiting for the window to end
+    assert files(tmp_path) == []
+    log.close()
+    assert len(files(tmp_path)) == 1
+    assert list(read_predictions(str(tmp_path), "churn")["request_id"].unique()) == [
+        f"c{i}" for i in range(6)
+    ]
+
+
 def test_observing_from_many_threads_loses_nothing(tmp_path: Path) -> None:
     log = PredictionLog(str(tmp_path), max_rows=300)  # the writer runs while they observe
 

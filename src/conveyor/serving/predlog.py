@@ -1,8 +1,10 @@
 """The prediction log: every answered prediction as rows of Parquet in the artifact store.
 
 :class:`PredictionLog` is a prediction observer. ``observe`` only appends to an in-memory
-buffer (it runs on the event loop); a background thread turns the buffer into rows, masks
-the fields it was told to mask, and writes one Parquet file per model per time window::
+buffer (it runs on the event loop); a background thread turns the buffer into Arrow tables
+every ``chunk_rows`` rows (short bursts of work, so requests in flight barely notice), masks
+the fields it was told to mask, and writes one Parquet file per model per time window (or
+per ``max_rows`` rows)::
 
     <artifacts>/predictions/<model>/date=YYYY-MM-DD/<window start, UTC>-<uuid>.parquet
     e.g.        predictions/churn/date=2024-05-01/20240501T120000Z-3f2a9c1e.parquet
@@ -31,9 +33,10 @@ import threading
 import time
 import uuid
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -52,6 +55,7 @@ PREFIX = "predictions"
 MASKED = "***"
 WINDOW_S = 60.0
 MAX_ROWS = 10_000
+CHUNK_ROWS = 2_000
 BASE_COLUMNS = ("request_id", "time", "model", "version", "shadow_of", "latency_ms")
 _SPAN = float(2**64)
 
@@ -114,9 +118,10 @@ class PredictionLog:
 
     ``sample_rate`` (0..1) keeps that share of requests, decided from the request id;
     ``mask`` names input fields whose values are replaced by ``"***"`` before anything is
-    written; rows are written every ``window_s`` seconds, and sooner when ``max_rows`` are
-    buffered. Past ten times ``max_rows`` buffered (the store is unreachable), predictions
-    are dropped and counted in :meth:`stats`. Call :meth:`close` to write the rest.
+    written. Every ``chunk_rows`` buffered rows are converted to Arrow in the background; a
+    model's window is written when it ends, or once it holds ``max_rows`` rows. Past ten times
+    ``max_rows`` waiting (the store is unreachable), predictions are dropped and counted in
+    :meth:`stats`. Call :meth:`close` to write the rest.
     """
 
     def __init__(
@@ -127,6 +132,7 @@ class PredictionLog:
         mask: Sequence[str] = (),
         window_s: float = WINDOW_S,
         max_rows: int = MAX_ROWS,
+        chunk_rows: int = CHUNK_ROWS,
     ) -> None:
         from conveyor.artifacts import ArtifactStore
 
@@ -136,9 +142,12 @@ class PredictionLog:
         self.mask = tuple(mask)
         self.window_s = window_s
         self.max_rows = max_rows
+        self.chunk_rows = max(1, min(chunk_rows, max_rows))
         self._store: ArtifactStore = ArtifactStore(artifacts_url)
         self._buffer: list[_Entry] = []
         self._buffered_rows = 0
+        self._tables: dict[tuple[str, float], list[Any]] = defaultdict(list)  # pyarrow Tables
+        self._table_rows: dict[tuple[str, float], int] = defaultdict(int)
         self._lock = threading.Lock()
         self._write_lock = threading.Lock()
         self._wake = threading.Event()
@@ -162,23 +171,20 @@ class PredictionLog:
         with self._lock:
             if self._closed.is_set():
                 return
-            if self._buffered_rows >= 10 * self.max_rows:
+            if self._buffered_rows + self._waiting_rows >= 10 * self.max_rows:
                 self._counts["dropped"] += 1
                 return
             self._buffer.append(entry)
             self._buffered_rows += rows
-            full = self._buffered_rows >= self.max_rows
+            full = self._buffered_rows >= self.chunk_rows
         if full:
             self._wake.set()
 
     def flush(self) -> list[str]:
         """Write everything buffered now; the names of the files written."""
-        with self._lock:
-            entries, self._buffer, self._buffered_rows = self._buffer, [], 0
-        if not entries:
-            return []
         with self._write_lock:
-            return self._write(entries)
+            self._convert()
+            return self._write(lambda key: True)
 
     def close(self) -> None:
         """Stop the background thread and write what is still buffered."""
@@ -191,38 +197,78 @@ class PredictionLog:
         self.flush()
 
     def stats(self) -> dict[str, int]:
-        """Counters: rows and files written, predictions dropped, failed writes, buffered rows."""
+        """Counters: rows and files written, predictions dropped, failed writes, buffered rows
+        (not converted yet) and waiting rows (converted, their window not written yet)."""
         with self._lock:
-            return {**self._counts, "buffered_rows": self._buffered_rows}
+            return {
+                **self._counts,
+                "buffered_rows": self._buffered_rows,
+                "waiting_rows": self._waiting_rows,
+            }
+
+    @property
+    def _waiting_rows(self) -> int:
+        return sum(self._table_rows.values())
 
     def _run(self) -> None:
         while not self._closed.is_set():
             self._wake.wait(self._until_next_window())
             self._wake.clear()
-            if not self._closed.is_set():
-                self.flush()
+            if self._closed.is_set():
+                return
+            with self._write_lock:
+                self._convert()
+                self._write(partial(self._due, time.time()))
+
+    def _due(self, now: float, key: tuple[str, float]) -> bool:
+        """A window is written once it has ended, or sooner if it holds ``max_rows`` rows."""
+        return key[1] + self.window_s <= now or self._table_rows[key] >= self.max_rows
 
     def _until_next_window(self) -> float:
         now = time.time()
         return (math.floor(now / self.window_s) + 1) * self.window_s - now + 0.01
 
-    def _write(self, entries: list[_Entry]) -> list[str]:
+    def _convert(self) -> None:
+        """The buffer to Arrow tables, per model and window (under the write lock)."""
+        import pyarrow as pa
+
+        with self._lock:
+            entries, self._buffer, self._buffered_rows = self._buffer, [], 0
         groups: dict[tuple[str, float], list[_Entry]] = defaultdict(list)
         for entry in entries:
             at = entry.prediction.at.timestamp()
             groups[(entry.prediction.model, at - at % self.window_s)].append(entry)
+        for key, group in groups.items():
+            rows = sum(len(e.prediction.inputs) for e in group)
+            try:
+                table = pa.Table.from_pandas(_frame(group, self.mask), preserve_index=False)
+            except (ValueError, TypeError, pa.ArrowException) as exc:
+                log.error("prediction log: %d rows of %s not converted: %s", rows, key[0], exc)
+                self._count("write_errors", 1)
+                continue
+            with self._lock:
+                self._tables[key].append(table)
+                self._table_rows[key] += rows
+
+    def _write(self, due: Callable[[tuple[str, float]], bool]) -> list[str]:
+        """Write the windows ``due`` says, one file each (under the write lock)."""
+        import pyarrow as pa
+
+        with self._lock:
+            keys = sorted(key for key in self._tables if due(key))
+            taken = {key: (self._tables.pop(key), self._table_rows.pop(key)) for key in keys}
         written = []
-        for (model, start), group in sorted(groups.items()):
+        for (model, start), (tables, rows) in taken.items():
             name = _file_name(model, datetime.fromtimestamp(start, UTC))
             try:
-                data = _parquet(_frame(group, self.mask))
-                self._store.write_named(name, data)
-            except (ConveyorError, ValueError, TypeError) as exc:
-                log.error("prediction log: %d rows of %s not written: %s", len(group), model, exc)
+                table = pa.concat_tables(tables, promote_options="default")
+                self._store.write_named(name, _parquet(table))
+            except (ConveyorError, ValueError, TypeError, pa.ArrowException) as exc:
+                log.error("prediction log: %d rows of %s not written: %s", rows, model, exc)
                 self._count("write_errors", 1)
                 continue
             self._count("files_written", 1)
-            self._count("rows_written", sum(len(e.prediction.inputs) for e in group))
+            self._count("rows_written", rows)
             written.append(name)
         return written
 
@@ -256,17 +302,19 @@ def _frame(entries: list[_Entry], mask: Sequence[str]) -> pd.DataFrame:
     """
     import pandas as pd
 
-    by_inputs: dict[tuple[str, ...], list[_Entry]] = defaultdict(list)
+    # requests of one model share one column Index object: name each Index once, not per row
+    by_index: dict[object, list[_Entry]] = defaultdict(list)
     for entry in entries:
-        by_inputs[_input_names(entry.prediction.inputs)].append(entry)
+        by_index[_index_key(entry.prediction.inputs)].append(entry)
+    by_inputs: dict[tuple[str, ...], list[_Entry]] = defaultdict(list)
+    for group in by_index.values():
+        by_inputs[_input_names(group[0].prediction.inputs)].extend(group)
     frames = [_rows(group, names, mask) for names, group in by_inputs.items()]
     return frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
 
 
 def _rows(entries: list[_Entry], names: tuple[str, ...], mask: Sequence[str]) -> pd.DataFrame:
     import pandas as pd
-
-    from conveyor.serving.batching import merge
 
     predictions = [entry.prediction for entry in entries]
     counts = np.array([len(p.inputs) for p in predictions])
@@ -288,7 +336,7 @@ def _rows(entries: list[_Entry], names: tuple[str, ...], mask: Sequence[str]) ->
         ),
         "latency_ms": each([p.latency_s * 1000.0 for p in predictions], float),
     }
-    inputs = merge([p.inputs for p in predictions])
+    inputs = _stacked_inputs([p.inputs for p in predictions])
     for name, values in zip(names, _columns_of(inputs), strict=True):
         columns[f"input.{name}"] = [MASKED] * rows if name in mask else values
     columns["output"] = _column(_stack([np.asarray(p.outputs) for p in predictions]))
@@ -309,6 +357,23 @@ def _rows(entries: list[_Entry], names: tuple[str, ...], mask: Sequence[str]) ->
     columns["agrees"] = agrees
     columns["diff"] = diff
     return pd.DataFrame(columns)
+
+
+def _index_key(data: ModelInput) -> object:
+    if hasattr(data, "columns"):
+        return id(data.columns)  # the entries keep every Index alive while this runs
+    return ("array", np.ndim(data), np.shape(data)[-1] if np.ndim(data) > 1 else 1)
+
+
+def _stacked_inputs(inputs: list[ModelInput]) -> ModelInput:
+    """The inputs one after the other: one numpy block when the frames hold one dtype (a
+    fraction of ``pandas.concat``'s time for thousands of one-row frames)."""
+    from conveyor.serving.batching import merge
+
+    first = inputs[0]
+    if hasattr(first, "dtypes") and first.dtypes.nunique() == 1:
+        return np.concatenate([frame.to_numpy() for frame in inputs])  # type: ignore[union-attr]
+    return merge(inputs)
 
 
 def _input_names(data: ModelInput) -> tuple[str, ...]:
@@ -342,9 +407,11 @@ def _column(outputs: Array) -> Any:
     return values if values.ndim <= 1 else [row.tolist() for row in values]
 
 
-def _parquet(frame: pd.DataFrame) -> bytes:
+def _parquet(table: Any) -> bytes:
+    import pyarrow.parquet as pq
+
     buffer = io.BytesIO()
-    frame.to_parquet(buffer, index=False, engine="pyarrow")
+    pq.write_table(table, buffer)
     return buffer.getvalue()
 
 
