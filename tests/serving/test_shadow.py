@@ -15,11 +15,13 @@ import httpx
 import numpy as np
 import pytest
 import uvicorn
+from prometheus_client.parser import text_string_to_metric_families
 
 from conveyor import tracking
 from conveyor.cli.main import main
 from conveyor.serving.app import Prediction, create_app
 from conveyor.serving.deployments import build_gateway, build_observers
+from conveyor.serving.metrics import GatewayMetrics
 from conveyor.serving.pool import ModelPool
 from conveyor.serving.predlog import LogOptions, PredictionLog, read_predictions
 from conveyor.serving.routing import Route, Router, RoutingTable, Shadow, shadows_for
@@ -108,6 +110,32 @@ async def test_half_the_requests_are_shadowed_the_same_ones_every_time(
     shadowed = set(rows[rows["version"] == 2]["request_id"])
     assert 70 < len(shadowed) < 130
     assert shadowed == {i for i in ids if shadows_for(router.table("cancer"), i)}
+
+
+async def test_shadow_and_log_counts_reach_metrics(served, project: Path, tmp_path: Path) -> None:
+    traffic("set", "cancer", "1=100")
+    traffic("shadow", "cancer", "2", "--share", "1.0")
+    pool, router, _ = build_gateway([], Where.from_environment(), poll=False)
+    metrics = GatewayMetrics()
+    where = replace(Where.from_environment(), artifacts_url=str(tmp_path))
+    observers = build_observers(pool, router, where, LogOptions(), metrics)
+    app = create_app(pool, router=router, observers=observers.all(), metrics=metrics)
+    await send(app, served, [f"m-{i}" for i in range(10)])  # 2 rows each
+    observers.close()
+    found = {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(metrics.render().decode())
+        for sample in family.samples
+    }
+    copies = ("model", "cancer"), ("outcome", "sent"), ("version", "2")
+    assert found[("conveyor_shadow_copies_total", copies)] == 10
+    agreed = found[("conveyor_shadow_rows_total", (("agreement", "agreed"), *copies[::2]))]
+    disagreed = found[("conveyor_shadow_rows_total", (("agreement", "disagreed"), *copies[::2]))]
+    features = served.features.head(2)
+    same = served.models[1].predict(features) == served.models[2].predict(features)
+    assert (agreed, disagreed) == (10 * same.sum(), 10 * (~same).sum())
+    written = (("model", "cancer"), ("outcome", "written"))
+    assert found[("conveyor_prediction_log_rows_total", written)] == 40  # 20 primary, 20 shadow
 
 
 class Blocking:

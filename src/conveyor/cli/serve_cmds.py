@@ -85,6 +85,7 @@ def serve(
     from conveyor.project import load_project
     from conveyor.serving.batching import BatchPolicy
     from conveyor.serving.deployments import build_gateway, build_observers
+    from conveyor.serving.metrics import GatewayMetrics
     from conveyor.serving.predlog import LogOptions
     from conveyor.serving.server import ServeOptions, run_server
     from conveyor.settings import Settings
@@ -122,10 +123,11 @@ def serve(
             f"{batching.max_wait_s * 1000:g} ms under concurrent load"
         )
     typer.echo(f"listening on {options.url} with {workers} worker(s); Ctrl-C stops")
-    observers = build_observers(pool, router, where, options.log) if workers == 1 else None
+    metrics = GatewayMetrics() if workers == 1 else None  # workers make their own
+    observers = build_observers(pool, router, where, options.log, metrics) if metrics else None
     try:
         closing = [observers.close] if observers else []
-        run_server(pool, options, router, observers.all() if observers else (), closing)
+        run_server(pool, options, router, observers.all() if observers else (), closing, metrics)
     finally:
         watcher.stop()
         if observers is not None:

@@ -53,7 +53,7 @@ def from_environment() -> Starlette:
     metrics = GatewayMetrics(multiprocess_dir=os.environ.get(MULTIPROC_VAR) or None)
     where = Where.from_environment()
     pool, router, _watcher = build_gateway(models, where)
-    observers = build_observers(pool, router, where, log_options)
+    observers = build_observers(pool, router, where, log_options, metrics)
     app = create_app(
         pool,
         router=router,

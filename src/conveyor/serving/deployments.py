@@ -24,6 +24,7 @@ from conveyor.errors import ConveyorError
 if TYPE_CHECKING:
     from conveyor.registry import Registry
     from conveyor.serving.app import PredictionObserver
+    from conveyor.serving.metrics import GatewayMetrics
     from conveyor.serving.pool import ModelPool, Served
     from conveyor.serving.predlog import LogOptions, PredictionLog
     from conveyor.serving.routing import Router, RoutingTable
@@ -185,10 +186,15 @@ class Observers:
 
 
 def build_observers(
-    pool: ModelPool, router: Router, where: Where, options: LogOptions
+    pool: ModelPool,
+    router: Router,
+    where: Where,
+    options: LogOptions,
+    metrics: GatewayMetrics | None = None,
 ) -> Observers:
     """The prediction log into ``where``'s artifact store (unless ``options.enabled`` is
-    False) and the shadow runner feeding it; close them on shutdown."""
+    False) and the shadow runner feeding it, counting into ``metrics``; close them on
+    shutdown."""
     from conveyor.serving.predlog import PredictionLog
     from conveyor.serving.shadow import ShadowRunner
 
@@ -200,5 +206,6 @@ def build_observers(
             mask=options.mask,
             window_s=options.window_s,
             max_rows=options.max_rows,
+            metrics=metrics,
         )
-    return Observers(log, ShadowRunner(pool, router, log))
+    return Observers(log, ShadowRunner(pool, router, log, metrics=metrics))

@@ -152,6 +152,24 @@ class GatewayMetrics:
             buckets=BATCH_BUCKETS,
             registry=registry,
         )
+        self.shadow_copies = Counter(
+            "conveyor_shadow_copies",
+            "Copies of answered requests for shadow versions: sent, dropped (queue full), failed.",
+            ["model", "version", "outcome"],
+            registry=registry,
+        )
+        self.shadow_rows = Counter(
+            "conveyor_shadow_rows",
+            "Rows a shadow version predicted, by agreement with the version that answered.",
+            ["model", "version", "agreement"],
+            registry=registry,
+        )
+        self.log_rows = Counter(
+            "conveyor_prediction_log_rows",
+            "Prediction log rows: written, dropped (too many waiting) or failed (not written).",
+            ["model", "outcome"],
+            registry=registry,
+        )
         self.batch_requests = Histogram(
             "conveyor_batch_requests",
             "Requests merged into one model call.",
@@ -186,6 +204,19 @@ class GatewayMetrics:
             self.predicted_label.labels(model, version, self._capped(model, version, label)).inc(
                 count
             )
+
+    def shadow(self, model: str, version: int, outcome: str, copies: int = 1) -> None:
+        """Count shadow copies of ``model`` for shadow ``version``: sent, dropped or failed."""
+        self.shadow_copies.labels(model, str(version), outcome).inc(copies)
+
+    def shadow_compared(self, model: str, version: int, rows: int, agreed: int) -> None:
+        """Count rows a shadow version predicted and compared with the primary's answer."""
+        self.shadow_rows.labels(model, str(version), "agreed").inc(agreed)
+        self.shadow_rows.labels(model, str(version), "disagreed").inc(rows - agreed)
+
+    def logged(self, model: str, outcome: str, rows: int) -> None:
+        """Count prediction log rows of ``model``: written, dropped or failed (not written)."""
+        self.log_rows.labels(model, outcome).inc(rows)
 
     def observe_batch(self, batch: BatchRecord) -> None:
         """Record one model call: its rows, the requests merged and the oldest one's wait."""

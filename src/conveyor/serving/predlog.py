@@ -49,6 +49,7 @@ if TYPE_CHECKING:
     from conveyor.artifacts import ArtifactStore
     from conveyor.flavors.base import Array, ModelInput
     from conveyor.serving.app import Prediction
+    from conveyor.serving.metrics import GatewayMetrics
 
 log = logging.getLogger("conveyor.serving")
 PREFIX = "predictions"
@@ -133,6 +134,7 @@ class PredictionLog:
         window_s: float = WINDOW_S,
         max_rows: int = MAX_ROWS,
         chunk_rows: int = CHUNK_ROWS,
+        metrics: GatewayMetrics | None = None,
     ) -> None:
         from conveyor.artifacts import ArtifactStore
 
@@ -143,6 +145,7 @@ class PredictionLog:
         self.window_s = window_s
         self.max_rows = max_rows
         self.chunk_rows = max(1, min(chunk_rows, max_rows))
+        self.metrics = metrics
         self._store: ArtifactStore = ArtifactStore(artifacts_url)
         self._buffer: list[_Entry] = []
         self._buffered_rows = 0
@@ -171,12 +174,17 @@ class PredictionLog:
         with self._lock:
             if self._closed.is_set():
                 return
-            if self._buffered_rows + self._waiting_rows >= 10 * self.max_rows:
+            dropped = self._buffered_rows + self._waiting_rows >= 10 * self.max_rows
+            if dropped:
                 self._counts["dropped"] += 1
-                return
-            self._buffer.append(entry)
-            self._buffered_rows += rows
+            else:
+                self._buffer.append(entry)
+                self._buffered_rows += rows
             full = self._buffered_rows >= self.chunk_rows
+        if dropped:
+            if self.metrics is not None:
+                self.metrics.logged(entry.prediction.model, "dropped", rows)
+            return
         if full:
             self._wake.set()
 
@@ -245,6 +253,7 @@ class PredictionLog:
             except (ValueError, TypeError, pa.ArrowException) as exc:
                 log.error("prediction log: %d rows of %s not converted: %s", rows, key[0], exc)
                 self._count("write_errors", 1)
+                self._tell(key[0], "failed", rows)
                 continue
             with self._lock:
                 self._tables[key].append(table)
@@ -266,11 +275,17 @@ class PredictionLog:
             except (ConveyorError, ValueError, TypeError, pa.ArrowException) as exc:
                 log.error("prediction log: %d rows of %s not written: %s", rows, model, exc)
                 self._count("write_errors", 1)
+                self._tell(model, "failed", rows)
                 continue
             self._count("files_written", 1)
             self._count("rows_written", rows)
+            self._tell(model, "written", rows)
             written.append(name)
         return written
+
+    def _tell(self, model: str, outcome: str, rows: int) -> None:
+        if self.metrics is not None:
+            self.metrics.logged(model, outcome, rows)
 
     def _count(self, name: str, amount: int) -> None:
         with self._lock:

@@ -72,11 +72,12 @@ def run_server(
     router: Router | None = None,
     observers: Sequence[PredictionObserver] = (),
     on_shutdown: Sequence[Callable[[], None]] = (),
+    metrics: GatewayMetrics | None = None,
 ) -> None:
     """Serve until interrupted, on uvloop and httptools where they are installed.
 
-    ``observers`` and ``on_shutdown`` (closing them) serve the one-worker case; with several
-    workers each builds and closes its own.
+    ``observers``, ``on_shutdown`` (closing them) and ``metrics`` (which they count into)
+    serve the one-worker case; with several workers each builds its own.
     """
     import uvicorn
 
@@ -88,7 +89,7 @@ def run_server(
             max_body_bytes=options.max_body_bytes,
             request_timeout_s=options.request_timeout_s,
             observers=observers,
-            metrics=GatewayMetrics(),
+            metrics=metrics or GatewayMetrics(),
             batching=options.batching,
             on_shutdown=on_shutdown,
         )

@@ -33,6 +33,7 @@ from conveyor.serving.predlog import compare
 if TYPE_CHECKING:
     from conveyor.flavors.base import Array
     from conveyor.serving.app import Prediction
+    from conveyor.serving.metrics import GatewayMetrics
     from conveyor.serving.pool import ModelPool
     from conveyor.serving.predlog import PredictionLog
     from conveyor.serving.routing import Router
@@ -61,6 +62,7 @@ class ShadowRunner:
         workers: int = WORKERS,
         queue_size: int = QUEUE_SIZE,
         collect_s: float = COLLECT_S,
+        metrics: GatewayMetrics | None = None,
     ) -> None:
         self.pool = pool
         self.router = router
@@ -68,6 +70,7 @@ class ShadowRunner:
         self.workers = workers
         self.queue_size = queue_size
         self.collect_s = collect_s
+        self.metrics = metrics
         self._queue: queue.Queue[tuple[Prediction, int] | None] = queue.Queue(queue_size)
         self._lock = threading.Lock()
         self._counts = {"sent": 0, "dropped": 0, "failed": 0, "compared": 0, "agreed": 0}
@@ -92,8 +95,12 @@ class ShadowRunner:
                 self._queue.put_nowait((prediction, version))
             except queue.Full:
                 self._count(dropped=1)
+                outcome = "dropped"
             else:
                 self._count(sent=1)
+                outcome = "sent"
+            if self.metrics is not None:
+                self.metrics.shadow(prediction.model, version, outcome)
 
     def stats(self) -> dict[str, float]:
         """``sent``, ``dropped``, ``failed``, ``compared`` and ``agreed`` rows, and
@@ -174,7 +181,10 @@ class ShadowRunner:
     def _record(self, primary: Prediction, version: int, outputs: Array, took: float) -> None:
         shadow = replace(primary, version=version, outputs=outputs, latency_s=took)
         agrees, _ = compare(primary.outputs, outputs)
-        self._count(compared=len(agrees), agreed=int(agrees.sum()))
+        agreed = int(agrees.sum())
+        self._count(compared=len(agrees), agreed=agreed)
+        if self.metrics is not None:
+            self.metrics.shadow_compared(primary.model, version, len(agrees), agreed)
         if self.log is not None:
             self.log.observe_shadow(shadow, primary)
 
@@ -182,6 +192,8 @@ class ShadowRunner:
         self, model: str, version: int, primaries: list[Prediction], exc: Exception
     ) -> None:
         self._count(failed=len(primaries))
+        if self.metrics is not None:
+            self.metrics.shadow(model, version, "failed", len(primaries))
         for primary in primaries:
             log.warning(
                 "shadow %s/%d of request %s failed: %s",
