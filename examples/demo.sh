@@ -49,6 +49,8 @@ trap 'kill "$server" 2>/dev/null || true' EXIT
 step "The gateway (conveyor serve) answers real requests; which version answered whom" \
   python "$here/canary_requests.py" "http://127.0.0.1:$port" breast-cancer data/prepared/test.csv 200
 kill "$server" && wait "$server" 2>/dev/null || true
+step "The champion as a self-contained bundle: model, pinned requirements, serve.py, Dockerfile" \
+  conveyor package breast-cancer@champion -o bundle
 step "Every run, checks included" conveyor runs
 step "Where the champion came from: version <- run <- stages <- data digests <- git commit" \
   conveyor models lineage breast-cancer/1
