@@ -362,3 +362,23 @@ async def test_with_the_routing_tables_router(served) -> None:
         async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as http:
             response = await http.post("/v1/models/cancer:predict", json=body)
         assert response.headers["X-Conveyor-Model-Version"] == answered
+
+
+def test_made_request_ids_are_unique_hex_and_differ_after_fork() -> None:
+    import os
+
+    from conveyor.serving.app import new_request_id
+
+    ids = {new_request_id() for _ in range(10_000)}
+    assert len(ids) == 10_000
+    assert all(len(i) == 32 and int(i, 16) >= 0 for i in ids)
+    read, write = os.pipe()
+    child = os.fork()
+    if child == 0:  # pragma: no cover - runs in the forked child
+        os.write(write, new_request_id().encode())
+        os._exit(0)
+    os.waitpid(child, 0)
+    theirs = os.read(read, 64).decode()
+    os.close(read)
+    os.close(write)
+    assert theirs[:16] != new_request_id()[:16]
