@@ -31,7 +31,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from conveyor.errors import ModelError, NotFoundError
-from conveyor.serving import protocols
+from conveyor.serving import binary, protocols
 from conveyor.serving.batching import Batcher, BatchListener, BatchPolicy, ModelCallTimeout
 from conveyor.serving.errors import RequestError
 from conveyor.serving.inputs import Layout
@@ -229,21 +229,29 @@ class Gateway:
 
     async def infer(self, request: Request) -> Response:
         """``POST /v2/models/{m}[/versions/{v}]/infer``: Open Inference Protocol v2."""
-        if "inference-header-content-length" in request.headers:
-            raise RequestError(
-                415,
-                "the binary tensor data extension is not supported; send tensors as JSON",
-                field="inference-header-content-length",
-            )
         name = request.path_params["model"]
-        body = await self._json_body(request)
+        header_length = request.headers.get(binary.HEADER)
+        raw = b""
+        if header_length is None:
+            body = await self._json_body(request)
+        else:  # the binary tensor extension: a JSON header, then the tensors' bytes
+            head, raw = binary.split_body(await self._body(request), header_length)
+            body = protocols.read_json(head, None)
         served = self._choose(name, request, body, _path_version(request))
-        parsed = protocols.parse_v2(body, self._layout(served))
+        parsed = protocols.parse_v2(body, self._layout(served), raw)
         want_proba = parsed.outputs is None or "predict_proba" in parsed.outputs
         request_id = parsed.id or _request_id(request)
         predicted, proba = await self._predict(served, parsed.data, want_proba, request_id)
-        answer = protocols.v2_response(served, request_id, predicted, proba, parsed.outputs)
-        return _json(answer, headers=_answered_by(served))
+        answer, blobs = protocols.v2_response(
+            served, request_id, predicted, proba, parsed.outputs, parsed.binary_outputs
+        )
+        if not blobs:
+            return _json(answer, headers=_answered_by(served))
+        head = orjson.dumps(answer, option=orjson.OPT_SERIALIZE_NUMPY)
+        headers = {**_answered_by(served), "Inference-Header-Content-Length": str(len(head))}
+        return Response(
+            head + b"".join(blobs), headers=headers, media_type="application/octet-stream"
+        )
 
     async def predict_v1(self, request: Request) -> Response:
         """``POST /v1/models/{m}:predict``: ``instances`` or ``inputs`` -> ``predictions``."""

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from conveyor.serving.binary import Cursor, decode, encode
 from conveyor.serving.errors import RequestError
 from conveyor.serving.inputs import (
     Layout,
@@ -63,6 +64,7 @@ class V2Request:
     id: str | None
     data: ModelInput
     outputs: tuple[str, ...] | None
+    binary_outputs: frozenset[str] = frozenset()  # outputs to send as binary data
 
 
 def read_json(body: bytes, content_type: str | None) -> Any:
@@ -87,8 +89,12 @@ def read_json(body: bytes, content_type: str | None) -> Any:
         raise RequestError(400, f"the body is not valid JSON: {exc}", field="body") from exc
 
 
-def parse_v2(body: Any, layout: Layout) -> V2Request:
-    """An Open Inference Protocol v2 request: one [N, F] tensor, or one tensor per column."""
+def parse_v2(body: Any, layout: Layout, binary: bytes = b"") -> V2Request:
+    """An Open Inference Protocol v2 request: one [N, F] tensor, or one tensor per column.
+
+    ``binary`` is the data after the JSON header of a request using the binary tensor
+    extension (:mod:`conveyor.serving.binary`); inputs with ``binary_data_size`` read it.
+    """
     request = _object(body, "body")
     request_id = request.get("id")
     if request_id is not None and not isinstance(request_id, str):
@@ -96,10 +102,18 @@ def parse_v2(body: Any, layout: Layout) -> V2Request:
     inputs = request.get("inputs")
     if not isinstance(inputs, list) or not inputs:
         raise RequestError(400, "inputs must be a non-empty list of tensors", field="inputs")
-    tensors = dict(_tensor(entry, index) for index, entry in enumerate(inputs))
+    cursor = Cursor(binary)
+    tensors = dict(_tensor(entry, index, cursor) for index, entry in enumerate(inputs))
+    cursor.finish()
     if len(tensors) != len(inputs):
         raise RequestError(422, "two inputs have the same name", field="inputs")
-    return V2Request(request_id, _v2_input(tensors, layout), _requested(request.get("outputs")))
+    outputs = request.get("outputs")
+    return V2Request(
+        request_id,
+        _v2_input(tensors, layout),
+        _requested(outputs),
+        _binary_outputs(outputs, _parameters(request, "body")),
+    )
 
 
 def v2_response(
@@ -108,23 +122,37 @@ def v2_response(
     predicted: Array,
     proba: Array | None,
     outputs: tuple[str, ...] | None,
-) -> dict[str, Any]:
-    """The /infer response: a ``predict`` output [N] and, if any, ``predict_proba`` [N, K]."""
+    binary: frozenset[str] = frozenset(),
+) -> tuple[dict[str, Any], list[bytes]]:
+    """The /infer response: a ``predict`` output [N] and, if any, ``predict_proba`` [N, K].
+
+    Outputs named in ``binary`` carry ``binary_data_size`` instead of ``data``; their bytes
+    are returned in order, to follow the JSON (see :mod:`conveyor.serving.binary`).
+    """
     if outputs is not None and "predict_proba" in outputs and proba is None:
         raise RequestError(
             422, f"model {served.name!r} gives no predict_proba output", field="outputs"
         )
-    tensors = [_output("predict", predicted)]
+    arrays = {"predict": predicted}
     if proba is not None and (outputs is None or "predict_proba" in outputs):
-        tensors.append(_output("predict_proba", proba))
+        arrays["predict_proba"] = proba
     if outputs is not None:
-        tensors = [tensor for tensor in tensors if tensor["name"] in outputs]
-    return {
+        arrays = {name: array for name, array in arrays.items() if name in outputs}
+    tensors, blobs = [], []
+    for name, array in arrays.items():
+        if name in binary:
+            blob = encode(array)
+            tensors.append(_output(name, array, binary_size=len(blob)))
+            blobs.append(blob)
+        else:
+            tensors.append(_output(name, array))
+    answer = {
         "model_name": served.name,
         "model_version": str(served.version),
         "id": request_id,
         "outputs": tensors,
     }
+    return answer, blobs
 
 
 def v2_metadata(served: Served, versions: list[int]) -> dict[str, Any]:
@@ -224,7 +252,7 @@ def v2_datatype(dtype: str) -> str:
     return NUMPY_TO_V2.get(dtype, "BYTES") if dtype != "object" else "BYTES"
 
 
-def _tensor(entry: object, index: int) -> tuple[str, Array]:
+def _tensor(entry: object, index: int, cursor: Cursor) -> tuple[str, Array]:
     tensor = _object(entry, f"inputs[{index}]")
     name, shape, datatype = tensor.get("name"), tensor.get("shape"), tensor.get("datatype")
     if not isinstance(name, str):
@@ -240,19 +268,52 @@ def _tensor(entry: object, index: int) -> tuple[str, Array]:
             f"input {name!r}: unknown datatype {datatype!r}; use one of {', '.join(V2_DTYPES)}",
             field=name,
         )
-    return name, _tensor_data(tensor.get("data"), shape, datatype, name)
+    size = _parameters(tensor, name).get("binary_data_size")
+    if size is not None:
+        if "data" in tensor:
+            raise RequestError(
+                400, f"input {name!r}: give data or binary_data_size, not both", field=name
+            )
+        flat = decode(cursor.take(size, name), datatype, name)
+        return name, _tensor_data(flat, shape, datatype, name)
+    return name, _tensor_data(
+        _json_values(tensor.get("data"), datatype, name), shape, datatype, name
+    )
 
 
-def _tensor_data(data: object, shape: list[int], datatype: str, name: str) -> Array:
+def _json_values(data: object, datatype: str, name: str) -> Array:
     import numpy as np
 
     if not isinstance(data, list):
         data = [data]
     try:
         kind = object if datatype == "BYTES" else None  # BYTES keeps each JSON value as sent
-        flat = np.asarray(data, dtype=kind).reshape(-1)
+        return np.asarray(data, dtype=kind).reshape(-1)
     except ValueError as exc:
         raise RequestError(422, f"input {name!r}: data is ragged", field=name) from exc
+
+
+def _parameters(entry: dict[str, Any], name: str) -> dict[str, Any]:
+    parameters = entry.get("parameters", {})
+    if not isinstance(parameters, dict):
+        raise RequestError(400, f"{name}: parameters must be an object", field=name)
+    return parameters
+
+
+def _binary_outputs(outputs: object, request_parameters: dict[str, Any]) -> frozenset[str]:
+    """The outputs to send as binary data: all if the request says so, else those marked."""
+    if request_parameters.get("binary_data_output") is True:
+        return frozenset(OUTPUTS)
+    if not isinstance(outputs, list):
+        return frozenset()
+    return frozenset(
+        str(entry.get("name"))
+        for entry in outputs
+        if isinstance(entry, dict) and _parameters(entry, "outputs").get("binary_data") is True
+    )
+
+
+def _tensor_data(flat: Array, shape: list[int], datatype: str, name: str) -> Array:
     expected = math.prod(shape)
     if flat.size != expected:
         raise RequestError(
@@ -305,13 +366,17 @@ def _requested(outputs: object) -> tuple[str, ...] | None:
     return tuple(str(name) for name in names)
 
 
-def _output(name: str, array: Array) -> dict[str, Any]:
-    return {
+def _output(name: str, array: Array, binary_size: int | None = None) -> dict[str, Any]:
+    tensor: dict[str, Any] = {
         "name": name,
         "shape": list(array.shape),
         "datatype": v2_datatype(str(array.dtype)),
-        "data": _plain(array.reshape(-1)),
     }
+    if binary_size is None:
+        tensor["data"] = _plain(array.reshape(-1))
+    else:
+        tensor["parameters"] = {"binary_data_size": binary_size}
+    return tensor
 
 
 def _rows_records_or_columns(value: object, layout: Layout, field: str) -> ModelInput:
