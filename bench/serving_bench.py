@@ -89,6 +89,7 @@ FULL = "conveyor (full: 3-way split + 10% shadow + log + metrics)"
 FULL_NO_LOG = "conveyor (diagnostic: full without the log)"
 ONE_WITH_ALL = "conveyor (diagnostic: one version + 10% shadow + log + metrics)"
 CEILING = "ceiling (bare Starlette)"
+HANDWRITTEN = "hand-written (Starlette + orjson + predict)"
 
 
 # --------------------------------------------------------------------------- load generators
@@ -665,6 +666,52 @@ def ceiling_scenario(run: Run, env: dict[str, str], body: str) -> None:
         stop(server)
 
 
+HANDWRITTEN_APP = """
+import os, pickle
+
+import numpy as np
+import orjson
+from starlette.applications import Starlette
+from starlette.responses import Response
+from starlette.routing import Route
+
+with open(os.environ["BENCH_MODEL_FILE"], "rb") as f:
+    model, _ = pickle.load(f)
+
+
+async def predict(request):
+    rows = np.asarray(orjson.loads(await request.body())["instances"], dtype=np.float64)
+    body = orjson.dumps({"predictions": model.predict(rows).tolist()})
+    return Response(body, media_type="application/json")
+
+
+app = Starlette(routes=[Route("/predict", predict, methods=["POST"])])
+"""
+
+
+def handwritten_scenario(run: Run, env: dict[str, str], model_file: Path, body: str) -> None:
+    """What a competent engineer writes instead of a serving framework (research, section 5):
+    orjson, an ndarray, the model's own predict; no validation, routing, metrics or log."""
+    (WORK / "handwritten_app.py").write_text(HANDWRITTEN_APP)
+    port = free_port()
+    argv = [sys.executable, "-W", "ignore", "-m", "uvicorn", "handwritten_app:app"]
+    argv += ["--port", str(port), "--loop", "uvloop", "--http", "httptools", "--no-access-log"]
+    argv += ["--log-level", "warning"]
+    server = start(
+        HANDWRITTEN,
+        argv,
+        WORK,
+        {**env, "BENCH_MODEL_FILE": str(model_file)},
+        port,
+        "/predict",
+        body,
+    )
+    try:
+        run.measure(server, (1, 16))
+    finally:
+        stop(server)
+
+
 # --------------------------------------------------------------------------- report
 
 
@@ -767,6 +814,11 @@ def checks(run: Run) -> list[Check]:
         vs = f"1 - full c={c} ÷ {on} c={c}"
         target = "fewer req/s with split + shadow + log + metrics"
         out.append(Check(target, vs, fewer, TARGET_FULL_OVERHEAD, "%", True))
+    hand = run.find(HANDWRITTEN, 16)
+    for label in (SINGLE_ON, FULL):  # research §5: a gateway should not be slower than this
+        vs = f"{short_name(label)} c=16 ÷ {short_name(HANDWRITTEN)} c=16"
+        target = "(for comparison) req/s vs a hand-written endpoint"
+        out.append(Check(target, vs, ratio(run.find(label, 16), hand), 1.0, "x"))
     for c in (16, 64):  # a diagnostic, not the issue's definition: everything but the split
         kept = ratio(run.find(ONE_WITH_ALL, c), run.find(SINGLE_ON, c))
         fewer = None if kept is None else 1 - kept
@@ -883,6 +935,7 @@ def main() -> None:
             except (RuntimeError, SystemExit, subprocess.SubprocessError) as exc:
                 run.note(f"MLflow could not be measured (further): {exc}")
         if "ceiling" in scenarios:
+            handwritten_scenario(run, env, model_file, v1_body)
             ceiling_scenario(run, env, v1_body)
     finally:
         for server in list(RUNNING):
