@@ -56,7 +56,7 @@ PREFIX = "predictions"
 MASKED = "***"
 WINDOW_S = 60.0
 MAX_ROWS = 10_000
-CHUNK_ROWS = 2_000
+CHUNK_ROWS = 500
 BASE_COLUMNS = ("request_id", "time", "model", "version", "shadow_of", "latency_ms")
 _SPAN = float(2**64)
 
