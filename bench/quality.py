@@ -18,12 +18,13 @@ the file is left as it was.
 from __future__ import annotations
 
 import os
-import re
 import subprocess
 import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+
+from report import write_block
 
 BENCH = Path(__file__).resolve().parent
 RESULTS = BENCH / "RESULTS.md"
@@ -84,14 +85,7 @@ same rows) against scikit-learn's `roc_auc_score` in a Python loop over the same
 
 def write(section: str) -> None:
     """Replace (or append) the quality block of RESULTS.md."""
-    old = RESULTS.read_text(encoding="utf-8") if RESULTS.exists() else ""
-    marked = f"<!-- group:{KEY} -->\n{section}\n<!-- /group:{KEY} -->"
-    pattern = re.compile(rf"<!-- group:{KEY} -->\n.*?\n<!-- /group:{KEY} -->", re.DOTALL)
-    if pattern.search(old):
-        new = pattern.sub(lambda _: marked, old)
-    else:
-        new = old.rstrip("\n") + "\n\n" + marked + "\n"
-    RESULTS.write_text(new, encoding="utf-8")
+    write_block(RESULTS, KEY, section)
     print(f"wrote {RESULTS.relative_to(BENCH.parent)} (quality block)")
 
 

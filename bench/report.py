@@ -12,6 +12,7 @@ import inspect
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from results import Comparison, Measured, ScenarioResult
 from timing import CpuShares, Stats
@@ -230,3 +231,15 @@ def _section(result: ScenarioResult, text: GroupText) -> str:
     if result.notes:
         lines += ["", *(f"- {note}" for note in result.notes)]
     return "\n".join(lines)
+
+
+def write_block(results: Path, key: str, section: str) -> None:
+    """Replace (or append) the ``<!-- group:KEY -->`` block of ``results``; the rest is kept."""
+    old = results.read_text(encoding="utf-8") if results.exists() else ""
+    marked = f"<!-- group:{key} -->\n{section}\n<!-- /group:{key} -->"
+    pattern = re.compile(rf"<!-- group:{key} -->\n.*?\n<!-- /group:{key} -->", re.DOTALL)
+    if pattern.search(old):
+        new = pattern.sub(lambda _: marked, old)
+    else:
+        new = old.rstrip("\n") + "\n\n" + marked + "\n"
+    results.write_text(new, encoding="utf-8")

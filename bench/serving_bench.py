@@ -63,6 +63,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from report import write_block
 from tools import BENCH_DIR, REPO_ROOT, base_env, source_fingerprint, versions
 
 WORK = BENCH_DIR / ".work" / "serving"
@@ -859,15 +860,8 @@ the server**, so every figure is capped by it, the ceiling's most.
 
 
 def write(section: str) -> None:
-    """Replace (or append) the serving block of RESULTS.md, as ``quality.py`` does its own."""
-    old = RESULTS.read_text(encoding="utf-8") if RESULTS.exists() else ""
-    marked = f"<!-- group:{KEY} -->\n{section}\n<!-- /group:{KEY} -->"
-    pattern = re.compile(rf"<!-- group:{KEY} -->\n.*?\n<!-- /group:{KEY} -->", re.DOTALL)
-    if pattern.search(old):
-        new = pattern.sub(lambda _: marked, old)
-    else:
-        new = old.rstrip("\n") + "\n\n" + marked + "\n"
-    RESULTS.write_text(new, encoding="utf-8")
+    """Replace (or append) the serving block of RESULTS.md."""
+    write_block(RESULTS, KEY, section)
     print(f"wrote {RESULTS.relative_to(BENCH_DIR.parent)} (serving block)")
 
 
