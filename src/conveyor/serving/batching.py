@@ -162,7 +162,7 @@ class Batcher:
     async def _run_queue(self, timeout_s: float) -> None:
         """Make calls until the queue is empty, then stop (the next request starts another)."""
         while self._queue:
-            if self.merges and self.policy.max_wait_s > 0 and self._last_requests > 1:
+            if self.policy.max_wait_s > 0 and self._last_requests > 1:
                 await self._wait_for_company(self._last_requests)
             batch = self._take()
             self._last_requests = len(batch)
@@ -193,8 +193,6 @@ class Batcher:
     def _take(self) -> list[_Pending]:
         """The oldest request, plus as many more as fit in ``max_batch_size`` rows."""
         batch = [self._queue.popleft()]
-        if not self.merges:
-            return batch
         rows = batch[0].rows
         while self._queue and rows + self._queue[0].rows <= self.policy.max_batch_size:
             rows += self._queue[0].rows
