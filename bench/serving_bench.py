@@ -86,6 +86,7 @@ TARGET_FULL_OVERHEAD = 0.15
 SINGLE_OFF = "conveyor (single, batching off)"
 SINGLE_ON = "conveyor (single, batching on)"
 SINGLE_ON_2W = "conveyor (single, batching on, --workers 2)"
+SINGLE_ON_NO_WAIT = "conveyor (single, batching on, no wait)"
 FULL = "conveyor (full: 3-way split + 10% shadow + log + metrics)"
 FULL_NO_LOG = "conveyor (diagnostic: full without the log)"
 ONE_WITH_ALL = "conveyor (diagnostic: one version + 10% shadow + log + metrics)"
@@ -496,8 +497,10 @@ def conveyor_single(run: Run, project: Path, env: dict[str, str], body: str) -> 
         )
     off = ["--max-batch-size", "1"] if batching else []
     said = {}
-    runs = [(SINGLE_OFF, off, (1, 16, 64)), (SINGLE_ON, [], (16, 64))]
-    runs.append((SINGLE_ON_2W, ["--workers", "2"], (16, 64)))  # an aside: both cores
+    runs = [(SINGLE_OFF, off, (1, 16, 64)), (SINGLE_ON, [], (1, 16, 64))]
+    # asides: the wait's worth (tuning), and both cores
+    runs.append((SINGLE_ON_NO_WAIT, ["--max-batch-wait-ms", "0"], (1, 16, 64)))
+    runs.append((SINGLE_ON_2W, ["--workers", "2"], (16, 64)))
     for label, extra, cs in runs:
         port = free_port()
         argv = [CONVEYOR, "serve", "--model", "cancer@champion", "--port", str(port)]
@@ -511,8 +514,9 @@ def conveyor_single(run: Run, project: Path, env: dict[str, str], body: str) -> 
     run.meta["conveyor serve"] = (
         "`--model cancer@champion --no-log-predictions`, plus `--max-batch-size 1` for "
         f"'batching off' (it said: {said[SINGLE_OFF]}); 'batching on' is adaptive batching "
-        f"at its defaults (it said: {said[SINGLE_ON]}); the `--workers 2` row is the same "
-        "with two processes (not used in the checks)"
+        f"at its defaults (it said: {said[SINGLE_ON]}); 'no wait' adds `--max-batch-wait-ms 0` "
+        "(merge only what is already queued) and the `--workers 2` row runs two processes "
+        "(neither is used in the checks)"
     )
 
 
