@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
@@ -382,3 +383,32 @@ def test_made_request_ids_are_unique_hex_and_differ_after_fork() -> None:
     os.close(read)
     os.close(write)
     assert theirs[:16] != new_request_id()[:16]
+
+
+async def test_startup_and_shutdown_hooks_run_with_the_server_lifespan(served) -> None:
+    said: list[str] = []
+    app = create_app(
+        served.pool,
+        on_startup=[lambda: said.append("up")],
+        on_shutdown=[lambda: said.append("down")],
+    )
+    inbox: asyncio.Queue[dict[str, str]] = asyncio.Queue()
+    sent: list[str] = []
+
+    async def receive() -> dict[str, str]:
+        return await inbox.get()
+
+    async def send(message: dict[str, str]) -> None:
+        sent.append(message["type"])
+
+    server = asyncio.ensure_future(
+        app({"type": "lifespan", "asgi": {"version": "3.0"}}, receive, send)
+    )
+    await inbox.put({"type": "lifespan.startup"})
+    while "lifespan.startup.complete" not in sent:
+        await asyncio.sleep(0.01)
+    assert said == ["up"]
+    await inbox.put({"type": "lifespan.shutdown"})
+    await asyncio.wait_for(server, 10)
+    assert said == ["up", "down"]
+    assert sent == ["lifespan.startup.complete", "lifespan.shutdown.complete"]

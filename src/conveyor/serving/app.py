@@ -95,6 +95,7 @@ def create_app(
     observers: Sequence[PredictionObserver] = (),
     metrics: GatewayMetrics | None = None,
     batching: BatchPolicy | None = None,
+    on_startup: Sequence[Callable[[], None]] = (),
     on_shutdown: Sequence[Callable[[], None]] = (),
 ) -> Starlette:
     """The ASGI app serving every model in ``pool`` over the v2, v1 and MLflow protocols.
@@ -105,6 +106,7 @@ def create_app(
     ``GET /metrics`` (see :mod:`conveyor.serving.metrics`). ``batching`` sets how concurrent
     requests to one version are merged into one model call (default :class:`BatchPolicy`;
     ``BatchPolicy(max_batch_size=1)`` turns it off; see :mod:`conveyor.serving.batching`).
+    ``on_startup`` runs when the server starts (not in tests that call the app directly);
     ``on_shutdown`` runs (in a worker thread) when the server shuts down gracefully, SIGTERM
     included: uvicorn re-raises SIGTERM after shutting down, so code after ``uvicorn.run``
     never runs then, and the prediction log must be written here.
@@ -135,7 +137,7 @@ def create_app(
     return Starlette(
         routes=routes,
         middleware=middleware,
-        lifespan=_closing(on_shutdown),
+        lifespan=_lifespan(on_startup, on_shutdown),
         exception_handlers={
             RequestError: _error_response,
             ModelError: _error_response,
@@ -144,11 +146,13 @@ def create_app(
     )
 
 
-def _closing(
-    on_shutdown: Sequence[Callable[[], None]],
+def _lifespan(
+    on_startup: Sequence[Callable[[], None]], on_shutdown: Sequence[Callable[[], None]]
 ) -> Callable[[Starlette], AbstractAsyncContextManager[None]]:
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        for start in on_startup:
+            start()
         yield
         import anyio.to_thread
 

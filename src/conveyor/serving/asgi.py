@@ -31,7 +31,7 @@ from conveyor.serving.server import (
     MAX_BODY_VAR,
     MODELS_VAR,
     TIMEOUT_VAR,
-    freeze_startup_objects,
+    prepare_to_serve,
 )
 
 
@@ -62,9 +62,9 @@ def from_environment() -> Starlette:
         observers=observers.all(),
         metrics=metrics,
         batching=batching,
+        on_startup=[prepare_to_serve],
         on_shutdown=[observers.close],  # the worker's last window, also on SIGTERM
     )
-    freeze_startup_objects()
     return app
 
 

@@ -109,9 +109,12 @@ def bundle_app(
     :class:`GatewayMetrics` unless ``metrics`` is given)."""
     from conveyor.serving.app import create_app
     from conveyor.serving.metrics import GatewayMetrics
+    from conveyor.serving.server import prepare_to_serve
 
     return create_app(
-        load_bundle(directory), metrics=metrics if metrics is not None else GatewayMetrics()
+        load_bundle(directory),
+        metrics=metrics if metrics is not None else GatewayMetrics(),
+        on_startup=[prepare_to_serve],
     )
 
 
@@ -119,15 +122,12 @@ def from_environment() -> Starlette:
     """The app of one uvicorn worker: the bundle ``CONVEYOR_BUNDLE_DIR`` names, its metrics
     in ``PROMETHEUS_MULTIPROC_DIR`` when that is set."""
     from conveyor.serving.metrics import MULTIPROC_VAR, GatewayMetrics
-    from conveyor.serving.server import freeze_startup_objects
 
     directory = os.environ.get(BUNDLE_VAR)
     if not directory:
         raise ConfigError(f"{BUNDLE_VAR} must name the bundle directory to serve")
     metrics = GatewayMetrics(multiprocess_dir=os.environ.get(MULTIPROC_VAR) or None)
-    app = bundle_app(directory, metrics=metrics)
-    freeze_startup_objects()
-    return app
+    return bundle_app(directory, metrics=metrics)
 
 
 def serve_bundle(
@@ -148,18 +148,12 @@ def serve_bundle(
     import uvicorn
 
     from conveyor.serving.metrics import GatewayMetrics
-    from conveyor.serving.server import (
-        freeze_startup_objects,
-        multiprocess_metrics,
-        uvicorn_options,
-    )
+    from conveyor.serving.server import multiprocess_metrics, uvicorn_options
 
     root = Path(directory).resolve()
     options = uvicorn_options(host, port)
     if workers == 1:
-        app = bundle_app(root, metrics=GatewayMetrics())
-        freeze_startup_objects()
-        uvicorn.run(app, **options)
+        uvicorn.run(bundle_app(root, metrics=GatewayMetrics()), **options)
         return
     BundleInfo.read(root)  # a directory that is no bundle fails here, not in every worker
     os.environ[BUNDLE_VAR] = str(root)
