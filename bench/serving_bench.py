@@ -854,7 +854,7 @@ One row per request, closed loop, loopback; each server started, measured, stopp
 after the other. The load generator runs on the same machine and **shares its cores with
 the server**, so every figure is capped by it, the ceiling's most. The machine is shared and
 its 2 cores are not quiet: the same run moves by up to ±20% from one time to the next (single
-version, batching on, c=16: 4,011 to 4,942 req/s over four runs on 2026-11-22), so read
+version, batching on, c=16: 4,011 to 5,254 req/s over five runs on 2026-11-22), so read
 ratios near a target as "about there", not as met or missed by a hair.
 
 {meta}
