@@ -260,16 +260,29 @@ def _answer(served: Served, data: ModelInput, with_proba: bool) -> Answer:
 def _split(answer: Answer, batch: Sequence[_Pending]) -> list[Answer | BaseException]:
     """Each request's rows of a merged answer, in the order they were merged."""
     predicted, proba = answer
-    total = sum(pending.rows for pending in batch)
-    if len(predicted) != total or (proba is not None and len(proba) != total):
-        raise ValueError(f"the model answered {len(predicted)} rows for {total}")
-    parts: list[Answer | BaseException] = []
-    start = 0
-    for pending in batch:
-        stop = start + pending.rows
-        rows_proba = proba[start:stop] if proba is not None and pending.with_proba else None
-        parts.append((predicted[start:stop], rows_proba))
-        start = stop
+    sizes = [pending.rows for pending in batch]
+    rows = split_rows(predicted, sizes)
+    probas = split_rows(proba, sizes) if proba is not None else [None] * len(batch)
+    if rows is None or probas is None:
+        raise ValueError(f"the model answered {len(predicted)} rows for {sum(sizes)}")
+    return [
+        (mine, mine_proba if pending.with_proba else None)
+        for pending, mine, mine_proba in zip(batch, rows, probas, strict=True)
+    ]
+
+
+def split_rows(array: Array, sizes: Sequence[int]) -> list[Array] | None:
+    """``array`` cut into consecutive pieces of ``sizes`` rows; None if the rows don't add up.
+
+    >>> [part.tolist() for part in split_rows(np.arange(3), [1, 2])]  # doctest: +SKIP
+    [[0], [1, 2]]
+    """
+    if len(array) != sum(sizes):
+        return None
+    parts, start = [], 0
+    for size in sizes:
+        parts.append(array[start : start + size])
+        start += size
     return parts
 
 

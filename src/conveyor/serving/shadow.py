@@ -27,7 +27,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from conveyor.errors import NotFoundError
-from conveyor.serving.batching import ROW_WISE_FLAVORS, merge
+from conveyor.serving.batching import ROW_WISE_FLAVORS, merge, split_rows
 from conveyor.serving.predlog import compare
 
 if TYPE_CHECKING:
@@ -159,9 +159,8 @@ class ShadowRunner:
         if len(primaries) > 1 and served.flavor in ROW_WISE_FLAVORS:
             started = time.perf_counter()
             try:
-                answers = _split_rows(
-                    served.model.predict(merge([p.inputs for p in primaries])), primaries
-                )
+                merged = served.model.predict(merge([p.inputs for p in primaries]))
+                answers = split_rows(merged, [len(p.inputs) for p in primaries])
             except Exception:  # each copy on its own below says which one fails
                 answers = None
             if answers is not None:
@@ -207,15 +206,3 @@ class ShadowRunner:
         with self._lock:
             for name, amount in amounts.items():
                 self._counts[name] += amount
-
-
-def _split_rows(outputs: Array, primaries: list[Prediction]) -> list[Array] | None:
-    """Each copy's rows of a merged answer; None if the model answered another row count."""
-    sizes = [len(primary.inputs) for primary in primaries]
-    if len(outputs) != sum(sizes):
-        return None
-    parts, start = [], 0
-    for size in sizes:
-        parts.append(outputs[start : start + size])
-        start += size
-    return parts
