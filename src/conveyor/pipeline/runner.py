@@ -256,7 +256,8 @@ class _Run:
         from conveyor.pipeline.worker import Outcome
         from conveyor.store.entities import StageRun
 
-        failed = [u for u in upstream if not self.outcomes[u].ok]
+        # Some upstream stages may still be running: only those already failed are named.
+        failed = [u for u in upstream if u in self.outcomes and not self.outcomes[u].ok]
         record = StageRun(
             stage=name, status="skipped", message=f"upstream failed: {', '.join(failed)}"
         )
