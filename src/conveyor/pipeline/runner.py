@@ -23,6 +23,8 @@ from typing import TYPE_CHECKING, Protocol
 from conveyor.errors import Interrupted, PipelineError
 from conveyor.hashing import Hasher
 from conveyor.ids import new_id, utcnow
+from conveyor.pipeline.children import left_behind
+from conveyor.pipeline.leftovers import clean_up_after_killed_runs
 from conveyor.pipeline.lock import LockedStage, read_lock, write_lock
 from conveyor.pipeline.spec import Pipeline, overlaps
 from conveyor.pipeline.status import parsed_cache_for, pipeline_status, stat_cache_for
@@ -111,7 +113,9 @@ def run_pipeline(
         )
     hasher = Hasher(project.root, stat_cache_for(project))
     lock = read_lock(project.root, parsed_cache_for(project))
-    if not options.force:
+    # Processes a killed run left behind may still change the workspace: the answer
+    # "up to date" waits until they are ended, under the run lock.
+    if not options.force and not left_behind(project.state_dir):
         states = pipeline_status(
             project, options.targets, hasher=hasher, pipeline=pipeline, lock=lock
         )
@@ -122,6 +126,7 @@ def run_pipeline(
     from conveyor.pipeline.runlock import RunLock
 
     with RunLock(project.state_dir):
+        clean_up_after_killed_runs(project, reporter)
         lock = read_lock(project.root)  # re-read under the lock
         return _Run(project, settings, options, reporter, pipeline, names, hasher, lock).go()
 
@@ -142,6 +147,7 @@ class _Run:
     ) -> None:
         from conveyor.artifacts import ArtifactStore
         from conveyor.gitinfo import git_info, login
+        from conveyor.pipeline.children import RunningStages
         from conveyor.pipeline.executors import LocalExecutor
         from conveyor.pipeline.params import ParamsReader
         from conveyor.pipeline.worker import StageWorker
@@ -156,7 +162,7 @@ class _Run:
         db_url = settings.database_url(state_dir)
         artifacts_url = settings.artifacts_location(state_dir)
         self.store = open_store(db_url)
-        self.executor = LocalExecutor()
+        self.executor = LocalExecutor(RunningStages(state_dir))
         # The params the stages declare are recorded before anything runs, so a stage
         # script that logs one of them with another value fails, clearly, in that stage.
         reader = ParamsReader(project.root, parsed_cache_for(project))
@@ -230,6 +236,7 @@ class _Run:
             if self.hasher.cache:
                 self.hasher.cache.flush()
             self.pool.shutdown(wait=True, cancel_futures=True)
+            self.executor.close()
             self.store.close()
 
     def _schedule(self) -> None:
