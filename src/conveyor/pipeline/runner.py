@@ -162,6 +162,8 @@ class _Run:
         db_url = settings.database_url(state_dir)
         artifacts_url = settings.artifacts_location(state_dir)
         self.store = open_store(db_url)
+        artifacts = ArtifactStore(artifacts_url)
+        artifacts.remove_abandoned_tmp()
         self.executor = LocalExecutor(RunningStages(state_dir))
         # The params the stages declare are recorded before anything runs, so a stage
         # script that logs one of them with another value fails, clearly, in that stage.
@@ -202,7 +204,7 @@ class _Run:
             hasher=hasher,
             params=ParamsReader(project.root),
             store=self.store,
-            artifacts=ArtifactStore(artifacts_url),
+            artifacts=artifacts,
             executor=self.executor,
             base_env=base_env,
             logs_dir=state_dir / "logs" / self.run_id,
