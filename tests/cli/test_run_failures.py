@@ -295,3 +295,24 @@ def test_a_diamond_whose_one_branch_fails_keeps_the_other_branch(make_project, c
         "right": "ran",
         "join": "skipped",
     }
+
+
+def test_an_out_behind_a_symlink_leaving_the_project_is_refused_before_any_delete(
+    make_project, cli, tmp_path
+):
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    (outside / "model.bin").write_text("someone else's file")
+    root = project_with(
+        make_project, {"train": {"cmd": "echo new > data/model.bin", "outs": ["data/model.bin"]}}
+    )
+    (root / "data").symlink_to(outside)
+
+    result = cli("run", cwd=root)
+
+    assert result.exit_code == 1
+    assert "Traceback" not in result.output
+    assert "stage 'train'" in result.stderr
+    assert "data/model.bin" in result.stderr
+    assert str(outside / "model.bin") in result.stderr
+    assert (outside / "model.bin").read_text() == "someone else's file"

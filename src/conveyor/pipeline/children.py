@@ -15,11 +15,14 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
 import sys
 import threading
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import subprocess
 
 RECORD = "stages.running"
 END_WAIT_S = 2.0
@@ -48,6 +51,8 @@ def start_time(pid: int) -> str | None:
     except FileNotFoundError:
         return None
     except OSError:  # no /proc (macOS): ask ps
+        import subprocess
+
         result = subprocess.run(
             ["ps", "-o", "lstart=", "-p", str(pid)], capture_output=True, text=True
         )
@@ -87,6 +92,8 @@ class RunningStages:
 
     def _tell_guard(self, line: str) -> None:
         if self._guard is None:
+            import subprocess
+
             self._guard = subprocess.Popen(
                 [sys.executable, "-I", "-S", "-c", GUARD],
                 stdin=subprocess.PIPE,

@@ -24,11 +24,10 @@ from conveyor.errors import Interrupted, PipelineError
 from conveyor.hashing import Hasher
 from conveyor.ids import new_id, utcnow
 from conveyor.pipeline.children import left_behind
-from conveyor.pipeline.leftovers import clean_up_after_killed_runs
 from conveyor.pipeline.lock import LockedStage, read_lock, write_lock
 from conveyor.pipeline.spec import Pipeline, overlaps
 from conveyor.pipeline.status import parsed_cache_for, pipeline_status, stat_cache_for
-from conveyor.project import Project
+from conveyor.project import Project, check_outs_inside
 from conveyor.settings import Settings
 
 if TYPE_CHECKING:
@@ -111,6 +110,8 @@ def run_pipeline(
             hint="create the files, fix the paths in conveyor.yaml, or add the stage that "
             "writes them",
         )
+    for name in names:
+        check_outs_inside(project.root, name, pipeline.stages[name].outs)
     hasher = Hasher(project.root, stat_cache_for(project))
     lock = read_lock(project.root, parsed_cache_for(project))
     # Processes a killed run left behind may still change the workspace: the answer
@@ -123,6 +124,7 @@ def run_pipeline(
             if hasher.cache:
                 hasher.cache.flush()
             return RunSummary(None, "up-to-date")
+    from conveyor.pipeline.leftovers import clean_up_after_killed_runs
     from conveyor.pipeline.runlock import RunLock
 
     with RunLock(project.state_dir):
