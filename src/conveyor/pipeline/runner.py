@@ -129,8 +129,26 @@ def run_pipeline(
 
     with RunLock(project.state_dir):
         clean_up_after_killed_runs(project, reporter)
+        if project.config.gitignore_outs:
+            _ignore_outs(project, pipeline, names, reporter)
         lock = read_lock(project.root)  # re-read under the lock
         return _Run(project, settings, options, reporter, pipeline, names, hasher, lock).go()
+
+
+def _ignore_outs(
+    project: Project, pipeline: Pipeline, names: tuple[str, ...], reporter: Reporter
+) -> None:
+    from conveyor.pipeline.gitignore import ignore_outs
+
+    # As DVC: outs that Conveyor stores; metrics files and cache: false outs stay in git.
+    stages = [pipeline.stages[name] for name in names]
+    outs = [o for s in stages if s.cache for o in s.outs if o not in s.metrics]
+    added = ignore_outs(project.root, outs, reporter.warning)
+    if added:
+        reporter.warning(
+            f"added {', '.join(added)} to .gitignore (one beside each out, as DVC does); "
+            "set gitignore_outs: false in conveyor.yaml to stop this"
+        )
 
 
 class _Run:
