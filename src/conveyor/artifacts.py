@@ -20,9 +20,12 @@ atomically the same way (:meth:`ArtifactStore.write_named`).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
+import socket
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -36,6 +39,7 @@ if TYPE_CHECKING:
     from fsspec import AbstractFileSystem
 
 DIGEST = re.compile(r"[0-9a-f]{64}")
+LEGACY_TMP_AGE_S = 3600
 
 
 def check_digest(digest: str) -> str:
@@ -114,10 +118,28 @@ class ArtifactStore:
                 self.fs.pipe_file(final, data)
         return digest
 
+    def remove_abandoned_tmp(self) -> int:
+        """Delete temporaries whose writer has died (a local store only); how many.
+
+        A temporary is named ``<uuid>.<pid>.<host>`` after the process writing it: one of
+        this host whose process is gone is abandoned (a pid reused since only keeps it
+        longer). One without a writer in its name (older Conveyor) is abandoned once an hour
+        has passed since it was last written.
+        """
+        if not self._local:
+            return 0
+        removed = 0
+        for entry in os.scandir(self._path("tmp")):
+            if _abandoned(entry):
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(entry.path)
+                    removed += 1
+        return removed
+
     @contextmanager
     def _staged(self, final: str) -> Iterator[str]:
         """A temporary name to write to; renamed read-only onto ``final`` if all went well."""
-        tmp = self._path("tmp", uuid.uuid4().hex)
+        tmp = self._path("tmp", f"{uuid.uuid4().hex}.{os.getpid()}.{socket.gethostname()}")
         try:
             yield tmp
             os.chmod(tmp, 0o444)
@@ -193,6 +215,21 @@ class ArtifactStore:
             "`conveyor run --force` to produce it again",
             digest=digest,
         )
+
+
+def _abandoned(entry: os.DirEntry[str]) -> bool:
+    parts = entry.name.split(".", 2)
+    if len(parts) < 3 or not parts[1].isdigit():
+        return time.time() - entry.stat().st_mtime > LEGACY_TMP_AGE_S
+    if parts[2] != socket.gethostname():
+        return False  # a store shared between hosts: its writer may be alive elsewhere
+    try:
+        os.kill(int(parts[1]), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False  # alive, another user's
+    return False
 
 
 def _protocols(fs: AbstractFileSystem) -> tuple[str, ...]:

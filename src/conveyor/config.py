@@ -221,6 +221,9 @@ class ProjectConfig(_Strict):
         default=None, description="The candidate and holdout that evaluate/check score."
     )
     gates: GatesConfig | None = Field(default=None, description="Quality gates for check.")
+    gitignore_outs: bool = Field(
+        default=True, description="Add declared outs to a .gitignore beside each (as DVC)."
+    )
 
     @field_validator("stages")
     @classmethod

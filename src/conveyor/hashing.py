@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sqlite3
 import stat
 import struct
@@ -62,6 +63,9 @@ class Hashed:
     def manifest_bytes(self) -> bytes:
         """The canonical manifest of a directory (what its digest is the hash of)."""
         return manifest_bytes(self.files)
+
+
+TEMPORARY = re.compile(r"\..+\.conveyor-[0-9a-f]{8}")
 
 
 def manifest_bytes(files: Iterable[FileEntry]) -> bytes:
@@ -295,10 +299,19 @@ class Hasher:
         return digests
 
 
+def is_temporary(name: str) -> bool:
+    """Whether ``name`` is one of Conveyor's temporaries (``.NAME.conveyor-1a2b3c4d``),
+    written beside a file or directory while it is restored and renamed over it."""
+    return name.startswith(".") and TEMPORARY.fullmatch(name) is not None
+
+
 def _scan(top: str, prefix: str, into: list[tuple[str, str, os.stat_result]]) -> None:
-    """Every file below ``top`` as ``(prefix + relative path, full path, stat)``."""
+    """Every file below ``top`` as ``(prefix + relative path, full path, stat)``, without
+    Conveyor's temporaries (a killed restore may leave one)."""
     with os.scandir(top) as entries:
         for entry in entries:
+            if ".conveyor-" in entry.name and is_temporary(entry.name):
+                continue
             if entry.is_dir(follow_symlinks=False):
                 _scan(entry.path, f"{prefix}{entry.name}/", into)
             elif entry.is_symlink():

@@ -19,7 +19,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from conveyor.errors import ProjectNotFound
+from conveyor.errors import PathError, ProjectNotFound
 from conveyor.hashing import hash_bytes
 
 if TYPE_CHECKING:
@@ -125,3 +125,22 @@ def path_problem(value: str) -> str | None:
 def normalize_path(value: str) -> str:
     """The canonical spelling of a declared path: posix separators, no ``./`` or ``//``."""
     return posixpath.normpath(value.replace("\\", "/"))
+
+
+def check_outs_inside(root: Path, stage: str, outs: tuple[str, ...]) -> None:
+    """Raise unless each out, with every symbolic link on its way followed, lies inside
+    ``root``: a run deletes and rewrites its outs, and must never do so elsewhere.
+
+    The out itself may be a link (it is replaced, never written through); its directory
+    may not lead out of the project.
+    """
+    top = root.resolve()
+    for out in outs:
+        path = (root / out).parent.resolve() / posixpath.basename(out)
+        if not path.is_relative_to(top):
+            raise PathError(
+                f"stage {stage!r}: out {out!r} resolves to {path}, outside the project {top}",
+                hint="a directory on its way is a symbolic link out of the project; replace "
+                "the link with a directory, or declare an out inside the project; nothing "
+                "was changed",
+            )

@@ -240,3 +240,79 @@ def _alive(pid: int) -> bool:
     # a zombie still answers kill(0); it is gone once its parent reaped it
     status = Path(f"/proc/{pid}/status")
     return status.exists() and "zombie" not in status.read_text()
+
+
+def test_a_failure_while_a_sibling_runs_lets_the_sibling_finish_and_be_recorded(make_project, cli):
+    root = project_with(
+        make_project,
+        {
+            "a": {"cmd": "exit 1", "outs": ["a.txt"]},
+            "b": {"cmd": "sleep 1; echo b > b.txt", "outs": ["b.txt"]},
+            "c": {"cmd": "cat a.txt b.txt > c.txt", "deps": ["a.txt", "b.txt"], "outs": ["c.txt"]},
+        },
+    )
+
+    result = cli("run", "--jobs", "2", cwd=root)
+
+    assert result.exit_code == 1
+    assert "Traceback" not in result.output
+    assert "stage 'a' failed" in result.output
+    assert (root / "b.txt").read_text() == "b\n"
+    assert not (root / "c.txt").exists()
+    assert set(read_lock(root)) == {"b"}
+    runs = json.loads(cli("runs", "--json", cwd=root).stdout)
+    stages = {s["stage"]: s for s in runs[0]["stages"]}
+    assert runs[0]["status"] == "failed"
+    assert {name: s["status"] for name, s in stages.items()} == {
+        "a": "failed",
+        "b": "ran",
+        "c": "skipped",
+    }
+    assert "upstream failed: a" in (stages["c"]["message"] or "")
+
+
+def test_a_diamond_whose_one_branch_fails_keeps_the_other_branch(make_project, cli):
+    root = project_with(
+        make_project,
+        {
+            "prepare": {"cmd": "echo p > p.txt", "outs": ["p.txt"]},
+            "left": {"cmd": "exit 2", "deps": ["p.txt"], "outs": ["l.txt"]},
+            "right": {"cmd": "sleep 1; cp p.txt r.txt", "deps": ["p.txt"], "outs": ["r.txt"]},
+            "join": {"cmd": "cat l.txt r.txt > j", "deps": ["l.txt", "r.txt"], "outs": ["j"]},
+        },
+    )
+
+    result = cli("run", "--jobs", "2", cwd=root)
+
+    assert result.exit_code == 1
+    assert "Traceback" not in result.output
+    assert (root / "r.txt").read_text() == "p\n"
+    assert set(read_lock(root)) == {"prepare", "right"}
+    runs = json.loads(cli("runs", "--json", cwd=root).stdout)
+    assert {s["stage"]: s["status"] for s in runs[0]["stages"]} == {
+        "prepare": "ran",
+        "left": "failed",
+        "right": "ran",
+        "join": "skipped",
+    }
+
+
+def test_an_out_behind_a_symlink_leaving_the_project_is_refused_before_any_delete(
+    make_project, cli, tmp_path
+):
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    (outside / "model.bin").write_text("someone else's file")
+    root = project_with(
+        make_project, {"train": {"cmd": "echo new > data/model.bin", "outs": ["data/model.bin"]}}
+    )
+    (root / "data").symlink_to(outside)
+
+    result = cli("run", cwd=root)
+
+    assert result.exit_code == 1
+    assert "Traceback" not in result.output
+    assert "stage 'train'" in result.stderr
+    assert "data/model.bin" in result.stderr
+    assert str(outside / "model.bin") in result.stderr
+    assert (outside / "model.bin").read_text() == "someone else's file"

@@ -3,7 +3,8 @@
 The runner only knows :class:`Executor`: ``run(job)`` blocks until the command ends and
 returns a :class:`JobResult`; ``cancel_all()`` ends every command still running. The local
 executor runs each command as a child process in its own process group (so Ctrl-C can end
-the command and everything it started). A Ray executor will implement the same two methods
+the command and everything it started), tied to the runner so that it dies with it (see
+``children.py``). A Ray executor will implement the same two methods
 by submitting the job as a Ray task.
 """
 
@@ -19,6 +20,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
+
+from conveyor.pipeline.children import RunningStages
 
 TERMINATE_GRACE_S = 5.0
 
@@ -51,14 +54,17 @@ class Executor(Protocol):
 
     def cancel_all(self) -> None: ...
 
+    def close(self) -> None: ...
+
 
 class LocalExecutor:
     """Runs each command as a local child process (``/bin/sh -c``)."""
 
-    def __init__(self) -> None:
+    def __init__(self, record: RunningStages | None = None) -> None:
         self._lock = threading.Lock()
         self._running: dict[int, subprocess.Popen[bytes]] = {}
         self._cancelled = False
+        self._record = record
 
     def run(self, job: Job) -> JobResult:
         job.stdout_path.parent.mkdir(parents=True, exist_ok=True)
@@ -78,12 +84,22 @@ class LocalExecutor:
                     start_new_session=True,
                 )
                 self._running[proc.pid] = proc
+                if self._record is not None:
+                    self._record.add(proc.pid, job.stage)
             try:
+                if self._record is not None:
+                    _wait_unreaped(proc.pid)
+                    self._record.remove(proc.pid)
                 code = proc.wait()
             finally:
                 with self._lock:
                     self._running.pop(proc.pid, None)
         return JobResult(code, time.monotonic() - started, cancelled=self._cancelled)
+
+    def close(self) -> None:
+        """Release what the executor holds once every command has ended."""
+        if self._record is not None:
+            self._record.close()
 
     def cancel_all(self) -> None:
         """Send SIGTERM to every running command's process group, then SIGKILL stragglers."""
@@ -113,6 +129,13 @@ def with_conveyor_on_path(env: dict[str, str]) -> dict[str, str]:
     if not here or here in path.split(os.pathsep):
         return env
     return {**env, "PATH": f"{path}{os.pathsep}{here}" if path else here}
+
+
+def _wait_unreaped(pid: int) -> None:
+    """Wait for ``pid`` to end without reaping it: its number stays taken meanwhile."""
+    if hasattr(os, "waitid"):
+        with contextlib.suppress(ChildProcessError):
+            os.waitid(os.P_PID, pid, os.WEXITED | os.WNOWAIT)
 
 
 def _signal_group(pid: int, sig: int) -> None:

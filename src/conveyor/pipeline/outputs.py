@@ -12,12 +12,14 @@ import shutil
 import uuid
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from conveyor.artifacts import ArtifactStore
 from conveyor.errors import ArtifactError
 from conveyor.hashing import Hasher, parse_manifest
 from conveyor.project import normalize_path, path_problem
+
+if TYPE_CHECKING:
+    from conveyor.artifacts import ArtifactStore
 
 
 def save_outs(store: ArtifactStore, hasher: Hasher, outs: Mapping[str, Mapping[str, Any]]) -> None:

@@ -23,10 +23,11 @@ from typing import TYPE_CHECKING, Protocol
 from conveyor.errors import Interrupted, PipelineError
 from conveyor.hashing import Hasher
 from conveyor.ids import new_id, utcnow
+from conveyor.pipeline.children import left_behind
 from conveyor.pipeline.lock import LockedStage, read_lock, write_lock
 from conveyor.pipeline.spec import Pipeline, overlaps
 from conveyor.pipeline.status import parsed_cache_for, pipeline_status, stat_cache_for
-from conveyor.project import Project
+from conveyor.project import Project, check_outs_inside
 from conveyor.settings import Settings
 
 if TYPE_CHECKING:
@@ -109,9 +110,13 @@ def run_pipeline(
             hint="create the files, fix the paths in conveyor.yaml, or add the stage that "
             "writes them",
         )
+    for name in names:
+        check_outs_inside(project.root, name, pipeline.stages[name].outs)
     hasher = Hasher(project.root, stat_cache_for(project))
     lock = read_lock(project.root, parsed_cache_for(project))
-    if not options.force:
+    # Processes a killed run left behind may still change the workspace: the answer
+    # "up to date" waits until they are ended, under the run lock.
+    if not options.force and not left_behind(project.state_dir):
         states = pipeline_status(
             project, options.targets, hasher=hasher, pipeline=pipeline, lock=lock
         )
@@ -119,11 +124,31 @@ def run_pipeline(
             if hasher.cache:
                 hasher.cache.flush()
             return RunSummary(None, "up-to-date")
+    from conveyor.pipeline.leftovers import clean_up_after_killed_runs
     from conveyor.pipeline.runlock import RunLock
 
     with RunLock(project.state_dir):
+        clean_up_after_killed_runs(project, reporter)
+        if project.config.gitignore_outs:
+            _ignore_outs(project, pipeline, names, reporter)
         lock = read_lock(project.root)  # re-read under the lock
         return _Run(project, settings, options, reporter, pipeline, names, hasher, lock).go()
+
+
+def _ignore_outs(
+    project: Project, pipeline: Pipeline, names: tuple[str, ...], reporter: Reporter
+) -> None:
+    from conveyor.pipeline.gitignore import ignore_outs
+
+    # As DVC: outs that Conveyor stores; metrics files and cache: false outs stay in git.
+    stages = [pipeline.stages[name] for name in names]
+    outs = [o for s in stages if s.cache for o in s.outs if o not in s.metrics]
+    added = ignore_outs(project.root, outs, reporter.warning)
+    if added:
+        reporter.warning(
+            f"added {', '.join(added)} to .gitignore (one beside each out, as DVC does); "
+            "set gitignore_outs: false in conveyor.yaml to stop this"
+        )
 
 
 class _Run:
@@ -142,6 +167,7 @@ class _Run:
     ) -> None:
         from conveyor.artifacts import ArtifactStore
         from conveyor.gitinfo import git_info, login
+        from conveyor.pipeline.children import RunningStages
         from conveyor.pipeline.executors import LocalExecutor
         from conveyor.pipeline.params import ParamsReader
         from conveyor.pipeline.worker import StageWorker
@@ -156,7 +182,9 @@ class _Run:
         db_url = settings.database_url(state_dir)
         artifacts_url = settings.artifacts_location(state_dir)
         self.store = open_store(db_url)
-        self.executor = LocalExecutor()
+        artifacts = ArtifactStore(artifacts_url)
+        artifacts.remove_abandoned_tmp()
+        self.executor = LocalExecutor(RunningStages(state_dir))
         # The params the stages declare are recorded before anything runs, so a stage
         # script that logs one of them with another value fails, clearly, in that stage.
         reader = ParamsReader(project.root, parsed_cache_for(project))
@@ -196,7 +224,7 @@ class _Run:
             hasher=hasher,
             params=ParamsReader(project.root),
             store=self.store,
-            artifacts=ArtifactStore(artifacts_url),
+            artifacts=artifacts,
             executor=self.executor,
             base_env=base_env,
             logs_dir=state_dir / "logs" / self.run_id,
@@ -230,6 +258,7 @@ class _Run:
             if self.hasher.cache:
                 self.hasher.cache.flush()
             self.pool.shutdown(wait=True, cancel_futures=True)
+            self.executor.close()
             self.store.close()
 
     def _schedule(self) -> None:
@@ -256,7 +285,8 @@ class _Run:
         from conveyor.pipeline.worker import Outcome
         from conveyor.store.entities import StageRun
 
-        failed = [u for u in upstream if not self.outcomes[u].ok]
+        # Some upstream stages may still be running: only those already failed are named.
+        failed = [u for u in upstream if u in self.outcomes and not self.outcomes[u].ok]
         record = StageRun(
             stage=name, status="skipped", message=f"upstream failed: {', '.join(failed)}"
         )
