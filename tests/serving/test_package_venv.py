@@ -30,7 +30,7 @@ import conveyor as cv
 from conveyor import tracking
 from conveyor.cli.main import main
 from conveyor.modelpack import load_model_dir
-from conveyor.packaging import build_bundle
+from conveyor.packaging import build_bundle, pinned_requirements
 from conveyor.tracking import Where
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
@@ -165,20 +165,14 @@ def test_each_flavor_serves_from_a_fresh_virtualenv(
 def test_a_venv_made_by_python_m_venv_can_package(served, tmp_path: Path) -> None:
     """setuptools 65 (what ``python -m venv`` ships) cannot build our pyproject.toml: the
     wheel of a checkout is then built with build isolation, as ``pip install .`` would."""
-    with pytest.MonkeyPatch.context() as patch:
-        patch.delenv("CONVEYOR_DB_URL", raising=False)
-        patch.delenv("CONVEYOR_ARTIFACTS", raising=False)
-        patch.setenv("CONVEYOR_PROJECT_ROOT", str(served.root))
-        patch.chdir(served.root)
-        reference = build_bundle("cancer/1", tmp_path / "ref", Where.from_environment()).directory
     python = fresh_venv(tmp_path / "venv", pip=True)
     old = subprocess.run(
         [str(python), "-c", "import setuptools; print(setuptools.__version__)"],
         capture_output=True, text=True, check=True,
     )  # fmt: skip
     assert int(old.stdout.split(".")[0]) < 77, old.stdout  # the case the issue reports
-    lines = (reference / "requirements.txt").read_text("utf-8").splitlines()
-    pinned = [line for line in lines if "==" in line and not line.startswith("#")]
+    pins = pinned_requirements(["scikit-learn", "skops"])  # what serving cancer needs
+    pinned = [f"{d.metadata['Name']}=={d.version}" for k, d in pins.items() if k != "conveyor-ml"]
     pip_install(python, "--no-deps", *pinned, cwd=tmp_path)
     pip_install(python, "--no-deps", "-e", str(CHECKOUT), cwd=tmp_path)  # as a user does
     packaged = subprocess.run(
@@ -187,9 +181,8 @@ def test_a_venv_made_by_python_m_venv_can_package(served, tmp_path: Path) -> Non
     )  # fmt: skip
     assert packaged.returncode == 0, packaged.stdout + packaged.stderr
     assert "wheels/: conveyor_ml-0.1.0-" in packaged.stdout
-    assert [path.name for path in (tmp_path / "out" / "wheels").iterdir()] == [
-        path.name for path in (reference / "wheels").iterdir()
-    ]
+    [wheel] = (tmp_path / "out" / "wheels").iterdir()
+    assert wheel.name.startswith("conveyor_ml-0.1.0-")
 
 
 @contextmanager
