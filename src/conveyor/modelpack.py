@@ -369,8 +369,9 @@ def _translated(action: str, where: Path) -> Iterator[None]:
     except ConveyorError:
         raise
     except ImportError as exc:
+        missing = exc.name or f"a library ({exc})"  # xgboost names sklearn only in its text
         raise ModelError(
-            f"{action} ({where}) needs {exc.name or 'a library'}, which is not installed",
+            f"{action} ({where}) needs {missing}, which is not installed",
             hint="pip install 'conveyor-ml[models]'",
         ) from exc
     except Exception as exc:

@@ -37,6 +37,7 @@ from urllib.request import url2pathname
 from conveyor import __version__
 from conveyor.errors import BundleError, ConflictError, NotFoundError, UntrustedModel
 from conveyor.ids import new_id, utcnow
+from conveyor.model_imports import extra_distributions
 from conveyor.modelpack import MODEL_DIR
 from conveyor.serving.bundle import BUNDLE_FILE, DEFAULT_PORT, BundleInfo
 
@@ -105,7 +106,8 @@ def _build(uri: str, where: Where, root: Path) -> Bundle:
         created_at=utcnow().isoformat(),
     )
     saved_with = served.model.info.requirements
-    pins = pinned_requirements(saved_with)
+    declared = pinned_requirements(saved_with)
+    pins = pinned_requirements([*saved_with, *extra_distributions(root / MODEL_DIR, declared)])
     lines, wheels = _install_lines(pins, root / WHEELS_DIR)
     _write_files(root, info, lines, wheels, _example_body(served))
     return Bundle(root, info, tuple(lines), _drift(saved_with, pins))
@@ -159,7 +161,9 @@ def pinned_requirements(
 ) -> dict[str, importlib.metadata.Distribution]:
     """Every installed distribution serving needs, by canonical name: the transitive closure
     of conveyor-ml (itself included), its ``serving`` web stack, numpy, pandas, pyarrow and
-    the distributions ``model_requirements`` names, markers evaluated for this interpreter.
+    the distributions ``model_requirements`` names (those the model was saved with, and
+    those it was found to import: :mod:`conveyor.model_imports`), markers evaluated for this
+    interpreter.
 
     NotFoundError names a needed distribution that is not installed.
     """
@@ -244,10 +248,17 @@ def _local_source(dist: importlib.metadata.Distribution) -> Path | None:
 
 
 def _build_wheel(source: Path, wheels: Path) -> Path:
-    """``pip wheel`` one local source into ``wheels``; the path of the wheel made."""
+    """``pip wheel`` one local source into ``wheels``; the path of the wheel made.
+
+    With what is installed here when that satisfies the source's build requirements (no
+    index needed); else in build isolation, pip fetching them as ``pip install .`` did. A
+    ``python -m venv`` ships setuptools 65, which cannot read our pyproject.toml.
+    """
     wheels.mkdir(exist_ok=True)
     before = set(wheels.iterdir())
-    command = [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation"]
+    missing = _missing_build_requirements(source)
+    command = [sys.executable, "-m", "pip", "wheel", "--no-deps"]
+    command += [] if missing else ["--no-build-isolation"]
     command += ["--disable-pip-version-check", "--quiet", "--wheel-dir", str(wheels), str(source)]
     with _source_lock(source):
         done = subprocess.run(command, capture_output=True, text=True, check=False)
@@ -256,9 +267,41 @@ def _build_wheel(source: Path, wheels: Path) -> Path:
         raise BundleError(
             f"building a wheel of {source} failed (pip exited {done.returncode}): "
             f"{(done.stderr or done.stdout).strip()[-2000:]}",
-            hint=f"run it yourself to see why: {' '.join(command)}",
+            hint=f"run it yourself to see why: {' '.join(command)}"
+            + (
+                f" (it builds in isolation because {', '.join(missing)} is not installed "
+                "here, so pip must fetch it from your index)"
+                if missing
+                else ""
+            ),
         )
     return made[0]
+
+
+def _missing_build_requirements(source: Path) -> list[str]:
+    """The build requirements of ``source``'s pyproject.toml that the installed
+    distributions do not satisfy (none for a source without one)."""
+    import tomllib
+
+    from packaging.requirements import Requirement
+
+    pyproject = source / "pyproject.toml"
+    if not pyproject.is_file():
+        return []
+    with pyproject.open("rb") as file:
+        requires = tomllib.load(file).get("build-system", {}).get("requires", [])
+    missing = []
+    for text in requires:
+        need = Requirement(text)
+        if need.marker is not None and not need.marker.evaluate():
+            continue
+        try:
+            have = importlib.metadata.version(need.name)
+        except importlib.metadata.PackageNotFoundError:
+            have = None
+        if have is None or not need.specifier.contains(have, prereleases=True):
+            missing.append(text)
+    return missing
 
 
 @contextmanager

@@ -27,6 +27,7 @@ from conveyor.modelpack import MODEL_DIR
 if TYPE_CHECKING:
     from starlette.applications import Starlette
 
+    from conveyor.modelpack import LoadedModel
     from conveyor.serving.metrics import GatewayMetrics
     from conveyor.serving.pool import ModelPool
 
@@ -77,7 +78,6 @@ def load_bundle(directory: str | os.PathLike[str]) -> ModelPool:
     would unpickle code (never in a bundle ``conveyor package`` built).
     """
     from conveyor.hashing import Hasher
-    from conveyor.modelpack import load_model_dir
     from conveyor.serving.deployments import warm
     from conveyor.serving.pool import ModelPool, Served
 
@@ -92,7 +92,7 @@ def load_bundle(directory: str | os.PathLike[str]) -> ModelPool:
             digest=info.digest,
             hint="package the model again: conveyor package MODEL -o DIR --force",
         )
-    model = load_model_dir(root / MODEL_DIR)
+    model = _load_model(root)
     served = Served(
         info.name, info.version, info.uri, model, utcnow(), time.perf_counter() - started
     )
@@ -100,6 +100,24 @@ def load_bundle(directory: str | os.PathLike[str]) -> ModelPool:
     pool = ModelPool()
     pool.add(served)
     return pool
+
+
+def _load_model(root: Path) -> LoadedModel:
+    """The bundle's model; a library missing here gets a hint a bundle can follow (it is
+    installed with --no-deps, so an extra such as conveyor-ml[models] would not help)."""
+    from conveyor.modelpack import load_model_dir
+
+    try:
+        return load_model_dir(root / MODEL_DIR)
+    except ModelError as exc:
+        if not isinstance(exc.__cause__, ImportError):
+            raise
+        raise ModelError(
+            exc.message,
+            hint=f"{root / 'requirements.txt'} lacks a distribution the model needs: package "
+            "the model again with this Conveyor (conveyor package MODEL -o DIR --force), "
+            "which pins what loading the model imports, and install the new bundle",
+        ) from exc.__cause__
 
 
 def bundle_app(
