@@ -325,7 +325,8 @@ def open_run(name: str, kind: str) -> ActiveRun:
 
 
 def _create(name: str | None, kind: str = "script") -> ActiveRun:
-    from conveyor.gitinfo import login, recent_git_info
+    from conveyor.context import resolve_principal
+    from conveyor.gitinfo import recent_git_info
     from conveyor.settings import Settings
 
     where = Where.from_environment()
@@ -339,7 +340,7 @@ def _create(name: str | None, kind: str = "script") -> ActiveRun:
             started_at=utcnow(),
             project=str(where.root),
             trigger=settings.trigger,
-            user=settings.user or git.user or login(),
+            user=resolve_principal(settings, where.root).name,
             git_commit=git.commit,
             git_branch=git.branch,
             git_dirty=git.dirty,

@@ -26,18 +26,11 @@ def register(root: typer.Typer) -> None:
 
 
 def _registry() -> Registry:
-    from conveyor.gitinfo import git_info, login
-    from conveyor.project import load_project
+    from conveyor.cli.context import command_context
     from conveyor.registry import Registry
-    from conveyor.settings import Settings
-    from conveyor.store import open_store
-    from conveyor.tracking import Where
 
-    settings = Settings.from_env()
-    if settings.db_url is None:
-        load_project()  # outside a project, say so instead of creating a database here
-    where = Where.from_environment()
-    return Registry(open_store(where.db_url), settings.user or git_info(where.root).user or login())
+    ctx = command_context()
+    return Registry(ctx.store, ctx.principal.name)
 
 
 def version_as_dict(v: ModelVersion) -> dict[str, Any]:

@@ -102,12 +102,12 @@ def check(
     a run for `conveyor report`. Example: conveyor check --promote challenger
     """
     from conveyor.cli.context import print_json, project_and_settings
+    from conveyor.context import resolve_principal
     from conveyor.errors import GateFailed
     from conveyor.evaluation.check import run_check
-    from conveyor.gitinfo import git_info, login
 
     project, settings = project_and_settings()
-    actor = settings.user or git_info(project.root).user or login()
+    actor = resolve_principal(settings, project.root).name
     outcome = run_check(
         project,
         candidate_uri=model,

@@ -26,17 +26,10 @@ def register(root: typer.Typer) -> None:
 
 
 def _store() -> tuple[Store, str | None]:
-    from conveyor.gitinfo import git_info, login
-    from conveyor.project import load_project
-    from conveyor.settings import Settings
-    from conveyor.store import open_store
-    from conveyor.tracking import Where
+    from conveyor.cli.context import command_context
 
-    settings = Settings.from_env()
-    if settings.db_url is None:
-        load_project()  # outside a project, say so instead of creating a database here
-    where = Where.from_environment()
-    return open_store(where.db_url), settings.user or git_info(where.root).user or login()
+    ctx = command_context()
+    return ctx.store, ctx.principal.name
 
 
 @app.command("set")

@@ -166,7 +166,8 @@ class _Run:
         lock: dict[str, LockedStage],
     ) -> None:
         from conveyor.artifacts import ArtifactStore
-        from conveyor.gitinfo import git_info, login
+        from conveyor.context import resolve_principal
+        from conveyor.gitinfo import git_info
         from conveyor.pipeline.children import RunningStages
         from conveyor.pipeline.executors import LocalExecutor
         from conveyor.pipeline.params import ParamsReader
@@ -202,7 +203,7 @@ class _Run:
                 started_at=utcnow(),
                 project=str(project.root),
                 trigger=settings.trigger,
-                user=settings.user or git.user or login(),
+                user=resolve_principal(settings, project.root).name,
                 git_commit=git.commit,
                 git_branch=git.branch,
                 git_dirty=git.dirty,
