@@ -8,6 +8,8 @@ environment or open a store themselves; tests build a context directly::
     ctx = Context(Settings(db_url="sqlite:///x.db"), root=None, base=tmp_path)
     Registry(ctx).promote("churn", 3)
 
+or hand it a store that is already open: ``Context(settings, root, store=store)``.
+
 Building a context has no side effect: the stores are opened on first use (and cached), and
 ``.conveyor/`` is created only when something is written there (the default SQLite
 database, the default artifact store). Importing this module is light (no SQLAlchemy, no
@@ -78,12 +80,13 @@ class Context:
         *,
         base: Path | None = None,
         principal: Principal | None = None,
+        store: Store | None = None,
     ) -> None:
         self.settings = settings
         self.root = root
         self.base = base or root or Path.cwd()
         self._principal = principal
-        self._store: Store | None = None
+        self._store: Store | None = store  # given: already open (a test, a shared process)
         self._artifacts: ArtifactStore | None = None
         self._lock = threading.Lock()  # the SDK may log from several threads
 

@@ -93,6 +93,11 @@ def stage_environment(
     }
 
 
+def environment() -> dict[str, str]:
+    """A copy of this process's environment (a bundle's ``serve.py`` reads HOST, PORT, ...)."""
+    return dict(os.environ)
+
+
 def variable(name: str) -> str | None:
     """One variable a parent process set for this one (a uvicorn worker's options); None
     when unset or empty."""

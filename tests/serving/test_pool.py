@@ -6,31 +6,29 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
+from conveyor.context import Context
 from conveyor.errors import UntrustedModel
 from conveyor.registry import Registry
 from conveyor.serving.errors import RequestError
 from conveyor.serving.pool import ModelPool, load_pool
-from conveyor.store import open_store
-from conveyor.tracking import Where
 
 
 @pytest.fixture
-def where(served, monkeypatch: pytest.MonkeyPatch) -> Where:
+def where(served, monkeypatch: pytest.MonkeyPatch) -> Context:
     monkeypatch.delenv("CONVEYOR_DB_URL", raising=False)
     monkeypatch.delenv("CONVEYOR_ARTIFACTS", raising=False)
     monkeypatch.setenv("CONVEYOR_PROJECT_ROOT", str(served.root))
-    return Where.from_environment()
+    return Context.resolve()
 
 
-def test_concurrent_loads_of_one_key_load_once(where: Where) -> None:
+def test_concurrent_loads_of_one_key_load_once(where: Context) -> None:
     pool = ModelPool()
-    store = open_store(where.db_url)
     try:
-        registry = Registry(store, None)
+        registry = Registry(where)
         with ThreadPoolExecutor(4) as threads:
             loaded = list(threads.map(lambda _: pool.load(registry, where, "cancer", 2), range(8)))
     finally:
-        store.close()
+        where.close()
     assert len({id(served) for served in loaded}) == 1
     assert pool.versions("cancer") == [2]
     assert loaded[0].uri == "models:/cancer/2"
@@ -49,7 +47,7 @@ def test_lookups(served) -> None:
         pool.get("cancer", 3)
 
 
-def test_pyfunc_needs_a_trusted_pool(where: Where) -> None:
+def test_pyfunc_needs_a_trusted_pool(where: Context) -> None:
     with pytest.raises(UntrustedModel):
         load_pool(["quirky/1"], where)
     assert load_pool(["quirky/1"], where, trusted=True).names() == ["quirky"]

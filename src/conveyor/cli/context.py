@@ -27,7 +27,18 @@ def command_context(*, project_required: bool = False) -> Context:
     ctx = Context.resolve(Settings.from_env())
     if ctx.root is None and (project_required or ctx.settings.db_url is None):
         load_project()  # raises ProjectNotFound, with its hint
+    _OPENED.append(ctx)
     return ctx
+
+
+_OPENED: list[Context] = []
+
+
+def close_contexts() -> None:
+    """Release the stores of every context a command built (``main`` calls this at the end,
+    so a PostgreSQL connection never outlives its command)."""
+    while _OPENED:
+        _OPENED.pop().close()
 
 
 def print_json(data: Any) -> None:

@@ -7,8 +7,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 if TYPE_CHECKING:
-    from conveyor.registry import Registry
-    from conveyor.store.entities import ModelVersion
+    from conveyor.registry import ModelVersion, Registry
 
 app = typer.Typer(
     name="models",
@@ -29,8 +28,7 @@ def _registry() -> Registry:
     from conveyor.cli.context import command_context
     from conveyor.registry import Registry
 
-    ctx = command_context()
-    return Registry(ctx.store, ctx.principal.name)
+    return Registry(command_context())
 
 
 def version_as_dict(v: ModelVersion) -> dict[str, Any]:
@@ -54,7 +52,7 @@ def list_models(as_json: AsJson = False) -> None:
     """List registered models with their latest version and aliases."""
     from conveyor.cli.context import print_json
 
-    models = _registry().store.registry.list_models()
+    models = _registry().list_models()
     if as_json:
         print_json(
             [
@@ -89,7 +87,7 @@ def versions(
     """Search model versions by attributes, tags, and their runs' metrics and params."""
     from conveyor.cli.context import print_json
 
-    found = _registry().store.registry.search_versions(where, order_by, limit)
+    found = _registry().search(where, order_by, limit)
     if as_json:
         print_json([version_as_dict(v) for v in found])
         return
@@ -111,8 +109,7 @@ def show(
     registry = _registry()
     name, _, number = target.partition("/")
     if not number:
-        registry.model(name)  # an unknown name gets "did you mean"
-        versions = registry.store.registry.list_versions(name)
+        versions = registry.versions(name)  # an unknown name gets "did you mean"
         if as_json:
             print_json([version_as_dict(v) for v in versions])
             return
@@ -123,9 +120,8 @@ def show(
                 f"{v.created_at:%Y-%m-%d %H:%M}  {aliases}"
             )
         return
-    version = registry.version(name, int(number))
-    events = registry.store.registry.events(name, version.version)
-    model = registry.store.models.get_model(version.model_id)
+    details = registry.details(name, int(number))
+    version, model, events = details.version, details.model, details.events
     if as_json:
         print_json(
             {
@@ -198,12 +194,7 @@ def alias(
     """Point an alias (champion, challenger, any name) at a version, or --delete it."""
     registry = _registry()
     if delete:
-        held = registry.store.registry.alias_version(name, alias_name)
-        if held != version:
-            from conveyor.errors import ConflictError
-
-            raise ConflictError(f"{name}@{alias_name} points at v{held}, not v{version}")
-        registry.store.registry.delete_alias(name, alias_name, registry.actor)
+        registry.delete_alias(name, version, alias_name)
         typer.echo(f"removed {name}@{alias_name} (was v{version})")
         return
     before = registry.set_alias(name, version, alias_name)
@@ -252,12 +243,7 @@ def tag(
         if not sep or not key:
             raise InvalidValue(f"{pair!r} is not KEY=VALUE", hint="e.g. team=risk")
         tags[key] = value
-    registry = _registry()
-    if version:
-        registry.version(name, version)
-    else:
-        registry.model(name)
-    registry.store.registry.set_tags(name, version, tags, registry.actor)
+    _registry().set_tags(name, version, tags)
     typer.echo(
         f"tagged {name}{f'/{version}' if version else ''}: "
         + ", ".join(f"{k}={v}" for k, v in tags.items())

@@ -20,15 +20,15 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from conveyor.config import EvaluationConfig
+    from conveyor.context import Context
     from conveyor.evaluation.check import CheckOutcome
     from conveyor.registry import Registry
-    from conveyor.tracking import ActiveRun, Where
+    from conveyor.tracking import ActiveRun
 
 
 def record(
     run: ActiveRun,
     registry: Registry,
-    where: Where,
     result: CheckResult,
     predictions: pd.DataFrame,
     promote: str | None,
@@ -43,7 +43,7 @@ def record(
         result,
         run_id=run.id,
         created_at=utcnow().isoformat(),
-        git_commit=recent_git_info(where.root).commit,
+        git_commit=recent_git_info(registry.ctx.base).commit,
     )
     if result.passed and promote:
         promoted = _promote(registry, result, promote, config)
@@ -123,26 +123,22 @@ def _tag_version(registry: Registry, result: CheckResult) -> None:
         name, version = result.promoted["name"], result.promoted["version"]
     if name is None or version is None:
         return
-    registry.store.registry.set_tags(
+    registry.set_tags(
         name,
         version,
         {"check": "passed" if result.passed else "failed", "check.run": str(result.run_id)},
-        registry.actor,
     )
 
 
-def load_check(run_id: str | None = None) -> CheckOutcome:
+def load_check(ctx: Context, run_id: str | None = None) -> CheckOutcome:
     """A stored check (the latest, or the one recorded on ``run_id``), for ``conveyor report``."""
     import json
 
     import pandas as pd
 
-    from conveyor.artifacts import ArtifactStore
     from conveyor.model_files import fetch_tree
-    from conveyor.tracking import Where, _open_store
 
-    where = Where.from_environment()
-    store = _open_store(where)
+    store = ctx.store
     if run_id is None:
         found = store.runs.find(where="tags.check != ''", limit=1)
         if not found:
@@ -154,8 +150,8 @@ def load_check(run_id: str | None = None) -> CheckOutcome:
         raise NotFoundError(
             f"run {run.id} holds no check result", hint="give the id of a `conveyor check` run"
         )
-    artifacts = ArtifactStore(where.artifacts_url)
-    cache = where.root / ".conveyor" / "checks"
+    artifacts = ctx.artifacts
+    cache = ctx.state_dir / "checks"
 
     def fetched(name: str) -> Path:
         return fetch_tree(artifacts, files[name].digest, files[name].kind, cache)

@@ -12,7 +12,6 @@ from __future__ import annotations
 import gc
 import importlib.util
 import json
-import os
 import shutil
 import sys
 import tempfile
@@ -27,6 +26,7 @@ from conveyor.serving.metrics import MULTIPROC_VAR, GatewayMetrics
 from conveyor.serving.pool import ModelPool
 from conveyor.serving.predlog import LogOptions
 from conveyor.serving.routing import Router
+from conveyor.settings import export
 
 MODELS_VAR = "CONVEYOR_SERVE_MODELS"
 TIMEOUT_VAR = "CONVEYOR_SERVE_TIMEOUT"
@@ -98,7 +98,7 @@ def run_server(
         )
         uvicorn.run(app, **common)
         return
-    os.environ.update(worker_environment(options))
+    export(worker_environment(options))
     with multiprocess_metrics():
         uvicorn.run(
             "conveyor.serving.asgi:from_environment",
@@ -142,15 +142,11 @@ def prepare_to_serve() -> None:
 def multiprocess_metrics() -> Iterator[str]:
     """A fresh ``PROMETHEUS_MULTIPROC_DIR`` for the workers about to start, removed after."""
     directory = tempfile.mkdtemp(prefix="conveyor-metrics-")
-    previous = os.environ.get(MULTIPROC_VAR)
-    os.environ[MULTIPROC_VAR] = directory
+    previous = export({MULTIPROC_VAR: directory})
     try:
         yield directory
     finally:
-        if previous is None:
-            os.environ.pop(MULTIPROC_VAR, None)
-        else:
-            os.environ[MULTIPROC_VAR] = previous
+        export(previous)
         shutil.rmtree(directory, ignore_errors=True)
 
 
