@@ -382,3 +382,19 @@ def test_sigterm_to_a_stage_script_writes_its_buffer_first(workdir, store_of):
 
     assert proc.returncode == -signal.SIGTERM
     assert len(store_of(workdir).runs.metric_history(run.id, "loss")) == 10
+
+
+@pytest.mark.parametrize("name", ["../{outside}", "/tmp/{outside}", "a/b", "..", "", "nul\x00"])
+def test_names_that_are_not_one_path_component_are_refused(workdir, name):
+    from sklearn.linear_model import LinearRegression
+
+    outside = f"escaped-{os.getpid()}-{time.time_ns()}"  # unique: its absence proves a point
+    name = name.format(outside=outside)
+    model = LinearRegression().fit([[0.0], [1.0]], [0.0, 1.0])
+    (workdir / "notes.txt").write_text("hello")
+    with cv.start_run():
+        with pytest.raises(InvalidValue, match=r"model name .* is not usable"):
+            cv.log_model(model, name)
+        with pytest.raises(InvalidValue, match=r"artifact name .* is not usable"):
+            cv.log_artifact(workdir / "notes.txt", name)
+    assert not (Path("/tmp") / outside).exists()

@@ -7,16 +7,19 @@ from typing import TYPE_CHECKING, Any
 from conveyor.tracking import Where
 
 if TYPE_CHECKING:
+    from conveyor.flavors.base import Trust
     from conveyor.modelpack import LoadedModel
     from conveyor.registry import Resolved
 
 
-def load_model(uri: str, *, trusted: bool = False) -> Any:
+def load_model(uri: str, *, trusted: Trust = False) -> Any:
     """Load ``models:/churn@champion``, ``models:/churn/3`` or ``runs:/<run>/model``.
 
     The model directory is restored from the artifact store (every file verified against
-    its digest) and loaded by its flavor. ``trusted=True`` is needed only for the
-    python-function flavor, which unpickles code.
+    its digest) and loaded by its flavor. A scikit-learn file that holds types outside
+    Conveyor's trusted set is refused with UntrustedModel naming them; pass those names as
+    ``trusted=["pkg.Type"]`` to load it anyway. ``trusted=True`` trusts everything and is
+    needed for the python-function flavor, which unpickles code.
 
     Example::
 
@@ -35,7 +38,7 @@ def load_model(uri: str, *, trusted: bool = False) -> Any:
     return load_resolved(resolved, where, trusted=trusted)
 
 
-def load_resolved(resolved: Resolved, where: Where, *, trusted: bool = False) -> LoadedModel:
+def load_resolved(resolved: Resolved, where: Where, *, trusted: Trust = False) -> LoadedModel:
     """Restore a resolved model's directory (verified) and load it by its flavor."""
     from conveyor.artifacts import ArtifactStore
     from conveyor.model_files import fetch_tree

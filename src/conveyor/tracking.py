@@ -35,6 +35,7 @@ from typing import Any
 
 from conveyor.errors import ConflictError, ConveyorError, InvalidValue
 from conveyor.ids import new_id, utcnow
+from conveyor.names import check_name
 from conveyor.store import Store
 from conveyor.store.entities import LoggedModel, NewRun, RunArtifact
 
@@ -128,12 +129,13 @@ class ActiveRun:
         from conveyor.model_files import store_tree
 
         source = Path(path)
+        artifact_name = check_name(source.name if name is None else name, "artifact name")
         if not source.exists():
             raise InvalidValue(f"cannot log artifact {source}: it does not exist")
         hashed = store_tree(self._artifacts(), source)
         artifact = RunArtifact(
             run_id=self.id,
-            path=name or source.name,
+            path=artifact_name,
             digest=hashed.digest,
             kind=hashed.kind,
             size=hashed.size,
@@ -156,6 +158,7 @@ class ActiveRun:
         """Save ``model`` with its flavor, signature, example and reference data sample."""
         import tempfile
 
+        check_name(name, "model name")
         if any(m.name == name for m in self._store.models.models_of(self.id)):
             raise ConflictError(
                 f"run {self.id} already has a model named {name!r}",

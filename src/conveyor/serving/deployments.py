@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 from conveyor.errors import ConveyorError
 
 if TYPE_CHECKING:
+    from conveyor.flavors.base import Trust
     from conveyor.registry import Registry
     from conveyor.serving.app import PredictionObserver
     from conveyor.serving.metrics import GatewayMetrics
@@ -136,7 +137,7 @@ def _describe(table: RoutingTable) -> str:
 
 
 def build_gateway(
-    uris: Sequence[str], where: Where, *, trusted: bool = False, poll: bool = True
+    uris: Sequence[str], where: Where, *, trusted: Trust = False, poll: bool = True
 ) -> tuple[ModelPool, Router, DeploymentWatcher]:
     """The pool, router and watcher ``conveyor serve`` runs: the versions ``uris`` name plus
     every version of every routing table in the store, loaded and warmed before serving.

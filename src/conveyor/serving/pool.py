@@ -23,6 +23,7 @@ from conveyor.ids import utcnow
 from conveyor.serving.errors import RequestError
 
 if TYPE_CHECKING:
+    from conveyor.flavors.base import Trust
     from conveyor.modelpack import LoadedModel
     from conveyor.registry import Registry
     from conveyor.tracking import Where
@@ -48,7 +49,7 @@ class Served:
 class ModelPool:
     """Loaded model versions by name and version; safe to load from several threads."""
 
-    def __init__(self, *, trusted: bool = False) -> None:
+    def __init__(self, *, trusted: Trust = False) -> None:
         self.trusted = trusted
         self._served: dict[tuple[str, int], Served] = {}
         self._locks: dict[tuple[str, int], threading.Lock] = {}
@@ -145,7 +146,7 @@ def _versions(served: dict[tuple[str, int], Served], name: str) -> list[int]:
     return sorted(version for model, version in served if model == name)
 
 
-def load_pool(uris: Sequence[str], where: Where, *, trusted: bool = False) -> ModelPool:
+def load_pool(uris: Sequence[str], where: Where, *, trusted: Trust = False) -> ModelPool:
     """A pool with every registered version the URIs name, loaded from ``where``.
 
     >>> load_pool(["churn@champion", "models:/churn/4"], Where.from_environment())  # doctest: +SKIP
