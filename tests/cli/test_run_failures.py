@@ -240,3 +240,30 @@ def _alive(pid: int) -> bool:
     # a zombie still answers kill(0); it is gone once its parent reaped it
     status = Path(f"/proc/{pid}/status")
     return status.exists() and "zombie" not in status.read_text()
+
+
+def test_logs_of_a_failed_stage_show_stdout_and_the_traceback_in_order(make_project, py_cmd, cli):
+    stage = py_cmd("""
+        import sys
+        print('loading data')
+        print('warning: 3 rows dropped', file=sys.stderr)
+        print('training')
+        raise RuntimeError('the model diverged')
+    """)
+    root = project_with(make_project, {"train": {"cmd": stage}})
+    failed = cli("run", cwd=root)
+    run_id = json.loads(cli("runs", "--json", cwd=root).stdout)[0]["id"]
+
+    both = cli("logs", run_id, "train", cwd=root)
+
+    assert failed.exit_code == 1
+    assert f"conveyor logs {run_id} train" in failed.stdout
+    assert both.exit_code == 0, both.stderr
+    lines = both.stdout.splitlines()
+    assert lines[:4] == [
+        "loading data",
+        "warning: 3 rows dropped",
+        "training",
+        "Traceback (most recent call last):",
+    ]
+    assert lines[-1] == "RuntimeError: the model diverged"

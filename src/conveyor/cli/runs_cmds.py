@@ -90,6 +90,7 @@ def run_as_dict(run: Run) -> dict[str, Any]:
                 "outs": s.outs,
                 "stdout_digest": s.stdout_digest,
                 "stderr_digest": s.stderr_digest,
+                "log_digest": s.log_digest,
             }
             for s in run.stages
         ],
@@ -388,15 +389,16 @@ def markdown_diff(old: str, new: str, rows: list[DiffRow]) -> str:
 def logs(
     run_id: Annotated[str, typer.Argument(help="Run id, or a unique prefix of it.")],
     stage: Annotated[str, typer.Argument(help="Stage name.")],
-    stderr: Annotated[
-        bool, typer.Option("--stderr", help="Print stderr instead of stdout.")
-    ] = False,
 ) -> None:
-    """Print what a stage's command wrote in a run (kept in the artifact store)."""
+    """Print what a stage's command wrote in a run: stdout and stderr, in the order written.
+
+    Kept in the artifact store.
+    """
     import sys
 
     from conveyor.artifacts import ArtifactStore
     from conveyor.errors import NotFoundError
+    from conveyor.pipeline.stagelog import stage_output
 
     project, settings, store = _open()
     run = store.runs.get(run_id)
@@ -411,10 +413,9 @@ def logs(
             err=True,
         )
         return
-    digest = record.stderr_digest if stderr else record.stdout_digest
-    if digest is None:
-        stream = "stderr" if stderr else "stdout"
-        typer.echo(f"(stage {stage!r} wrote nothing to {stream} in run {run.id})", err=True)
-        return
     artifacts = ArtifactStore(settings.artifacts_location(project.state_dir))
-    sys.stdout.write(artifacts.get_bytes(digest).decode(errors="replace"))
+    written = stage_output(record, artifacts.get_bytes)
+    if not written:
+        typer.echo(f"(stage {stage!r} wrote nothing in run {run.id})", err=True)
+        return
+    sys.stdout.write(written.decode(errors="replace"))
