@@ -146,6 +146,7 @@ def test_a_failed_candidate_is_registered_as_rejected_with_its_evidence(cli, can
     human = cli("models", "show", "cancer/2", cwd=cancer).stdout
     promote = cli("models", "promote", "cancer", "2", cwd=cancer)
     alias = cli("models", "alias", "cancer", "2", "champion", cwd=cancer)
+    failures = cli("models", "versions", "--where", "tags.check = 'failed'", cwd=cancer).stdout
 
     assert failed.exit_code == 1
     assert "recorded as cancer/2 (rejected)" in failed.stdout
@@ -159,6 +160,7 @@ def test_a_failed_candidate_is_registered_as_rejected_with_its_evidence(cli, can
     assert [e["kind"] for e in shown["events"]][:2] == ["registered", "status"]
     assert (shown["events"][1]["before"], shown["events"][1]["after"]) == ("candidate", "rejected")
     assert "latest v2 rejected" in listed
+    assert [line.split()[:2] for line in failures.splitlines()] == [["cancer/2", "rejected"]]
     assert any(line.split()[:2] == ["cancer/2", "rejected"] for line in versions.splitlines())
     assert "  tags     check=failed check.failed=roc_auc vs champion" in human
     assert f"check.run={check_run}" in human
