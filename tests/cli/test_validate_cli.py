@@ -178,7 +178,7 @@ def test_infer_with_a_range_margin_lets_a_holdout_slightly_outside_pass(cli, tmp
 
     assert exact.exit_code == 0, exact.output
     assert wide.exit_code == 0, wide.output
-    assert "ranges: min/max seen" in exact.stdout
+    assert "ranges: the smallest and largest values seen;" in exact.stdout
     assert "widened by 5% of each range" in wide.stdout
     assert cli("validate", "holdout.csv", "-s", "exact.yaml", cwd=tmp_path).exit_code == 1
     assert cli("validate", "holdout.csv", "-s", "wide.yaml", cwd=tmp_path).exit_code == 0

@@ -30,6 +30,7 @@ Defaults, and why:
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -50,6 +51,7 @@ if TYPE_CHECKING:
 __all__ = ["InferredSchema", "infer_frame", "infer_schema"]
 
 MAX_ALLOWED = 20
+HEADER_WIDTH = 88  # the header comment's lines, before '# '
 ROWS_MIN_SHARE = 10  # rows.min = rows seen // 10
 ROWS_MAX_FACTOR = 10  # rows.max = rows seen * 10
 
@@ -74,7 +76,13 @@ class InferredSchema:
             f"({self.rows:,} rows, {len(self.schema.columns)} columns) on {day}.",
             "REVIEW BEFORE COMMITTING: bounds, categories and uniqueness are what this file",
             "showed, not necessarily what all future data must satisfy. See docs/validation.md.",
-            f"  min/max: {self.ranges.describe()}{self._options()}.",
+            *textwrap.wrap(
+                f"min/max: {self.ranges.describe()}.",
+                width=HEADER_WIDTH,
+                initial_indent="  ",
+                subsequent_indent="  ",
+            ),
+            *self._options(),
             f"  allowed: text/category/bool columns with at most {MAX_ALLOWED} distinct, repeating",
             "  values; unique: integer or text columns whose values all differed (identifiers:",
             "  no min/max).",
@@ -87,9 +95,9 @@ class InferredSchema:
             header.append(f"  left out (no schema dtype describes them): {shown}")
         return dump_schema(self.schema, header)
 
-    def _options(self) -> str:
+    def _options(self) -> list[str]:
         options = self.ranges.options()
-        return f" ({options})" if options else ""
+        return [f"  (inferred with {options})"] if options else []
 
 
 def infer_schema(

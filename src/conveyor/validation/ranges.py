@@ -47,7 +47,7 @@ class RangeRule:
 
     def describe(self) -> str:
         """In words, for the CLI's output and the schema's header."""
-        source = "min/max seen"
+        source = "the smallest and largest values seen"
         if self.quantiles is not None:
             low, high = self.quantiles
             source = f"quantiles {low:g} to {high:g} (of up to {SAMPLE_SIZE:,} values sampled)"
