@@ -22,6 +22,7 @@ class StageRun:
     stderr_digest: str | None = None
     deps: dict[str, Any] = field(default_factory=dict)
     outs: dict[str, Any] = field(default_factory=dict)
+    log_digest: str | None = None  # stdout and stderr in the order written (stagelog.py)
 
 
 @dataclass(frozen=True)

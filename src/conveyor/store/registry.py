@@ -278,6 +278,7 @@ class SqlRegistryRepository:
         with self._session() as s:
             for key, value in tags.items():
                 old = s.get(ModelTagRow, (name, version, key))
+                before = None if old is None else old.value  # merge() updates ``old`` itself
                 s.merge(ModelTagRow(name=name, version=version, key=key, value=str(value)))
                 s.add(
                     _event(
@@ -286,7 +287,7 @@ class SqlRegistryRepository:
                         "tag",
                         actor,
                         now,
-                        before=None if old is None else old.value,
+                        before=before,
                         after=str(value),
                         details={"key": key},
                     )

@@ -37,6 +37,7 @@ STAGE_FIELDS = (
     "message",
     "stdout_digest",
     "stderr_digest",
+    "log_digest",
     "deps",
     "outs",
 )

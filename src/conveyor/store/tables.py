@@ -79,6 +79,7 @@ class StageRunRow(Base):
     message: Mapped[str | None] = mapped_column(Text)
     stdout_digest: Mapped[str | None] = mapped_column(String(64))
     stderr_digest: Mapped[str | None] = mapped_column(String(64))
+    log_digest: Mapped[str | None] = mapped_column(String(64))
     deps: Mapped[dict[str, Any]] = mapped_column(default=dict)
     outs: Mapped[dict[str, Any]] = mapped_column(default=dict)
 
