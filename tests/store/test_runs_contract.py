@@ -89,6 +89,21 @@ def test_an_unreachable_server_is_a_store_error_that_hides_the_password() -> Non
     assert "s3cret" not in str(info.value)
 
 
+def test_a_store_error_says_what_failed_without_the_sql_or_its_values(store: Store) -> None:
+    store.runs.create(new_run("0123456789ab", user="ada-secret-user"))
+
+    with pytest.raises(StoreError) as info:
+        store.runs.create(new_run("0123456789ab", user="ada-secret-user"))
+
+    message = str(info.value)
+    assert "constraint" in message
+    assert "INSERT" not in message
+    assert "[SQL" not in message
+    assert "ada-secret-user" not in message
+    assert "parameters" not in message
+    assert info.value.__cause__ is not None  # the full error stays there for debugging
+
+
 def test_a_malformed_url_is_a_config_error() -> None:
     with pytest.raises(ConfigError, match="is not a database URL"):
         open_store("not a url")

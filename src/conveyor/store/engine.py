@@ -8,7 +8,14 @@ from typing import Any
 
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine, make_url
-from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import (
+    ArgumentError,
+    DataError,
+    IntegrityError,
+    OperationalError,
+    ProgrammingError,
+    SQLAlchemyError,
+)
 from sqlalchemy.orm import Session, sessionmaker
 
 from conveyor.errors import ConfigError, StoreError
@@ -72,16 +79,35 @@ def redact(url: str) -> str:
 
 @contextmanager
 def translate_errors(url: str) -> Iterator[None]:
-    """Turn any SQLAlchemy error into a :class:`StoreError` that names the database."""
+    """Turn any SQLAlchemy error into a :class:`StoreError` that names the database.
+
+    The message carries the driver's one-line reason only: SQLAlchemy's own text holds the
+    statement and its bound values (a user's params, tags, paths), and PostgreSQL's DETAIL
+    line holds key values. The full error stays the ``__cause__``, for debugging.
+    """
     try:
         yield
+    except (IntegrityError, ProgrammingError, DataError) as exc:
+        raise StoreError(
+            f"the metadata database {redact(url)} refused a write: {reason(exc)}",
+            hint="a database changed by hand, or a bug in Conveyor: report the command that failed",
+        ) from exc
     except OperationalError as exc:
         raise StoreError(
-            f"the metadata database {redact(url)} is not reachable or is busy: {exc.orig}",
+            f"the metadata database {redact(url)} is not reachable or is busy: {reason(exc)}",
             hint="check CONVEYOR_DB_URL and that the database server is running",
         ) from exc
     except SQLAlchemyError as exc:
-        raise StoreError(f"the metadata database {redact(url)} failed: {exc}") from exc
+        raise StoreError(f"the metadata database {redact(url)} failed: {reason(exc)}") from exc
+
+
+def reason(exc: SQLAlchemyError) -> str:
+    """The driver's reason for ``exc``, without the SQL statement or any bound value."""
+    orig = getattr(exc, "orig", None)
+    if orig is None:  # raised by SQLAlchemy itself, whose message names no values
+        return str(exc).split("\n", 1)[0]
+    primary = getattr(getattr(orig, "diag", None), "message_primary", None)  # psycopg
+    return str(primary or orig).strip().split("\n\n", 1)[0] or type(orig).__name__
 
 
 class SessionScope:
