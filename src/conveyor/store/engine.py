@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import create_engine, event
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import (
     ArgumentError,
     DataError,
@@ -21,6 +22,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from conveyor.errors import ConfigError, StoreError
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+SEARCH_TIMEOUT_S = 30.0
+"""How long one search statement may run before the database stops it."""
 
 
 def normalize_url(url: str) -> str:
@@ -129,3 +132,50 @@ class SessionScope:
                 raise
             finally:
                 session.close()
+
+
+@contextmanager
+def search_time_limit(session: Session) -> Iterator[None]:
+    """Stop each statement of ``session`` that runs past :data:`SEARCH_TIMEOUT_S`.
+
+    A pathological filter must not hold the database for minutes, nor go on after its
+    client has gone: PostgreSQL gets ``statement_timeout`` (and, from version 14, checks
+    that the client is still connected every second); SQLite a progress handler that
+    interrupts the statement at the deadline.
+    """
+    seconds = SEARCH_TIMEOUT_S
+    conn = session.connection()
+    if conn.dialect.name == "postgresql":
+        _pg_time_limit(conn, seconds)
+        cleared = None
+    else:
+        cleared = _sqlite_time_limit(conn, seconds)
+    try:
+        yield
+    except OperationalError as exc:
+        orig = exc.orig
+        if getattr(orig, "sqlstate", None) == "57014" or str(orig) == "interrupted":
+            raise StoreError(
+                f"the search took longer than {seconds:g} s and was stopped",
+                hint="search with fewer conditions, or put the most selective one first",
+            ) from exc
+        raise
+    finally:
+        if cleared is not None:
+            cleared()
+
+
+def _pg_time_limit(conn: Connection, seconds: float) -> None:
+    # SET LOCAL: for this transaction only, so pooled connections come back unchanged
+    conn.exec_driver_sql(f"SET LOCAL statement_timeout = {max(1, round(seconds * 1000))}")
+    if (conn.dialect.server_version_info or (0,)) >= (14,):
+        conn.exec_driver_sql("SET LOCAL client_connection_check_interval = 1000")
+
+
+def _sqlite_time_limit(conn: Connection, seconds: float) -> Any:
+    raw = conn.connection.dbapi_connection
+    assert raw is not None
+    deadline = time.monotonic() + seconds
+    # called every 1,000 virtual machine instructions; a true answer interrupts
+    raw.set_progress_handler(lambda: time.monotonic() > deadline, 1_000)
+    return lambda: raw.set_progress_handler(None, 0)

@@ -184,6 +184,7 @@ class SqlRunRepository:
         ``where`` and ``order_by`` use the filter language of :mod:`conveyor.search`.
         """
         from conveyor.search import RUN_ATTRIBUTES, Condition, parse_filter, parse_order_by
+        from conveyor.store.engine import search_time_limit
         from conveyor.store.search import filter_runs, order_runs, page_runs
 
         conditions = list(parse_filter(where, RUN_ATTRIBUTES))
@@ -192,7 +193,7 @@ class SqlRunRepository:
         if since:
             conditions.append(Condition("attribute", "started_at", ">=", since.isoformat()))
         order = parse_order_by(order_by, RUN_ATTRIBUTES) if order_by else None
-        with self._session() as s:
+        with self._session() as s, search_time_limit(s):
             if not stage:
                 return self._load(s, page_runs(s, conditions, order, limit=limit))
             query = filter_runs(select(RunRow), conditions).where(
