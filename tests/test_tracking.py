@@ -130,9 +130,9 @@ def test_metrics_are_written_in_batches_not_one_transaction_each(workdir, monkey
     with cv.start_run() as run:
         real = run._store.runs.log_metric_batch
 
-        def counting(run_id, values):
+        def counting(run_id, values, stage=None):
             batches.append(len(values))
-            real(run_id, values)
+            real(run_id, values, stage)
 
         monkeypatch.setattr(run._store.runs, "log_metric_batch", counting)
         for i in range(2500):

@@ -240,7 +240,7 @@ def test_times_in_another_zone_keep_their_instant(store: Store) -> None:
 # --- params ------------------------------------------------------------------------------
 
 
-def test_params_round_trip_as_json_values(store: Store) -> None:
+def test_params_round_trip_as_json_values_mappings_as_dotted_keys(store: Store) -> None:
     store.runs.create(new_run("face00000001"))
     params = {
         "train.C": 0.5,
@@ -252,7 +252,12 @@ def test_params_round_trip_as_json_values(store: Store) -> None:
     }
     store.runs.log_params("face00000001", params)
 
-    assert store.runs.get("face00000001").params == params
+    flattened = {k: v for k, v in params.items() if k != "train.grid"}
+    assert store.runs.get("face00000001").params == {
+        **flattened,
+        "train.grid.b": [1, 2],
+        "train.grid.a.c": None,
+    }
 
 
 def test_logging_the_same_param_value_again_is_fine(store: Store) -> None:
@@ -261,7 +266,8 @@ def test_logging_the_same_param_value_again_is_fine(store: Store) -> None:
     store.runs.log_params("face00000002", {"C": 0.5, "grid": {"b": 2, "a": 1}, "seed": 7})
 
     assert store.runs.get("face00000002").params == {
-        "grid": {"a": 1, "b": 2},
+        "grid.a": 1,
+        "grid.b": 2,
         "C": 0.5,
         "seed": 7,
     }
