@@ -260,6 +260,22 @@ def test_params_round_trip_as_json_values_mappings_as_dotted_keys(store: Store) 
     }
 
 
+def test_what_a_stage_logged_is_told_apart_from_the_rest_of_the_run(store: Store) -> None:
+    store.runs.create(new_run("face00000003"))
+    store.runs.log_params("face00000003", {"train.C": 1.0})  # declared by the runner
+    store.runs.log_params("face00000003", {"lr": 0.1}, stage="train")
+    store.runs.log_params("face00000003", {"k": 5}, stage="eval")
+    values = [("loss", 0.5, 0, T0), ("loss", 0.25, 1, T0), ("auc", math.nan, 0, T0)]
+    store.runs.log_metric_batch("face00000003", values, stage="train")
+    store.runs.log_metric_batch("face00000003", [("f1", 0.8, 0, T0)], stage="eval")
+
+    params, metrics = store.runs.logged_by_stage("face00000003", "train")
+
+    assert params == {"lr": 0.1}
+    assert [(k, v, step) for k, v, step, _ in metrics][:2] == [("loss", 0.5, 0), ("loss", 0.25, 1)]
+    assert math.isnan(metrics[2][1])
+
+
 def test_logging_the_same_param_value_again_is_fine(store: Store) -> None:
     store.runs.create(new_run("face00000002"))
     store.runs.log_params("face00000002", {"grid": {"a": 1, "b": 2}, "C": 0.5})
