@@ -20,7 +20,7 @@ from conveyor.store import Store, open_store
 from conveyor.store.engine import make_engine
 from conveyor.store.entities import CacheEntry, NewRun, StageRun
 from conveyor.store.migrate import HEAD, current_revision
-from conveyor.store.tables import MetricRow, ParamRow, StageCacheRow
+from conveyor.store.tables import MetricRow, ParamRow, StageCacheRow, TagRow
 
 T0 = datetime(2026, 3, 1, 9, 30, 15, 123456, tzinfo=UTC)
 DIGEST = "ab" * 32
@@ -102,6 +102,20 @@ def test_a_store_error_says_what_failed_without_the_sql_or_its_values(store: Sto
     assert "ada-secret-user" not in message
     assert "parameters" not in message
     assert info.value.__cause__ is not None  # the full error stays there for debugging
+
+
+def test_a_table_dropped_by_hand_is_not_reported_as_an_unreachable_server(
+    store: Store,
+) -> None:
+    store.runs.create(new_run("0123456789ab"))
+    with store.engine.begin() as conn:
+        conn.execute(TagRow.__table__.delete())
+        TagRow.__table__.drop(conn)
+
+    with pytest.raises(StoreError, match="tags") as info:
+        store.runs.set_tags("0123456789ab", {"team": "risk"})
+
+    assert "not reachable" not in str(info.value)
 
 
 def test_a_malformed_url_is_a_config_error() -> None:

@@ -9,14 +9,7 @@ from typing import Any
 
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Connection, Engine, make_url
-from sqlalchemy.exc import (
-    ArgumentError,
-    DataError,
-    IntegrityError,
-    OperationalError,
-    ProgrammingError,
-    SQLAlchemyError,
-)
+from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from conveyor.errors import ConfigError, StoreError
@@ -90,18 +83,36 @@ def translate_errors(url: str) -> Iterator[None]:
     """
     try:
         yield
-    except (IntegrityError, ProgrammingError, DataError) as exc:
-        raise StoreError(
-            f"the metadata database {redact(url)} refused a write: {reason(exc)}",
-            hint="a database changed by hand, or a bug in Conveyor: report the command that failed",
-        ) from exc
     except OperationalError as exc:
+        if not _unreachable(exc):
+            raise _failed(url, exc) from exc
         raise StoreError(
             f"the metadata database {redact(url)} is not reachable or is busy: {reason(exc)}",
             hint="check CONVEYOR_DB_URL and that the database server is running",
         ) from exc
     except SQLAlchemyError as exc:
-        raise StoreError(f"the metadata database {redact(url)} failed: {reason(exc)}") from exc
+        raise _failed(url, exc) from exc
+
+
+def _failed(url: str, exc: SQLAlchemyError) -> StoreError:
+    return StoreError(
+        f"the metadata database {redact(url)} failed: {reason(exc)}",
+        hint="a database changed by hand, or a bug in Conveyor: report the command that failed",
+    )
+
+
+def _unreachable(exc: OperationalError) -> bool:
+    """Whether the server could not be reached or the database was busy, as opposed to a
+    statement it refused (SQLite reports "no such table" as an OperationalError too)."""
+    orig = exc.orig
+    name = getattr(orig, "sqlite_errorname", None)
+    if name is not None:
+        return str(name).startswith(_SQLITE_UNREACHABLE)
+    state = getattr(orig, "sqlstate", None)  # psycopg: None when no connection was made
+    return state is None or str(state).startswith(("08", "53", "57P"))
+
+
+_SQLITE_UNREACHABLE = ("SQLITE_BUSY", "SQLITE_LOCKED", "SQLITE_CANTOPEN", "SQLITE_IOERR")
 
 
 def reason(exc: SQLAlchemyError) -> str:
