@@ -19,7 +19,7 @@ The tree::
     ├── ArtifactError                  the artifact store failed
     │   └── CorruptObject              a stored object does not match its digest
     ├── ModelError                     a model cannot be saved, loaded or used as asked
-    │   └── UntrustedModel             loading would unpickle code; needs trusted=True
+    │   └── UntrustedModel             the file holds types (or pickled code) not trusted
     ├── DataError (ValueError)         a data file cannot be read or used as asked (empty,
     │                                  no target column, unknown format, wrong columns)
     ├── ValidationFailed               data broke its schema (the findings are attached)
@@ -139,7 +139,11 @@ class ModelError(ConveyorError):
 
 
 class UntrustedModel(ModelError):
-    """Loading the model would run code from its files; only ``trusted=True`` allows it."""
+    """Loading the model would call types or unpickle code that the caller did not trust.
+
+    The message names the types; ``trusted=[names]`` (scikit-learn) or ``trusted=True``
+    (anything, pickle included) allows them.
+    """
 
 
 class BundleError(ConveyorError):

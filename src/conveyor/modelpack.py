@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 from conveyor.errors import ConflictError, ConveyorError, ModelError
 from conveyor.flavors import flavor_for, get_flavor
-from conveyor.flavors.base import Array, Flavor, ModelInput, Predictor, loaded
+from conveyor.flavors.base import Array, Flavor, ModelInput, Predictor, Trust, loaded
 from conveyor.flavors.signature import Signature, Spec, infer_signature, is_frame
 from conveyor.ids import new_id, utcnow
 
@@ -231,8 +231,12 @@ def save_model(
     return info
 
 
-def load_model_dir(directory: str | os.PathLike[str], *, trusted: bool = False) -> LoadedModel:
-    """Read the model in ``directory``; ``trusted=True`` allows formats that unpickle code.
+def load_model_dir(directory: str | os.PathLike[str], *, trusted: Trust = False) -> LoadedModel:
+    """Read the model in ``directory``.
+
+    ``trusted=["pkg.Type", ...]`` also loads those types from a scikit-learn file;
+    ``trusted=True`` loads anything, pickled code included. Otherwise a file that needs more
+    is refused with UntrustedModel naming what it holds.
 
     >>> load_model_dir("model").predict(X_new)  # doctest: +SKIP
     """
@@ -269,8 +273,11 @@ def _save_files(
         return signature
     _write_example(root / EXAMPLE_FILE, target, input_example)
     if signature is None:
+        # Only the pickle flavor needs trust, and its file is the caller's own object just
+        # written; every other flavor loads under the same rules as load_model_dir.
+        trusted = flavor.name == "pyfunc"
         with _translated("predicting the input_example with the saved model", target):
-            output = flavor.load(root / MODEL_DIR, trusted=True).predict(input_example)
+            output = flavor.load(root / MODEL_DIR, trusted=trusted).predict(input_example)
         signature = infer_signature(input_example, output)
     return signature
 

@@ -147,9 +147,11 @@ class Registry:
         """Point ``alias`` at ``version``; returns the version that held it before."""
         _check_alias(alias)
         target = self.store.registry.get_version(name, version)
-        if target.status in ("archived", "rejected"):
+        if target.status == "rejected":
+            raise _rejected(target, "an alias cannot point at it")
+        if target.status == "archived":
             raise ConflictError(
-                f"{name}/{version} is {target.status}; an alias cannot point at it",
+                f"{name}/{version} is archived; an alias cannot point at it",
                 hint="choose a candidate or approved version",
             )
         return self.store.registry.set_alias(name, alias, version, self.actor)
@@ -158,6 +160,8 @@ class Registry:
         """Move alias ``to`` onto ``version`` (approving it); the old holder stays in history."""
         _check_alias(to)
         target = self.store.registry.get_version(name, version)
+        if target.status == "rejected":
+            raise _rejected(target, "it cannot be promoted")
         if target.status == "candidate":
             self.set_status(name, version, "approved")
         if self.store.registry.get_version(name, version).status != "approved":
@@ -329,6 +333,19 @@ def render_tree(node: Node, prefix: str = "", last: bool = True, top: bool = Tru
     for index, child in enumerate(node.children):
         lines += render_tree(child, inner, index == len(node.children) - 1, top=False)
     return lines
+
+
+def _rejected(version: ModelVersion, refused: str) -> ConflictError:
+    """A rejected version takes no alias: the override is to put it back, on record."""
+    name, number = version.name, version.version
+    run = version.tags.get("check.run") if version.tags.get("check") == "failed" else None
+    why = f" (it failed its check (run {run}): {version.tags.get('check.failed', '')})"
+    return ConflictError(
+        f"{name}/{number} is rejected{why if run else ''}; {refused}",
+        hint=f"to override the rejection, put it back on record as a candidate "
+        f"(`conveyor models status {name} {number} candidate`, recorded with your name), "
+        "then promote it",
+    )
 
 
 def _check_alias(alias: str) -> None:

@@ -90,8 +90,11 @@ class Runs:
         """The artifacts logged on a run."""
         return self.ctx.store.models.artifacts_of(self.get(run_id).id)
 
-    def stage_log(self, run_id: str, stage: str, *, stderr: bool = False) -> StageLog:
-        """What ``stage`` wrote to stdout (or stderr) in the run, kept in the artifact store."""
+    def stage_log(self, run_id: str, stage: str) -> StageLog:
+        """What ``stage`` wrote (stdout and stderr, in the order written) in the run, kept in
+        the artifact store; see :mod:`conveyor.pipeline.stagelog`."""
+        from conveyor.pipeline.stagelog import stage_output
+
         run = self.get(run_id)
         record = next((s for s in run.stages if s.stage == stage), None)
         if record is None:
@@ -103,11 +106,10 @@ class Runs:
                 f"stage {stage!r} did not execute in run {run.id} ({record.status}), "
                 "so it wrote nothing",
             )
-        digest = record.stderr_digest if stderr else record.stdout_digest
-        if digest is None:
-            stream = "stderr" if stderr else "stdout"
-            return StageLog(None, f"(stage {stage!r} wrote nothing to {stream} in run {run.id})")
-        return StageLog(self.ctx.artifacts.get_bytes(digest).decode(errors="replace"))
+        written = stage_output(record, self.ctx.artifacts.get_bytes)
+        if not written:
+            return StageLog(None, f"(stage {stage!r} wrote nothing in run {run.id})")
+        return StageLog(written.decode(errors="replace"))
 
     def diff(
         self, project: Project, old: str | None, new: str | None, *, include_same: bool = False

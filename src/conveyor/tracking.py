@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Any
 
 from conveyor.errors import ConflictError, ConveyorError, InvalidValue
 from conveyor.ids import new_id, utcnow
+from conveyor.names import check_name
 from conveyor.settings import Settings
 from conveyor.store.entities import LoggedModel, RunArtifact
 
@@ -74,7 +75,7 @@ class ActiveRun:
                     f"got {type(value).__name__}",
                     hint="log str(value) if it has a meaningful text form",
                 )
-        self._store.runs.log_params(self.id, params)
+        self._store.runs.log_params(self.id, params, self.stage)
 
     def log_metrics(self, metrics: Mapping[str, Any], step: int | None = None) -> None:
         """Buffer metric values (NaN and ±inf are kept as such)."""
@@ -100,19 +101,20 @@ class ActiveRun:
             values, self._buffer = self._buffer, []
             self._last_flush = time.monotonic()
         if values:
-            self._store.runs.log_metric_batch(self.id, values)
+            self._store.runs.log_metric_batch(self.id, values, self.stage)
 
     def log_artifact(self, path: str | os.PathLike[str], name: str | None = None) -> RunArtifact:
         """Store a file or directory in the artifact store and record it on the run."""
         from conveyor.model_files import store_tree
 
         source = Path(path)
+        artifact_name = check_name(source.name if name is None else name, "artifact name")
         if not source.exists():
             raise InvalidValue(f"cannot log artifact {source}: it does not exist")
         hashed = store_tree(self.ctx.artifacts, source)
         artifact = RunArtifact(
             run_id=self.id,
-            path=name or source.name,
+            path=artifact_name,
             digest=hashed.digest,
             kind=hashed.kind,
             size=hashed.size,
@@ -135,6 +137,7 @@ class ActiveRun:
         """Save ``model`` with its flavor, signature, example and reference data sample."""
         import tempfile
 
+        check_name(name, "model name")
         if any(m.name == name for m in self._store.models.models_of(self.id)):
             raise ConflictError(
                 f"run {self.id} already has a model named {name!r}",

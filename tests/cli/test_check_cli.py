@@ -123,7 +123,57 @@ def test_a_worse_candidate_fails_superiority_and_exits_1(cli, cancer: Path) -> N
     assert "gates failed" in result.stderr
     assert "promoted" not in result.output  # failed checks never move an alias
     versions = json.loads(cli("models", "versions", "--json", cwd=cancer).stdout)
-    assert [v["version"] for v in versions] == [1]
+    assert {v["version"]: (v["status"], v["aliases"]) for v in versions} == {
+        1: ("approved", ["champion"]),
+        2: ("rejected", []),  # the failed candidate, on record
+    }
+
+
+def test_a_failed_candidate_is_registered_as_rejected_with_its_evidence(cli, cancer) -> None:
+    log_model(cancer)
+    assert cli("check", "--promote", "champion", cwd=cancer).exit_code == 0
+    yaml_text = (cancer / "conveyor.yaml").read_text()
+    (cancer / "conveyor.yaml").write_text(
+        yaml_text.replace("mode: non-inferiority, margin: 0.02", "mode: superiority, margin: 0")
+    )
+    log_model(cancer, features=["mean radius", "mean texture"])
+
+    failed = cli("check", cwd=cancer)
+    again = cli("check", cwd=cancer)  # the same model: the same version, not a new one
+    shown = json.loads(cli("models", "show", "cancer/2", "--json", cwd=cancer).stdout)
+    listed = cli("models", "list", cwd=cancer).stdout
+    versions = cli("models", "show", "cancer", cwd=cancer).stdout
+    human = cli("models", "show", "cancer/2", cwd=cancer).stdout
+    promote = cli("models", "promote", "cancer", "2", cwd=cancer)
+    alias = cli("models", "alias", "cancer", "2", "champion", cwd=cancer)
+    failures = cli("models", "versions", "--where", "tags.check = 'failed'", cwd=cancer).stdout
+
+    assert failed.exit_code == 1
+    assert "recorded as cancer/2 (rejected)" in failed.stdout
+    assert again.exit_code == 1
+    assert "recorded as cancer/2 (rejected)" in again.stdout
+    assert shown["status"] == "rejected"
+    check_run = json.loads(cli("runs", "--json", cwd=cancer).stdout)[0]["id"]
+    assert shown["tags"]["check"] == "failed"
+    assert shown["tags"]["check.run"] == check_run
+    assert "roc_auc vs champion" in shown["tags"]["check.failed"]
+    assert [e["kind"] for e in shown["events"]][:2] == ["registered", "status"]
+    assert (shown["events"][1]["before"], shown["events"][1]["after"]) == ("candidate", "rejected")
+    assert "latest v2 rejected" in listed
+    assert [line.split()[:2] for line in failures.splitlines()] == [["cancer/2", "rejected"]]
+    assert any(line.split()[:2] == ["cancer/2", "rejected"] for line in versions.splitlines())
+    assert "  tags     check=failed check.failed=roc_auc vs champion" in human
+    assert f"check.run={check_run}" in human
+    retag = [e for e in shown["events"] if e["details"].get("key") == "check.run"][-1]
+    assert retag["before"] != retag["after"]  # the history keeps the earlier check's run
+    assert promote.exit_code == 1
+    assert "cancer/2 is rejected" in promote.stderr
+    assert f"failed its check (run {check_run})" in promote.stderr
+    assert "conveyor models status cancer 2 candidate" in promote.stderr
+    assert alias.exit_code == 1
+    # the explicit override: a person puts it back to candidate, on record, then promotes
+    assert cli("models", "status", "cancer", "2", "candidate", cwd=cancer).exit_code == 0
+    assert cli("models", "promote", "cancer", "2", cwd=cancer).exit_code == 0
 
 
 def test_report_renders_the_latest_check(cli, cancer: Path) -> None:

@@ -220,3 +220,21 @@ def test_a_filter_syntax_error_points_at_the_position(project, cli):
     assert result.exit_code == 1
     assert "invalid filter at position 31" in result.stderr
     assert result.stderr.splitlines()[2].endswith("^")
+
+
+@pytest.mark.parametrize("columns", ["80", "60"])
+def test_runs_shows_the_metrics_on_a_narrow_terminal(project, cli, monkeypatch, columns):
+    monkeypatch.setenv("COLUMNS", columns)
+    cli("run", cwd=project)
+
+    every = cli("runs", cwd=project).stdout
+    asked = cli("runs", "--metrics", "loss", cwd=project).stdout
+    filtered = cli("runs", "--where", "metrics.loss < 1", cwd=project).stdout
+
+    assert all(len(line) <= int(columns) for line in every.splitlines())
+    assert "auc=0.91" in every
+    assert "loss=0.9" in every
+    assert "loss=0.9" in asked
+    assert "auc=" not in asked  # only what was asked for
+    first = next(line for line in filtered.splitlines() if "=" in line)
+    assert "loss=0.9" in first  # a metric the filter names comes first

@@ -316,3 +316,30 @@ def test_an_out_behind_a_symlink_leaving_the_project_is_refused_before_any_delet
     assert "data/model.bin" in result.stderr
     assert str(outside / "model.bin") in result.stderr
     assert (outside / "model.bin").read_text() == "someone else's file"
+
+
+def test_logs_of_a_failed_stage_show_stdout_and_the_traceback_in_order(make_project, py_cmd, cli):
+    stage = py_cmd("""
+        import sys
+        print('loading data')
+        print('warning: 3 rows dropped', file=sys.stderr)
+        print('training')
+        raise RuntimeError('the model diverged')
+    """)
+    root = project_with(make_project, {"train": {"cmd": stage}})
+    failed = cli("run", cwd=root)
+    run_id = json.loads(cli("runs", "--json", cwd=root).stdout)[0]["id"]
+
+    both = cli("logs", run_id, "train", cwd=root)
+
+    assert failed.exit_code == 1
+    assert f"conveyor logs {run_id} train" in failed.stdout
+    assert both.exit_code == 0, both.stderr
+    lines = both.stdout.splitlines()
+    assert lines[:4] == [
+        "loading data",
+        "warning: 3 rows dropped",
+        "training",
+        "Traceback (most recent call last):",
+    ]
+    assert lines[-1] == "RuntimeError: the model diverged"

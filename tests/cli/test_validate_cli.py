@@ -117,7 +117,7 @@ def test_infer_writes_a_schema_that_the_data_passes(cli, project):
         (["good.csv"], "good.csv looks like a data file: give its schema"),
         (["--infer"], "give the data file to infer from"),
         (["--schema", "schema.yaml"], "give the data file to check"),
-        (["good.csv", "-o", "x.yaml"], "--output and --force go with --infer"),
+        (["good.csv", "-o", "x.yaml"], "--output, --force, --range-margin and --range-quan"),
         (["--infer", "good.csv", "--schema", "schema.yaml"], "do not go together"),
     ],
 )
@@ -161,3 +161,62 @@ def test_a_project_without_a_validation_block_says_what_to_add(cli, make_project
 
     assert result.exit_code == 1
     assert "declares no data to validate" in result.stderr
+
+
+TRAIN = "x,n\n" + "".join(f"{i / 10},{i // 2}\n" for i in range(101))  # x: [0, 10], n: [0, 50]
+HOLDOUT = "x,n\n-0.3,-2\n10.4,52\n" + "5.0,50\n" * 20  # a little outside the train ranges
+
+
+def test_infer_with_a_range_margin_lets_a_holdout_slightly_outside_pass(cli, tmp_path):
+    (tmp_path / "train.csv").write_text(TRAIN)
+    (tmp_path / "holdout.csv").write_text(HOLDOUT)
+    exact = cli("validate", "--infer", "train.csv", "-o", "exact.yaml", cwd=tmp_path)
+    wide = cli(
+        "validate", "--infer", "train.csv", "-o", "wide.yaml", "--range-margin", "0.05",
+        cwd=tmp_path,
+    )  # fmt: skip
+
+    assert exact.exit_code == 0, exact.output
+    assert wide.exit_code == 0, wide.output
+    assert "ranges: the smallest and largest values seen;" in exact.stdout
+    assert "widened by 5% of each range" in wide.stdout
+    assert cli("validate", "holdout.csv", "-s", "exact.yaml", cwd=tmp_path).exit_code == 1
+    assert cli("validate", "holdout.csv", "-s", "wide.yaml", cwd=tmp_path).exit_code == 0
+    written = (tmp_path / "wide.yaml").read_text()
+    assert "--range-margin 0.05" in written  # the schema says which rule made its bounds
+    columns = load_schema(tmp_path / "wide.yaml").columns
+    assert (columns["x"].min, columns["x"].max) == (-0.5, 10.5)
+    assert (columns["n"].min, columns["n"].max) == (-3, 53)  # rounded outwards
+
+
+def test_infer_with_range_quantiles_ignores_an_outlier(cli, tmp_path):
+    (tmp_path / "train.csv").write_text(TRAIN + "1000.0,5\n")
+    result = cli(
+        "validate", "--infer", "train.csv", "-o", "q.yaml", "--range-quantiles", "0.01,0.99",
+        "--chunk-rows", "7", cwd=tmp_path,
+    )  # fmt: skip
+
+    assert result.exit_code == 0, result.output
+    assert "quantiles 0.01 to 0.99" in result.stdout
+    assert "--range-quantiles 0.01,0.99" in (tmp_path / "q.yaml").read_text()
+    x = load_schema(tmp_path / "q.yaml").columns["x"]
+    assert 0.0 <= x.min <= 0.2
+    assert 9.8 <= x.max <= 10.0
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["--range-margin", "-0.1"], "--range-margin"),
+        (["--range-quantiles", "0.9,0.1"], "LOW,HIGH with 0 <= LOW < HIGH <= 1"),
+        (["--range-quantiles", "abc"], "LOW,HIGH with 0 <= LOW < HIGH <= 1"),
+        (["--schema", "s.yaml", "--range-margin", "0.1"], "go with --infer"),
+    ],
+)
+def test_range_options_are_checked(cli, tmp_path, args, expected):
+    (tmp_path / "train.csv").write_text(TRAIN)
+    infer = [] if "--schema" in args else ["--infer"]
+    result = cli("validate", *infer, "train.csv", *args, cwd=tmp_path)
+
+    assert result.exit_code == 2
+    assert expected in result.output

@@ -34,7 +34,7 @@ from sklearn.preprocessing import FunctionTransformer, StandardScaler
 from conveyor.errors import ModelError, UntrustedModel
 from conveyor.flavors import FLAVORS, flavor_for, get_flavor
 from conveyor.flavors.onnx import convert_sklearn
-from conveyor.flavors.sklearn import disallowed_types
+from conveyor.flavors.sklearn_trust import conveyor_trusted
 from conveyor.modelpack import ModelInfo, Spec, load_model_dir, save_model
 
 HAS_TORCH = importlib.util.find_spec("torch") is not None
@@ -392,31 +392,19 @@ def test_sklearn_refuses_to_load_a_file_with_a_disallowed_type(tmp_path: Path) -
     save_model(scaled_logistic(data), tmp_path / "model")
     tampered = make_pipeline(FunctionTransformer(func=operator.attrgetter), LogisticRegression())
     skops.io.dump(tampered, tmp_path / "model" / "model" / "model.skops")
-    with pytest.raises(ModelError, match=r"refusing to load it") as caught:
+    with pytest.raises(UntrustedModel, match=r"refusing to load it") as caught:
         load_model_dir(tmp_path / "model")
     assert "operator.attrgetter" in str(caught.value)
-    assert "trusted=True" in str(caught.value)
+    assert "trusted=['operator.attrgetter']" in str(caught.value)
+    assert load_model_dir(tmp_path / "model", trusted=["operator.attrgetter"]).predictor
     assert load_model_dir(tmp_path / "model", trusted=True).predictor is not None
 
 
-def test_the_sklearn_allow_list_admits_builtin_types_but_not_builtin_functions() -> None:
-    names = [
-        "sklearn.tree._tree.Tree",
-        "numpy.dtype",
-        "scipy.sparse._csr.csr_matrix",
-        "collections.OrderedDict",
-        "builtins.int",
-        "builtins.eval",
-        "builtins.exec",
-        "operator.attrgetter",
-        "sklearnx.Evil",
-    ]
-    assert disallowed_types(names) == [
-        "builtins.eval",
-        "builtins.exec",
-        "operator.attrgetter",
-        "sklearnx.Evil",
-    ]
+def test_the_sklearn_trusted_set_names_types_and_pure_functions_never_a_prefix() -> None:
+    trusted = conveyor_trusted()
+    assert "sklearn.tree._tree.Tree" in trusted
+    assert not {"numpy.testing.runstring", "builtins.eval", "builtins.exec"} & trusted
+    assert not [name for name in trusted if name.endswith(".")]
 
 
 @NO_TORCH

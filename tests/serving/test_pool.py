@@ -3,14 +3,23 @@
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
+from sklearn.datasets import load_breast_cancer
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
 
+from conveyor.cli.main import main
 from conveyor.context import Context
 from conveyor.errors import UntrustedModel
+from conveyor.modelpack import save_model
 from conveyor.registry import Registry
+from conveyor.serving.deployments import build_gateway
 from conveyor.serving.errors import RequestError
 from conveyor.serving.pool import ModelPool, load_pool
+from crafted_models import RUNSTRING, log_crafted, plant_code
 
 
 @pytest.fixture
@@ -51,3 +60,27 @@ def test_pyfunc_needs_a_trusted_pool(where: Context) -> None:
     with pytest.raises(UntrustedModel):
         load_pool(["quirky/1"], where)
     assert load_pool(["quirky/1"], where, trusted=True).names() == ["quirky"]
+
+
+def test_the_gateway_refuses_a_registered_model_that_plants_code(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``conveyor serve``'s loading path (build_gateway) on a real crafted skops file."""
+    frame = load_breast_cancer(as_frame=True).frame
+    x, y = frame.drop(columns="target"), frame["target"]
+    model = make_pipeline(StandardScaler(), LogisticRegression()).fit(x, y)
+    save_model(model, tmp_path / "model", input_example=x.head(3))
+    marker = tmp_path / "pwned"
+    plant_code(model, tmp_path / "model" / "model" / "model.skops", marker)
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "conveyor.yaml").write_text("stages:\n  s: {cmd: 'true'}\n", encoding="utf-8")
+    for var in ("CONVEYOR_DB_URL", "CONVEYOR_ARTIFACTS", "CONVEYOR_PROJECT_ROOT"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.chdir(project)
+    logged = log_crafted(tmp_path / "model")
+    assert main(["models", "register", logged.uri, "--name", "evil"]) == 0
+
+    with pytest.raises(UntrustedModel, match=RUNSTRING):
+        build_gateway(["evil/1"], Context.resolve(), poll=False)
+    assert not marker.exists()

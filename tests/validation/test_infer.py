@@ -184,3 +184,14 @@ def test_a_frame_passes_the_schema_inferred_from_it(columns):
     report = validate_frame(frame, infer_frame(frame))
 
     assert report.passed, [f.message for f in report.findings]
+
+
+def test_a_value_sample_stays_bounded_and_uniform_across_chunks():
+    from conveyor.validation.ranges import ValueSample
+
+    sample = ValueSample(size=2_000)
+    for start in range(0, 100_000, 7_000):
+        sample.add(np.arange(start, min(start + 7_000, 100_000), dtype="float64"))
+
+    assert sample.size == 2_000
+    assert abs(float(np.median(sample.values())) - 50_000) < 5_000  # not just the last chunks

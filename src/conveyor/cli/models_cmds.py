@@ -52,7 +52,8 @@ def list_models(as_json: AsJson = False) -> None:
     """List registered models with their latest version and aliases."""
     from conveyor.cli.context import print_json
 
-    models = _registry().list_models()
+    registry = _registry()
+    models = registry.list_models()
     if as_json:
         print_json(
             [
@@ -72,7 +73,11 @@ def list_models(as_json: AsJson = False) -> None:
         return
     for m in models:
         aliases = " ".join(f"@{a}={v}" for a, v in sorted(m.aliases.items()))
-        typer.echo(f"{m.name:<24} latest v{m.latest_version}  {aliases}")
+        latest = "no versions"
+        if m.latest_version is not None:
+            status = registry.version(m.name, m.latest_version).status
+            latest = f"latest v{m.latest_version} {status}"
+        typer.echo(f"{m.name:<24} {latest:<22} {aliases}".rstrip())
 
 
 @app.command("versions")
@@ -149,6 +154,8 @@ def show(
     typer.echo(
         f"  model    {model.flavor}, {model.digest[:16]} (runs:/{model.run_id}/{model.name})"
     )
+    if version.tags:
+        typer.echo("  tags     " + " ".join(f"{k}={v}" for k, v in sorted(version.tags.items())))
     signature = model.info.get("signature") or {}
     inputs = ", ".join(
         f"{i.get('name') or 'tensor'}:{i.get('dtype')}" for i in signature.get("inputs", [])

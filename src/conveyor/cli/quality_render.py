@@ -114,3 +114,9 @@ def print_check(result: CheckResult) -> None:
     if result.promoted:
         p = result.promoted
         console.print(f"promoted {p['name']}/{p['version']} to @{p['alias']}")
+    if result.recorded:
+        r = result.recorded
+        console.print(
+            f"recorded as {r['name']}/{r['version']} ({r['status']}) in the registry: "
+            f"conveyor models show {r['name']}/{r['version']}"
+        )

@@ -9,6 +9,10 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from rich.table import Table
+
     from conveyor.compare import DiffRow
     from conveyor.runs import Run, Runs
 
@@ -83,6 +87,7 @@ def run_as_dict(run: Run) -> dict[str, Any]:
                 "outs": s.outs,
                 "stdout_digest": s.stdout_digest,
                 "stderr_digest": s.stderr_digest,
+                "log_digest": s.log_digest,
             }
             for s in run.stages
         ],
@@ -108,6 +113,16 @@ def runs(
         str, typer.Option("--order-by", help="e.g. 'metrics.auc DESC' (default: newest first).")
     ] = "",
     limit: Annotated[int, typer.Option(min=1, help="At most this many runs.")] = 20,
+    metrics: Annotated[
+        str | None,
+        typer.Option(
+            "--metrics",
+            metavar="NAMES",
+            help="Show only these metrics, comma-separated (default: all; those the "
+            "filter and order name come first).",
+            show_default=False,
+        ),
+    ] = None,
     as_json: AsJson = False,
 ) -> None:
     """List recorded runs, newest first; filter and sort by metrics, params, tags."""
@@ -124,37 +139,97 @@ def runs(
     if as_json:
         print_json([run_as_dict(run) for run in found])
         return
-    from rich.console import Console
-    from rich.table import Table
-
-    from conveyor.pipeline.metrics import format_metric
-
     if not found:
         typer.echo("No runs match." if (status or since or stage or where) else "No runs yet.")
         return
+    asked = [name.strip() for name in metrics.split(",") if name.strip()] if metrics else None
+    _print_runs(found, asked or None, _named_metrics(where, order_by))
+
+
+def _named_metrics(where: str, order_by: str) -> list[str]:
+    """The metrics a filter and order-by name, in order: what the user is looking at."""
+    from conveyor.search import RUN_ATTRIBUTES, parse_filter, parse_order_by
+
+    named = [c.key for c in parse_filter(where, RUN_ATTRIBUTES) if c.kind == "metric"]
+    if order_by.strip():
+        order = parse_order_by(order_by, RUN_ATTRIBUTES)
+        named += [order.key] if order.kind == "metric" else []
+    return list(dict.fromkeys(named))
+
+
+def _print_runs(found: Sequence[Run], asked: list[str] | None, named: list[str]) -> None:
+    """The runs as a table that fits the terminal, metrics included.
+
+    Metrics are never dropped for want of room: the last column holds them (wrapping
+    between metrics) where it can be at least :data:`METRICS_ROOM` wide; on a narrower
+    terminal each run becomes a short record whose metrics line wraps. ``asked``
+    (``--metrics``) picks the metrics shown; otherwise every metric is, those ``named``
+    by the filter or order-by first.
+    """
+    from rich.console import Console
+
     console = Console(highlight=False)
-    room = console.width - 90  # what the other columns leave for metrics
-    wide = room >= 20
+    rows = [(_run_cells(run), _metrics_text(run, asked, named)) for run in found]
+    if console.width - console.measure(_table(rows, metrics=False)).maximum < METRICS_ROOM:
+        _print_records(rows, console.width)
+    else:
+        console.print(_table(rows, metrics=True))
+
+
+METRICS_ROOM = 28
+"""The narrowest metrics column worth a table; below it, runs are printed as records."""
+
+
+def _table(rows: list[tuple[list[str], str]], *, metrics: bool) -> Table:
+    from rich.table import Table
+
     table = Table(box=None, pad_edge=False)
     for column in ("run", "status", "started", "took", "commit", "stages"):
         table.add_column(column, no_wrap=True)
-    if wide:
-        table.add_column("metrics", overflow="ellipsis", no_wrap=True, max_width=room)
-    for run in found:
-        counts: dict[str, int] = {}
-        for s in run.stages:
-            counts[s.status] = counts.get(s.status, 0) + 1
-        metrics = ", ".join(f"{k}={format_metric(v)}" for k, v in run.metrics.items())
-        table.add_row(
-            run.id,
-            run.status,
-            run.started_at.strftime("%m-%d %H:%M"),
-            f"{run.duration_s:.1f}s" if run.duration_s is not None else "",
-            (run.git_commit or "")[:8] + ("*" if run.git_dirty else ""),
-            " ".join(f"{n} {k}" for k, n in counts.items()) or _what_ran(run),
-            *([metrics] if wide else []),
-        )
-    console.print(table)
+    if metrics:
+        table.add_column("metrics", overflow="fold")
+    for cells, text in rows:
+        table.add_row(*cells, *([text] if metrics else []))
+    return table
+
+
+def _run_cells(run: Run) -> list[str]:
+    counts: dict[str, int] = {}
+    for s in run.stages:
+        counts[s.status] = counts.get(s.status, 0) + 1
+    return [
+        run.id,
+        run.status,
+        run.started_at.strftime("%m-%d %H:%M"),
+        f"{run.duration_s:.1f}s" if run.duration_s is not None else "",
+        (run.git_commit or "")[:8] + ("*" if run.git_dirty else ""),
+        " ".join(f"{n} {k}" for k, n in counts.items()) or _what_ran(run),
+    ]
+
+
+def _metrics_text(run: Run, asked: list[str] | None, named: list[str]) -> str:
+    from conveyor.pipeline.metrics import format_metric
+
+    if asked is not None:
+        keys = [key for key in asked if key in run.metrics]
+    else:
+        first = [key for key in named if key in run.metrics]
+        keys = first + [key for key in run.metrics if key not in first]
+    return ", ".join(f"{key}={format_metric(run.metrics[key])}" for key in keys)
+
+
+def _print_records(rows: list[tuple[list[str], str]], width: int) -> None:
+    """A narrow terminal: each run on a line, its metrics wrapped on the next lines."""
+    import textwrap
+
+    widths = [max(len(cells[i]) for cells, _ in rows) for i in range(len(rows[0][0]))]
+    for cells, metrics in rows:
+        lines = ["  ".join(cell.ljust(w) for cell, w in zip(cells, widths, strict=True)).rstrip()]
+        if metrics:
+            lines.append("  metrics: " + metrics)
+        for line in lines:
+            for part in textwrap.wrap(line, width, subsequent_indent="    ") or [""]:
+                typer.echo(part)
 
 
 def _what_ran(run: Run) -> str:
@@ -297,14 +372,14 @@ def markdown_diff(old: str, new: str, rows: list[DiffRow]) -> str:
 def logs(
     run_id: Annotated[str, typer.Argument(help="Run id, or a unique prefix of it.")],
     stage: Annotated[str, typer.Argument(help="Stage name.")],
-    stderr: Annotated[
-        bool, typer.Option("--stderr", help="Print stderr instead of stdout.")
-    ] = False,
 ) -> None:
-    """Print what a stage's command wrote in a run (kept in the artifact store)."""
+    """Print what a stage's command wrote in a run: stdout and stderr, in the order written.
+
+    Kept in the artifact store.
+    """
     import sys
 
-    found = _runs().stage_log(run_id, stage, stderr=stderr)
+    found = _runs().stage_log(run_id, stage)
     if found.text is None:
         typer.echo(found.note, err=True)
         return

@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from conveyor.validation import ValidationReport
+    from conveyor.validation.ranges import RangeRule
 
 Results = list[tuple[str | None, "ValidationReport"]]
 DATA_SUFFIXES = (".csv", ".parquet", ".pq", ".gz", ".bz2", ".xz", ".zst", ".zip")
@@ -46,6 +47,26 @@ def validate(
     force: Annotated[
         bool, typer.Option("--force", help="With --infer -o: overwrite an existing file.")
     ] = False,
+    range_margin: Annotated[
+        float | None,
+        typer.Option(
+            "--range-margin",
+            min=0.0,
+            help="With --infer: widen each inferred min/max by this share of the range on "
+            "each side (0.1: 10%), so slightly wider new data passes.",
+            show_default=False,
+        ),
+    ] = None,
+    range_quantiles: Annotated[
+        str | None,
+        typer.Option(
+            "--range-quantiles",
+            metavar="LOW,HIGH",
+            help="With --infer: take min/max at these quantiles (e.g. 0.01,0.99) instead "
+            "of the extremes, so an outlier does not set the bound.",
+            show_default=False,
+        ),
+    ] = None,
     chunk_rows: Annotated[
         int | None,
         typer.Option("--chunk-rows", min=1, help="Rows read at a time (default: 250,000)."),
@@ -60,13 +81,16 @@ def validate(
 
       conveyor validate            (every entry of the validation: block of conveyor.yaml)
 
-      conveyor validate --infer data/train.csv -o schemas/train.yaml
+      conveyor validate --infer data/train.csv -o schemas/train.yaml --range-margin 0.1
     """
     if infer:
         _refuse(schema is not None, "--schema and --infer do not go together")
-        _infer(target, output, force, chunk_rows)
+        _infer(target, output, force, chunk_rows, _range_rule(range_margin, range_quantiles))
         return
-    _refuse(output is not None or force, "--output and --force go with --infer")
+    _refuse(
+        output is not None or force or range_margin is not None or range_quantiles is not None,
+        "--output, --force, --range-margin and --range-quantiles go with --infer",
+    )
     if schema is not None:
         from conveyor.validation import validate_file
 
@@ -82,6 +106,21 @@ def validate(
 def _refuse(condition: bool, message: str) -> None:
     if condition:
         raise typer.BadParameter(message)
+
+
+def _range_rule(margin: float | None, quantiles: str | None) -> RangeRule:
+    from conveyor.validation.ranges import RangeRule
+
+    bounds = None
+    if quantiles is not None:
+        expected = f"--range-quantiles takes LOW,HIGH with 0 <= LOW < HIGH <= 1, got {quantiles!r}"
+        try:
+            low, high = (float(part) for part in quantiles.split(","))
+        except ValueError:
+            raise typer.BadParameter(expected) from None
+        _refuse(not 0 <= low < high <= 1, expected)
+        bounds = (low, high)
+    return RangeRule(margin=margin or 0.0, quantiles=bounds)
 
 
 def _declared(target: str | None, chunk_rows: int | None) -> Results:
@@ -122,7 +161,9 @@ def _needs_schema(target: str) -> str:
     )
 
 
-def _infer(target: str | None, output: Path | None, force: bool, chunk_rows: int | None) -> None:
+def _infer(
+    target: str | None, output: Path | None, force: bool, chunk_rows: int | None, ranges: RangeRule
+) -> None:
     from conveyor.errors import ConflictError
     from conveyor.validation import infer_schema
 
@@ -133,7 +174,7 @@ def _infer(target: str | None, output: Path | None, force: bool, chunk_rows: int
             f"{output} already exists",
             hint="write to another file and compare them, or use --force to overwrite it",
         )
-    inferred = infer_schema(Path(target), chunk_rows=chunk_rows)
+    inferred = infer_schema(Path(target), chunk_rows=chunk_rows, ranges=ranges)
     text = inferred.to_yaml()
     if output is None:
         sys.stdout.write(text)
@@ -142,7 +183,7 @@ def _infer(target: str | None, output: Path | None, force: bool, chunk_rows: int
     output.write_text(text, encoding="utf-8")
     typer.echo(
         f"wrote {output}: {len(inferred.schema.columns)} columns, from {inferred.rows:,} rows "
-        f"of {target}; review it before committing"
+        f"of {target}; ranges: {ranges.describe()}; review it before committing"
     )
 
 

@@ -1,9 +1,13 @@
 """Where a check's evidence goes: a run's artifacts and tags, the model version, the alias.
 
 ``check.json`` and ``predictions.parquet`` are logged on the run (the stage's run inside
-``conveyor run``); the version checked is tagged ``check`` = passed/failed and ``check.run``;
-``--promote`` registers the candidate (once: a model already registered keeps its version)
-and moves the alias. :func:`load_check` reads a stored check back for ``conveyor report``.
+``conveyor run``); the version checked is tagged ``check`` = passed/failed and ``check.run``
+(and ``check.failed``, the gates that failed); ``--promote`` registers the candidate (once:
+a model already registered keeps its version) and moves the alias. A candidate that fails is
+registered too (when the model's name is known) and marked ``rejected``, so the registry is
+the audit trail of every candidate checked; a rejected version takes no alias until a person
+puts it back to ``candidate``. :func:`load_check` reads a stored check back for
+``conveyor report``.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from conveyor.errors import ConfigError, NotFoundError
-from conveyor.evaluation.results import CHECK_FILE, PREDICTIONS_FILE, CheckResult
+from conveyor.evaluation.results import CHECK_FILE, PREDICTIONS_FILE, CheckResult, ModelRef
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -24,6 +28,9 @@ if TYPE_CHECKING:
     from conveyor.evaluation.check import CheckOutcome
     from conveyor.registry import Registry
     from conveyor.tracking import ActiveRun
+
+
+FAILED_TAG_CHARS = 1000  # the gates' names in a tag; the whole evidence is on the run
 
 
 def record(
@@ -45,7 +52,9 @@ def record(
         created_at=utcnow().isoformat(),
         git_commit=recent_git_info(registry.ctx.base).commit,
     )
-    if result.passed and promote:
+    if not result.passed:
+        result = _reject(registry, result, config)
+    elif promote:
         promoted = _promote(registry, result, promote, config)
         name, version = promoted["name"], promoted["version"]
         result = replace(  # the candidate is now a registered version: say which
@@ -94,17 +103,45 @@ def _promote(
             "is not set",
             hint="set evaluation.name in conveyor.yaml to the registered model's name",
         )
+    version = _registered(registry, candidate, name)
+    if alias == "champion":  # the champion is approved for production; other aliases are not
+        previous = registry.promote(name, version, alias)
+    else:
+        previous = registry.set_alias(name, version, alias)
+    return {"name": name, "version": version, "alias": alias, "previous": previous}
+
+
+def _reject(registry: Registry, result: CheckResult, config: EvaluationConfig) -> CheckResult:
+    """Put a failed candidate on record: registered (once) under the model's name, rejected.
+
+    A version that holds an alias (the champion re-checked) keeps its status: rejecting it
+    would leave the alias pointing at a rejected version; its tags still say it failed.
+    """
+    name = result.candidate.name or config.name
+    if name is None:  # nothing to register it under; the evidence stays on the run
+        return result
+    version = _registered(registry, result.candidate, name)
+    current = registry.store.registry.get_version(name, version)
+    status = current.status
+    if status in ("candidate", "approved") and not current.aliases:
+        registry.set_status(name, version, "rejected")
+        status = "rejected"
+    return replace(
+        result,
+        recorded={"name": name, "version": version, "status": status},
+        candidate=replace(result.candidate, name=name, version=version),
+    )
+
+
+def _registered(registry: Registry, candidate: ModelRef, name: str) -> int:
+    """The candidate's version of ``name``, registering it if it has none yet."""
     version = candidate.version if candidate.name == name else None
     if version is None:
         version = version_of_model(registry, name, candidate.model_id)
     if version is None:
         logged = registry.store.models.get_model(str(candidate.model_id))
         version = registry.register(f"runs:/{logged.run_id}/{logged.name}", name).version
-    if alias == "champion":  # the champion is approved for production; other aliases are not
-        previous = registry.promote(name, version, alias)
-    else:
-        previous = registry.set_alias(name, version, alias)
-    return {"name": name, "version": version, "alias": alias, "previous": previous}
+    return version
 
 
 def version_of_model(registry: Registry, name: str, model_id: str | None) -> int | None:
@@ -123,11 +160,11 @@ def _tag_version(registry: Registry, result: CheckResult) -> None:
         name, version = result.promoted["name"], result.promoted["version"]
     if name is None or version is None:
         return
-    registry.set_tags(
-        name,
-        version,
-        {"check": "passed" if result.passed else "failed", "check.run": str(result.run_id)},
-    )
+    tags = {"check": "passed" if result.passed else "failed", "check.run": str(result.run_id)}
+    if not result.passed:
+        failed = [gate.name for gate in result.gates if gate.status == "failed"]
+        tags["check.failed"] = "; ".join(failed)[:FAILED_TAG_CHARS]
+    registry.set_tags(name, version, tags)
 
 
 def load_check(ctx: Context, run_id: str | None = None) -> CheckOutcome:

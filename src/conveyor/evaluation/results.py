@@ -215,6 +215,7 @@ class CheckResult:
     created_at: str | None = None
     git_commit: str | None = None
     promoted: dict[str, Any] | None = None  # {"name", "version", "alias"} after --promote
+    recorded: dict[str, Any] | None = None  # {"name", "version", "status"}: a failed candidate
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready (NaN and infinities become None)."""
@@ -243,6 +244,7 @@ class CheckResult:
             created_at=data.get("created_at"),
             git_commit=data.get("git_commit"),
             promoted=data.get("promoted"),
+            recorded=data.get("recorded"),
         )
 
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import importlib.metadata
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, Protocol, TypeAlias
@@ -31,6 +32,9 @@ if TYPE_CHECKING:
 
 Array: TypeAlias = "np.ndarray[Any, Any]"
 ModelInput: TypeAlias = "pd.DataFrame | np.ndarray[Any, Any]"
+# What a loader trusts: False (only the flavor's safe defaults), a list of type names to
+# trust as well (``["pkg.module.Type"]``), or True (everything, pickle included).
+Trust: TypeAlias = "bool | Sequence[str]"
 
 
 class Predictor(Protocol):
@@ -72,11 +76,12 @@ class Flavor(Protocol):
         """
         ...
 
-    def load(self, directory: Path, *, trusted: bool = False) -> Predictor:
+    def load(self, directory: Path, *, trusted: Trust = False) -> Predictor:
         """Read the model that :meth:`save` wrote into ``directory``.
 
-        ``trusted=True`` allows formats that can run code while loading (pickle); flavors
-        with safe formats accept the flag and ignore it or use it to lift an allow-list.
+        ``trusted=True`` allows formats that can run code while loading (pickle); a list of
+        type names widens an allow-list by exactly those types (scikit-learn). Flavors with
+        safe formats accept the argument and ignore it.
         """
         ...
 

@@ -14,7 +14,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from conveyor.flavors.base import Array, ModelInput, Predictor, as_array, loaded, versions
+from conveyor.flavors.base import Array, ModelInput, Predictor, Trust, as_array, loaded, versions
 
 FILE = "model.txt"
 META = "flavor.json"
@@ -86,7 +86,7 @@ class LightGBMFlavor:
         booster.save_model(directory / FILE)  # type: ignore[attr-defined]
         (directory / META).write_text(json.dumps(meta), encoding="utf-8")
 
-    def load(self, directory: Path, *, trusted: bool = False) -> Predictor:
+    def load(self, directory: Path, *, trusted: Trust = False) -> Predictor:
         """``lightgbm.Booster(model_file=...)``, labelled if it was a classifier."""
         import lightgbm
         import numpy as np

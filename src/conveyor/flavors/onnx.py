@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from conveyor.errors import ModelError
-from conveyor.flavors.base import Array, ModelInput, Predictor, as_matrix, loaded, versions
+from conveyor.flavors.base import Array, ModelInput, Predictor, Trust, as_matrix, loaded, versions
 
 if TYPE_CHECKING:
     import onnx
@@ -100,7 +100,7 @@ class OnnxFlavor:
         meta = {"classes": _class_labels(model)}  # type: ignore[arg-type]
         (directory / META).write_text(json.dumps(meta), encoding="utf-8")
 
-    def load(self, directory: Path, *, trusted: bool = False) -> Predictor:
+    def load(self, directory: Path, *, trusted: Trust = False) -> Predictor:
         """An ``onnxruntime.InferenceSession`` on the CPU."""
         import onnxruntime
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from conveyor.errors import UntrustedModel
-from conveyor.flavors.base import Array, ModelInput, Predictor, as_array, versions
+from conveyor.flavors.base import Array, ModelInput, Predictor, Trust, as_array, versions
 
 FILE = "model.pkl"
 
@@ -58,10 +58,10 @@ class PyfuncFlavor:
         with open(directory / FILE, "wb") as file:
             cloudpickle.dump(model, file, protocol=pickle.HIGHEST_PROTOCOL)
 
-    def load(self, directory: Path, *, trusted: bool = False) -> Predictor:
-        """Unpickle the object, only if ``trusted``."""
+    def load(self, directory: Path, *, trusted: Trust = False) -> Predictor:
+        """Unpickle the object, only if ``trusted is True`` (no list of types makes pickle safe)."""
         path = directory / FILE
-        if not trusted:
+        if trusted is not True:
             raise UntrustedModel(
                 f"{path} is a python-function model: loading it unpickles arbitrary code; "
                 "load it with trusted=True only if you trust where it came from"

@@ -1,42 +1,32 @@
 """scikit-learn estimators and Pipelines, persisted with skops, never pickle.
 
-skops stores an object tree and rebuilds it without running arbitrary code; it loads a type
-only if the caller trusts it. Conveyor trusts exactly the types from scikit-learn, numpy,
-scipy, the builtin types and ``collections`` (:data:`ALLOWED_PREFIXES`), and refuses a file
-that holds anything else, naming the types, unless the caller passes ``trusted=True``.
-The same check runs when saving, so a model that could not be loaded back is never written.
+skops stores an object tree and rebuilds it by calling the types the file names, so it loads
+a type only if the caller trusts it. Conveyor trusts skops' defaults plus an explicit list of
+the data types fitted estimators hold (:mod:`conveyor.flavors.sklearn_trust`), and refuses a
+file that holds anything else with :class:`~conveyor.errors.UntrustedModel`, naming the
+types, unless the caller trusts them by name (``trusted=["pkg.Type"]``) or wholesale
+(``trusted=True``). The same check runs when saving, so a model that could not be loaded
+back is never written.
 """
 
 from __future__ import annotations
 
-import builtins
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from conveyor.errors import ModelError
-from conveyor.flavors.base import Array, ModelInput, Predictor, as_array, loaded, versions
-
-if TYPE_CHECKING:
-    from collections.abc import Sequence
+from conveyor.flavors.base import (
+    Array,
+    ModelInput,
+    Predictor,
+    Trust,
+    as_array,
+    loaded,
+    versions,
+)
+from conveyor.flavors.sklearn_trust import refuse, untrusted_types
 
 FILE = "model.skops"
-ALLOWED_PREFIXES = ("sklearn.", "numpy.", "scipy.", "collections.")
-
-
-def disallowed_types(type_names: Sequence[str]) -> list[str]:
-    """The names in ``type_names`` that are outside the allow-list.
-
-    A ``builtins.`` name passes only if it is a builtin *type* (``builtins.int``), so
-    functions such as ``builtins.eval`` never ride along inside a FunctionTransformer.
-    """
-    return [name for name in type_names if not _allowed(name)]
-
-
-def _allowed(name: str) -> bool:
-    if name.startswith(ALLOWED_PREFIXES):
-        return True
-    module, _, attr = name.rpartition(".")
-    return module == "builtins" and isinstance(getattr(builtins, attr, None), type)
 
 
 class _Estimator:
@@ -83,27 +73,23 @@ class SklearnFlavor:
 
         path = directory / FILE
         skops.io.dump(model, path)
-        refused = disallowed_types(skops.io.get_untrusted_types(file=path))
+        _, refused = untrusted_types(path, False)
         if refused:
             raise ModelError(
-                f"the scikit-learn model holds types Conveyor will not load safely: {refused}",
+                "the scikit-learn model holds types Conveyor does not trust to load: "
+                f"{', '.join(refused)}",
                 hint="save custom code with flavor='pyfunc' (loading it needs trusted=True)",
             )
 
-    def load(self, directory: Path, *, trusted: bool = False) -> Predictor:
-        """Load with skops, trusting only allow-listed types unless ``trusted``."""
+    def load(self, directory: Path, *, trusted: Trust = False) -> Predictor:
+        """Load with skops; types outside the trusted set must be named in ``trusted``."""
         import skops.io
 
         path = directory / FILE
-        untrusted = skops.io.get_untrusted_types(file=path)
-        refused = disallowed_types(untrusted)
-        if refused and not trusted:
-            raise ModelError(
-                f"{path} holds types outside Conveyor's allow-list "
-                f"({', '.join(ALLOWED_PREFIXES)}, builtin types): {refused}; refusing to load it",
-                hint="pass trusted=True only if you trust where this model came from",
-            )
-        return _Estimator(skops.io.load(path, trusted=untrusted))
+        found, refused = untrusted_types(path, trusted)
+        if refused:
+            raise refuse(path, refused)
+        return _Estimator(skops.io.load(path, trusted=found))
 
     def requirements(self) -> dict[str, str]:
         """scikit-learn and skops."""

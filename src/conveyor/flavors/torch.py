@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from conveyor.errors import ModelError
-from conveyor.flavors.base import Array, ModelInput, Predictor, as_matrix, loaded, versions
+from conveyor.flavors.base import Array, ModelInput, Predictor, Trust, as_matrix, loaded, versions
 
 if TYPE_CHECKING:
     import torch
@@ -76,7 +76,7 @@ class TorchFlavor:
             program = _export(model, input_example)  # type: ignore[arg-type]
         torch.export.save(program, directory / FILE)  # type: ignore[arg-type]
 
-    def load(self, directory: Path, *, trusted: bool = False) -> Predictor:
+    def load(self, directory: Path, *, trusted: Trust = False) -> Predictor:
         """``torch.export.load`` and take the program's module."""
         import torch
 

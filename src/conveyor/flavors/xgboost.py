@@ -19,6 +19,7 @@ from conveyor.flavors.base import (
     Array,
     ModelInput,
     Predictor,
+    Trust,
     as_array,
     first_installed,
     loaded,
@@ -81,7 +82,7 @@ class XGBoostFlavor:
         model.save_model(directory / FILE)  # type: ignore[attr-defined]
         (directory / META).write_text(json.dumps({"class": _public_class(model)}), encoding="utf-8")
 
-    def load(self, directory: Path, *, trusted: bool = False) -> Predictor:
+    def load(self, directory: Path, *, trusted: Trust = False) -> Predictor:
         """Rebuild the saved class and ``load_model`` into it."""
         import xgboost
 

@@ -34,8 +34,7 @@ class Job:
     cmd: str
     cwd: Path
     env: dict[str, str]
-    stdout_path: Path
-    stderr_path: Path
+    log_path: Path  # stdout and stderr, both, in the order written (see stagelog.py)
 
 
 @dataclass(frozen=True)
@@ -67,9 +66,9 @@ class LocalExecutor:
         self._record = record
 
     def run(self, job: Job) -> JobResult:
-        job.stdout_path.parent.mkdir(parents=True, exist_ok=True)
+        job.log_path.parent.mkdir(parents=True, exist_ok=True)
         started = time.monotonic()
-        with open(job.stdout_path, "wb") as out, open(job.stderr_path, "wb") as err:
+        with open(job.log_path, "wb") as log:
             with self._lock:
                 if self._cancelled:
                     return JobResult(exit_code=-signal.SIGINT, duration_s=0.0, cancelled=True)
@@ -78,8 +77,8 @@ class LocalExecutor:
                     shell=True,
                     cwd=job.cwd,
                     env=with_conveyor_on_path(job.env),
-                    stdout=out,
-                    stderr=err,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
                     stdin=subprocess.DEVNULL,
                     start_new_session=True,
                 )

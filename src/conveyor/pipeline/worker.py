@@ -23,6 +23,7 @@ from conveyor.pipeline.metrics import read_metrics
 from conveyor.pipeline.outputs import outs_available, remove_path, restore_outs, save_outs
 from conveyor.pipeline.params import ParamsReader
 from conveyor.pipeline.spec import Stage
+from conveyor.pipeline.stagelog import UNBUFFERED
 from conveyor.pipeline.state import StageState, described, inspect_stage
 from conveyor.store.entities import CacheEntry, StageRun
 
@@ -43,7 +44,7 @@ class Outcome:
     locked: LockedStage | None = None  # the new lock entry, when the stage succeeded
     metrics: dict[str, float] = field(default_factory=dict)
     params: dict[str, Any] = field(default_factory=dict)
-    stderr_tail: str = ""
+    stderr_tail: str = ""  # the last lines of a failed stage's output (both streams)
 
     @property
     def ok(self) -> bool:
@@ -96,14 +97,19 @@ class StageWorker:
         return self._execute(stage, state, started)
 
     def _carry_models(self, stage: Stage, key: str) -> None:
-        """Models the stage logged when it produced these outs belong to this run too.
+        """Models, params and metrics the stage logged when it produced these outs belong to
+        this run too.
 
         A stage that is skipped or restored does not execute, so its script logs nothing;
-        without this, `runs:/<this run>/model` would not exist although its file does.
+        without this, `runs:/<this run>/model` would not exist although its file does, and
+        a cached run would lack the metrics that a run which executed the stage has.
         """
         entry = self.store.stage_cache.get(key)
         if entry is None or entry.run_id is None or entry.run_id == self.run_id:
             return
+        params, metrics = self.store.runs.logged_by_stage(entry.run_id, stage.name)
+        self.store.runs.log_params(self.run_id, params, stage.name)
+        self.store.runs.log_metric_batch(self.run_id, metrics, stage.name)
         for model in self.store.models.models_of(entry.run_id):
             if model.stage == stage.name:
                 info = {**model.info, "logged_by_run": entry.run_id}
@@ -143,12 +149,11 @@ class StageWorker:
             stage=stage.name,
             cmd=stage.cmd,
             cwd=self.root,
-            env={**self.base_env, **dict(stage.env), "CONVEYOR_STAGE": stage.name},
-            stdout_path=self.logs_dir / f"{stage.name}.out",
-            stderr_path=self.logs_dir / f"{stage.name}.err",
+            env={**UNBUFFERED, **self.base_env, **dict(stage.env), "CONVEYOR_STAGE": stage.name},
+            log_path=self.logs_dir / f"{stage.name}.log",
         )
         result = self.executor.run(job)
-        tail = _tail(job.stderr_path) or _tail(job.stdout_path)
+        tail = _tail(job.log_path)
         record = StageRun(
             stage=stage.name,
             status="ran",
@@ -156,8 +161,7 @@ class StageWorker:
             started_at=started,
             duration_s=round(result.duration_s, 3),
             exit_code=result.exit_code,
-            stdout_digest=self._store_log(job.stdout_path),
-            stderr_digest=self._store_log(job.stderr_path),
+            log_digest=self._store_log(job.log_path),
             deps=state.deps,
         )
         if result.cancelled:

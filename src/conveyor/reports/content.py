@@ -154,6 +154,7 @@ def _facts(check: CheckResult) -> list[tuple[str, str]]:
         ("holdout digest", check.holdout_digest[:24] if check.holdout_digest else None),
         ("checked at", check.created_at),
         ("promoted", _promotion(check.promoted)),
+        ("recorded", _recorded(check.recorded)),
     ]
     return [(key, f.clip(value)) for key, value in facts if value]
 
@@ -164,6 +165,12 @@ def _promotion(promoted: dict[str, Any] | None) -> str | None:
     version = f"{promoted.get('name', '?')}/{promoted.get('version', '?')}"
     alias = promoted.get("alias")
     return f"{version} as @{alias}" if alias else version
+
+
+def _recorded(recorded: dict[str, Any] | None) -> str | None:
+    if not recorded:
+        return None
+    return f"{recorded.get('name', '?')}/{recorded.get('version', '?')} ({recorded.get('status')})"
 
 
 def metric_rows(

@@ -23,6 +23,7 @@ from conveyor.errors import ConveyorError
 
 if TYPE_CHECKING:
     from conveyor.context import Context
+    from conveyor.flavors.base import Trust
     from conveyor.registry import Registry
     from conveyor.serving.app import PredictionObserver
     from conveyor.serving.metrics import GatewayMetrics
@@ -136,7 +137,7 @@ def _describe(table: RoutingTable) -> str:
 
 
 def build_gateway(
-    uris: Sequence[str], ctx: Context, *, trusted: bool = False, poll: bool = True
+    uris: Sequence[str], ctx: Context, *, trusted: Trust = False, poll: bool = True
 ) -> tuple[ModelPool, Router, DeploymentWatcher]:
     """The pool, router and watcher ``conveyor serve`` runs: the versions ``uris`` name plus
     every version of every routing table in the store, loaded and warmed before serving.

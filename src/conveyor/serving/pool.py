@@ -25,6 +25,7 @@ from conveyor.serving.errors import RequestError
 
 if TYPE_CHECKING:
     from conveyor.context import Context
+    from conveyor.flavors.base import Trust
     from conveyor.modelpack import LoadedModel
     from conveyor.registry import Registry
 
@@ -49,7 +50,7 @@ class Served:
 class ModelPool:
     """Loaded model versions by name and version; safe to load from several threads."""
 
-    def __init__(self, *, trusted: bool = False) -> None:
+    def __init__(self, *, trusted: Trust = False) -> None:
         self.trusted = trusted
         self._served: dict[tuple[str, int], Served] = {}
         self._locks: dict[tuple[str, int], threading.Lock] = {}
@@ -146,7 +147,7 @@ def _versions(served: dict[tuple[str, int], Served], name: str) -> list[int]:
     return sorted(version for model, version in served if model == name)
 
 
-def load_pool(uris: Sequence[str], ctx: Context, *, trusted: bool = False) -> ModelPool:
+def load_pool(uris: Sequence[str], ctx: Context, *, trusted: Trust = False) -> ModelPool:
     """A pool with every registered version the URIs name, loaded from ``ctx``.
 
     >>> load_pool(["churn@champion", "models:/churn/4"], Context.resolve())  # doctest: +SKIP

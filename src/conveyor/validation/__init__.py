@@ -11,7 +11,8 @@
 The schema format, inference defaults, chunking and the pipeline stage are described in
 ``docs/validation.md``. Modules: ``schema`` (the model), ``schema_file`` (YAML in and out),
 ``reader`` (chunked reading), ``convert`` (strict dtypes), ``compile`` (to pandera),
-``check`` (validation), ``infer``, ``declared`` (conveyor.yaml's ``validation:`` block).
+``check`` (validation), ``infer`` (and ``ranges``, its rule for min/max), ``declared``
+(conveyor.yaml's ``validation:`` block).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from conveyor.validation.check import validate_file, validate_frame
 from conveyor.validation.declared import log_reports, validate_declared
 from conveyor.validation.findings import Example, Finding, ValidationReport
 from conveyor.validation.infer import InferredSchema, infer_frame, infer_schema
+from conveyor.validation.ranges import RangeRule
 from conveyor.validation.reader import DEFAULT_CHUNK_ROWS
 from conveyor.validation.schema import ColumnSpec, DataSchema, ExprCheck, RowBounds
 from conveyor.validation.schema_file import dump_schema, load_schema, parse_schema
@@ -32,6 +34,7 @@ __all__ = [
     "ExprCheck",
     "Finding",
     "InferredSchema",
+    "RangeRule",
     "RowBounds",
     "ValidationReport",
     "dump_schema",

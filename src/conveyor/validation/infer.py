@@ -14,8 +14,10 @@ columns, uniqueness nor row counts.
 
 Defaults, and why:
 
-- ``min``/``max``: the smallest and largest values seen, exactly; a reviewer widens them
-  where new data may legitimately go further;
+- ``min``/``max``: the smallest and largest values seen, exactly, unless a
+  :class:`~conveyor.validation.ranges.RangeRule` asks for a margin or quantiles (new data,
+  a holdout, is often slightly outside the training data's extremes); a reviewer widens
+  them where new data may legitimately go further;
 - ``allowed``: text, category and bool columns with at most 20 distinct values that
   repeat (an identifier is not a category);
 - ``unique``: integer and text columns with at least 2 values, all different (floats
@@ -28,6 +30,7 @@ Defaults, and why:
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -36,6 +39,7 @@ from typing import TYPE_CHECKING, Any
 
 from conveyor.errors import DataError
 from conveyor.validation.convert import convert_frame, dtype_name
+from conveyor.validation.ranges import RangeRule, ValueSample
 from conveyor.validation.reader import DEFAULT_CHUNK_ROWS, iter_chunks
 from conveyor.validation.schema import ColumnSpec, DataSchema, RowBounds, kind_of
 from conveyor.validation.schema_file import dump_schema
@@ -47,6 +51,7 @@ if TYPE_CHECKING:
 __all__ = ["InferredSchema", "infer_frame", "infer_schema"]
 
 MAX_ALLOWED = 20
+HEADER_WIDTH = 88  # the header comment's lines, before '# '
 ROWS_MIN_SHARE = 10  # rows.min = rows seen // 10
 ROWS_MAX_FACTOR = 10  # rows.max = rows seen * 10
 
@@ -61,6 +66,7 @@ class InferredSchema:
     source: str
     rows: int
     left_out: dict[str, str] = field(default_factory=dict)  # column -> its dtype
+    ranges: RangeRule = field(default_factory=RangeRule)
 
     def to_yaml(self, when: datetime | None = None) -> str:
         """The schema file's text, a header comment first."""
@@ -70,9 +76,16 @@ class InferredSchema:
             f"({self.rows:,} rows, {len(self.schema.columns)} columns) on {day}.",
             "REVIEW BEFORE COMMITTING: bounds, categories and uniqueness are what this file",
             "showed, not necessarily what all future data must satisfy. See docs/validation.md.",
-            "  min/max: smallest and largest values seen; allowed: text/category/bool columns",
-            f"  with at most {MAX_ALLOWED} distinct, repeating values; unique: integer or text",
-            "  columns whose values all differed (identifiers: no min/max).",
+            *textwrap.wrap(
+                f"min/max: {self.ranges.describe()}.",
+                width=HEADER_WIDTH,
+                initial_indent="  ",
+                subsequent_indent="  ",
+            ),
+            *self._options(),
+            f"  allowed: text/category/bool columns with at most {MAX_ALLOWED} distinct, repeating",
+            "  values; unique: integer or text columns whose values all differed (identifiers:",
+            "  no min/max).",
             f"  rows: {100 // ROWS_MIN_SHARE}% to {ROWS_MAX_FACTOR}x the {self.rows:,} rows seen, "
             "to catch a truncated or",
             "  duplicated extract; widen it for data of another size (a daily batch, a holdout).",
@@ -82,14 +95,21 @@ class InferredSchema:
             header.append(f"  left out (no schema dtype describes them): {shown}")
         return dump_schema(self.schema, header)
 
+    def _options(self) -> list[str]:
+        options = self.ranges.options()
+        return [f"  (inferred with {options})"] if options else []
 
-def infer_schema(data: Path, *, chunk_rows: int | None = None) -> InferredSchema:
+
+def infer_schema(
+    data: Path, *, chunk_rows: int | None = None, ranges: RangeRule | None = None
+) -> InferredSchema:
     """Infer a schema from a CSV or Parquet file (see the module docstring for the rules).
 
     Example::
 
         inferred = infer_schema(Path("data/train.csv"))
         Path("schemas/train.yaml").write_text(inferred.to_yaml())
+        wider = infer_schema(Path("data/train.csv"), ranges=RangeRule(margin=0.1))
     """
     size = chunk_rows or DEFAULT_CHUNK_ROWS
     rows, dtypes, left_out = _dtypes(iter_chunks(data, size))
@@ -99,15 +119,16 @@ def infer_schema(data: Path, *, chunk_rows: int | None = None) -> InferredSchema
     def chunks(text: list[str]) -> Iterator[pd.DataFrame]:
         return iter_chunks(data, size, text)
 
-    return InferredSchema(_infer(chunks, dtypes, rows), str(data), rows, left_out)
+    rule = ranges or RangeRule()
+    return InferredSchema(_infer(chunks, dtypes, rows, rule), str(data), rows, left_out, rule)
 
 
-def infer_frame(frame: pd.DataFrame) -> DataSchema:
+def infer_frame(frame: pd.DataFrame, *, ranges: RangeRule | None = None) -> DataSchema:
     """Infer a schema from an in-memory frame (same rules as :func:`infer_schema`)."""
     if frame.empty:
         raise DataError("the frame has no rows: there is nothing to infer a schema from")
     rows, dtypes, _ = _dtypes([frame])
-    return _infer(lambda text: [frame], dtypes, rows)
+    return _infer(lambda text: [frame], dtypes, rows, ranges or RangeRule())
 
 
 def _dtypes(chunks: Iterable[pd.DataFrame]) -> tuple[int, dict[str, str], dict[str, str]]:
@@ -145,11 +166,11 @@ def _merge(a: str, b: str) -> str:
     return "string"
 
 
-def _infer(chunks: Chunks, dtypes: dict[str, str], rows: int) -> DataSchema:
+def _infer(chunks: Chunks, dtypes: dict[str, str], rows: int, ranges: RangeRule) -> DataSchema:
     """Pass 2: per-column statistics over the data converted to ``dtypes``."""
     provisional = {name: ColumnSpec(dtype=dtype, nullable=True) for name, dtype in dtypes.items()}
     text = [name for name, dtype in dtypes.items() if kind_of(dtype) in ("string", "category")]
-    stats = {name: _ColumnStats(dtype) for name, dtype in dtypes.items()}
+    stats = {name: _ColumnStats(dtype, ranges) for name, dtype in dtypes.items()}
     for chunk in chunks(text):
         typed, _ = convert_frame(chunk, provisional)
         for name, column in stats.items():
@@ -162,9 +183,12 @@ def _infer(chunks: Chunks, dtypes: dict[str, str], rows: int) -> DataSchema:
 class _ColumnStats:
     """What pass 2 learns about one column, chunk by chunk."""
 
-    def __init__(self, dtype: str) -> None:
+    def __init__(self, dtype: str, ranges: RangeRule) -> None:
         self.dtype = dtype
         self.kind = kind_of(dtype)
+        self.ranges = ranges
+        numbers = self.kind in ("int", "float") and ranges.quantiles is not None
+        self.sample = ValueSample() if numbers else None
         self.count = 0
         self.nulls = False
         self.low: Any = None
@@ -202,27 +226,37 @@ class _ColumnStats:
             self.infinite["-"] |= bool(np.isneginf(values).any())
             values = values[np.isfinite(values)]
         if len(values):
+            if self.sample is not None:
+                self.sample.add(values)
             low, high = values.min(), values.max()
             self.low = low if self.low is None else min(self.low, low)
             self.high = high if self.high is None else max(self.high, high)
 
     def spec(self) -> ColumnSpec:
         """The column's entry in the inferred schema."""
-        number = int if self.kind == "int" else float
         unique = self.all_differ and self.count >= 2
         allowed = None
         if self.distinct and not unique and len(self.distinct) < self.count:
             allowed = sorted(self.distinct, key=lambda v: (str(type(v)), v))
         infinite = self.infinite["+"] or self.infinite["-"]
+        low, high = self._range()
         return ColumnSpec(
             dtype=self.dtype,
             nullable=self.nulls,
             unique=unique,
-            min=None if unique or self.low is None or self.infinite["-"] else number(self.low),
-            max=None if unique or self.high is None or self.infinite["+"] else number(self.high),
+            min=None if unique or self.infinite["-"] else low,
+            max=None if unique or self.infinite["+"] else high,
             finite=False if infinite else None,
             allowed=allowed,
         )
+
+    def _range(self) -> tuple[float | None, float | None]:
+        """``min``/``max`` under the range rule; ``None`` for a column with no numbers."""
+        if self.low is None or self.high is None:
+            return None, None
+        if self.kind == "int":
+            return self.ranges.int_bounds(self.low, self.high, self.sample, self.dtype)
+        return self.ranges.bounds(self.low, self.high, self.sample)
 
 
 def _plain(value: Any) -> Any:
