@@ -13,7 +13,9 @@ Our errors become HTTP statuses in one table, :func:`_error_response`::
 from __future__ import annotations
 
 import itertools
+import logging
 import os
+import re
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
@@ -44,6 +46,7 @@ if TYPE_CHECKING:
     from conveyor.serving.metrics import GatewayMetrics
     from conveyor.serving.pool import ModelPool, Served
 
+log = logging.getLogger("conveyor.serving")
 MAX_BODY_BYTES = 10 * 1024 * 1024
 REQUEST_TIMEOUT_S = 30.0
 VERSION_HEADER = "x-conveyor-version"
@@ -301,6 +304,7 @@ class Gateway:
                 f"model {served.name!r} version {served.version} did not answer within "
                 f"{self.request_timeout_s:g} s",
             ) from None
+        protocols.check_finite(served, *answer)
         if self.observers:
             self._tell(served, data, answer[0], request_id, time.perf_counter() - started)
         return answer
@@ -483,10 +487,23 @@ async def _error_response(request: Request, exc: Exception) -> Response:
     """The one table from errors to HTTP statuses: each answer is JSON with the request id."""
     if isinstance(exc, RequestError):
         status, body = exc.status, exc.body()
-    elif isinstance(exc, ModelError):
-        status, body = 500, {"error": f"the model failed: {exc.message}"}
+    elif isinstance(exc, ModelError):  # the full message, with the model's path, stays here
+        log.error("request %s: %s", _request_id(request), exc.message)
+        status, body = 500, {"error": f"the model failed: {_without_paths(exc)}"}
     elif isinstance(exc, HTTPException):
         status, body = exc.status_code, {"error": exc.detail}
     else:  # pragma: no cover - only the classes registered in create_app arrive here
         raise exc
     return _json({**body, "request_id": _request_id(request)}, status)
+
+
+_PATH = re.compile(r"(?<![\w/.:])(?:[A-Za-z]:)?[/\\](?:[^\s/\\'\"()]+[/\\])+[^\s/\\'\"(),:]*")
+
+
+def _without_paths(exc: ModelError) -> str:
+    """What a client may read of a model's failure: the library's own words, without any
+    file path of this server (the ModelError names the model's directory; the cause's text
+    may name files too)."""
+    cause = exc.__cause__
+    text = f"{type(cause).__name__}: {cause}" if cause is not None else exc.message
+    return _PATH.sub("<path>", text)
