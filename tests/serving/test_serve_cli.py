@@ -30,7 +30,9 @@ def test_serve_loads_the_models_and_runs_uvicorn_on_loopback(cli, served, starte
     assert "listening on http://127.0.0.1:8080" in result.output
     [(app, options)] = started
     assert options["host"] == "127.0.0.1"
-    assert (options["loop"], options["http"]) == ("uvloop", "httptools")
+    assert options["loop"] == "uvloop"
+    assert options["http"].func.__name__ == "HeadDeadline"  # httptools, with a head deadline
+    assert (options["timeout_keep_alive"], options["limit_concurrency"]) == (5.0, 1000)
     assert options["access_log"] is False
     assert "/invocations" in {route.path for route in app.routes}
 

@@ -28,7 +28,7 @@ import orjson
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route
 
@@ -38,6 +38,7 @@ from conveyor.serving.batching import Batcher, BatchListener, BatchPolicy, Model
 from conveyor.serving.errors import RequestError
 from conveyor.serving.inputs import Layout
 from conveyor.serving.openapi import openapi_document
+from conveyor.serving.timeouts import READ_TIMEOUT_S, BodyDeadline
 
 if TYPE_CHECKING:
     from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -100,6 +101,7 @@ def create_app(
     batching: BatchPolicy | None = None,
     on_startup: Sequence[Callable[[], None]] = (),
     on_shutdown: Sequence[Callable[[], None]] = (),
+    read_timeout_s: float = READ_TIMEOUT_S,
 ) -> Starlette:
     """The ASGI app serving every model in ``pool`` over the v2, v1 and MLflow protocols.
 
@@ -112,7 +114,9 @@ def create_app(
     ``on_startup`` runs when the server starts (not in tests that call the app directly);
     ``on_shutdown`` runs (in a worker thread) when the server shuts down gracefully, SIGTERM
     included: uvicorn re-raises SIGTERM after shutting down, so code after ``uvicorn.run``
-    never runs then, and the prediction log must be written here.
+    never runs then, and the prediction log must be written here. A body that has not
+    arrived ``read_timeout_s`` after the request head gets 408 (see
+    :mod:`conveyor.serving.timeouts`); a client that goes away mid-body is one log line.
 
     >>> app = create_app(pool, metrics=GatewayMetrics())  # doctest: +SKIP
     """
@@ -129,7 +133,8 @@ def create_app(
         batching=batching or BatchPolicy(),
         batch_listener=metrics.observe_batch if metrics is not None else None,
     )
-    routes, middleware = gateway.routes(), [Middleware(RequestIds)]
+    routes = gateway.routes()
+    middleware = [Middleware(RequestIds), Middleware(BodyDeadline, timeout_s=read_timeout_s)]
     if metrics is not None:
         from conveyor.serving.metrics import MetricsMiddleware
 
@@ -145,6 +150,7 @@ def create_app(
             RequestError: _error_response,
             ModelError: _error_response,
             HTTPException: _error_response,
+            ClientDisconnect: _client_gone,
         },
     )
 
@@ -494,7 +500,22 @@ async def _error_response(request: Request, exc: Exception) -> Response:
         status, body = exc.status_code, {"error": exc.detail}
     else:  # pragma: no cover - only the classes registered in create_app arrive here
         raise exc
-    return _json({**body, "request_id": _request_id(request)}, status)
+    headers = {"Connection": "close"} if status == 408 else None  # the rest may still trickle
+    return _json({**body, "request_id": _request_id(request)}, status, headers)
+
+
+async def _client_gone(request: Request, exc: Exception) -> Response:
+    """A client that closed its connection before sending its whole body: one log line
+    (not a traceback), and an answer nobody will read."""
+    client = f"{request.client.host}:{request.client.port}" if request.client else "a client"
+    log.info(
+        "%s went away before sending the whole body of %s %s (request %s)",
+        client,
+        request.method,
+        request.url.path,
+        _request_id(request),
+    )
+    return Response(status_code=400)
 
 
 _PATH = re.compile(r"(?<![\w/.:])(?:[A-Za-z]:)?[/\\](?:[^\s/\\'\"()]+[/\\])+[^\s/\\'\"(),:]*")
