@@ -121,6 +121,11 @@ def from_columns(columns: object, layout: Layout, field: str) -> ModelInput:
         raise RequestError(
             422, f"{field}: the columns have different lengths {lengths}", field=field
         )
+    if layout.uniform and not any(layout.optional):  # one conversion, as rows get
+        with suppress(RequestError):
+            matrix = _asarray([columns[name] for name in names], field)
+            if matrix.ndim == 2:
+                return _uniform_frame(matrix.T, layout, field)
     return _frame({name: columns[name] for name in names}, layout)
 
 
