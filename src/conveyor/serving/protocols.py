@@ -421,13 +421,16 @@ def _split(value: object, layout: Layout) -> ModelInput:
                 field="dataframe_split.data",
             )
     names = [str(name) for name in columns]
-    if layout.columns is not None and sorted(names) == sorted(layout.columns):
+    if layout.columns is not None and len(names) == len(layout.columns):
         # the rows' fast path (one conversion for the whole matrix, as /v1 does), in the
         # signature's column order: a client sending pandas' orient="split" keeps its own
-        order = [names.index(name) for name in layout.columns]
-        if order != list(range(len(order))):
+        if tuple(names) == layout.columns:
+            return from_rows(data, layout, "dataframe_split.data")
+        position = {name: i for i, name in enumerate(names)}
+        if len(position) == len(names) and position.keys() == set(layout.columns):
+            order = [position[name] for name in layout.columns]
             data = [[row[i] for i in order] for row in data]
-        return from_rows(data, layout, "dataframe_split.data")
+            return from_rows(data, layout, "dataframe_split.data")
     by_column = {name: [row[i] for row in data] for i, name in enumerate(names)}
     return from_columns(by_column, layout, "dataframe_split")
 
