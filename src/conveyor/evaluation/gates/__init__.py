@@ -15,9 +15,10 @@ this order, all of which must pass (a skipped gate does not block):
 6. ``operational`` (``operational.py``): single-row p95 latency and model size;
 
 then any kind registered later, in the order registered. To add a kind: its configuration
-model as a field of :class:`conveyor.config.GatesConfig`, and a module here with a class
-decorated by :func:`register_gate` (imported below). ``conveyor check``, ``check.json`` and
-the reports need no change: they handle any :class:`GateResult`.
+model as a field of :class:`conveyor.config.GatesConfig`, and a module here with its class,
+added to :data:`BUILT_IN` (or, outside Conveyor, passed to :func:`register_gate`).
+``conveyor check``, ``check.json`` and the reports need no change: they handle any
+:class:`GateResult`.
 """
 
 from __future__ import annotations
@@ -25,8 +26,12 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from conveyor.evaluation.gates import champion, fairness, operational, robustness, thresholds
 from conveyor.evaluation.gates.base import GATES, Evidence, Gate, Scored, register_gate
+from conveyor.evaluation.gates.champion import ComparisonGates
+from conveyor.evaluation.gates.fairness import FairnessGates
+from conveyor.evaluation.gates.operational import OperationalGates
+from conveyor.evaluation.gates.robustness import RobustnessGates
+from conveyor.evaluation.gates.thresholds import ThresholdGates
 from conveyor.evaluation.gates.validation import ValidationGates
 
 if TYPE_CHECKING:
@@ -34,6 +39,7 @@ if TYPE_CHECKING:
     from conveyor.evaluation.results import GateResult
 
 __all__ = [
+    "BUILT_IN",
     "GATES",
     "Evidence",
     "Gate",
@@ -43,7 +49,10 @@ __all__ = [
     "unique_names",
 ]
 
-_BUILT_IN = (thresholds, champion, fairness, robustness, operational)  # imported to register
+# Registered here, not by decorators at import, so the order cannot follow the imports'.
+BUILT_IN = (ThresholdGates, ComparisonGates, FairnessGates, RobustnessGates, OperationalGates)
+for _kind in BUILT_IN:
+    register_gate(_kind)
 
 
 def decide_gates(config: GatesConfig, context: object, evidence: Evidence) -> list[GateResult]:

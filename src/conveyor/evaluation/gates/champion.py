@@ -12,7 +12,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from conveyor.errors import ConfigError, InvalidValue
-from conveyor.evaluation.gates.base import register_gate
 from conveyor.evaluation.results import GateResult, GateStatus
 
 if TYPE_CHECKING:
@@ -23,7 +22,6 @@ if TYPE_CHECKING:
 ACCURACY_TYPE = frozenset({"accuracy"})  # metrics that are a mean of per-row correctness
 
 
-@register_gate
 class ComparisonGates:
     """Candidate vs the model behind the alias, one gate per ``compare`` entry.
 

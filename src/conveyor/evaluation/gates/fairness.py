@@ -6,7 +6,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from conveyor.errors import ConfigError
-from conveyor.evaluation.gates.base import register_gate
 from conveyor.evaluation.results import GateResult
 
 if TYPE_CHECKING:
@@ -14,7 +13,6 @@ if TYPE_CHECKING:
     from conveyor.evaluation.gates.base import Evidence
 
 
-@register_gate
 class FairnessGates:
     """The largest gap of a rate across the groups of each sensitive column."""
 

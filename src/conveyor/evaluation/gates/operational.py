@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from conveyor.evaluation.gates.base import register_gate
 from conveyor.evaluation.results import GateResult
 
 if TYPE_CHECKING:
@@ -13,7 +12,6 @@ if TYPE_CHECKING:
     from conveyor.evaluation.gates.base import Evidence
 
 
-@register_gate
 class OperationalGates:
     """Single-row p95 latency and model size against their budgets."""
 

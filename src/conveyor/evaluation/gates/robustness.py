@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from conveyor.errors import ConfigError
-from conveyor.evaluation.gates.base import metric_of, register_gate
+from conveyor.evaluation.gates.base import metric_of
 from conveyor.evaluation.results import GateResult
 
 if TYPE_CHECKING:
@@ -17,7 +17,6 @@ if TYPE_CHECKING:
     from conveyor.evaluation.predict import Predictions
 
 
-@register_gate
 class RobustnessGates:
     """Each metric re-measured with noise or missing values injected into the features."""
 

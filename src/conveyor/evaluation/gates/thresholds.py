@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from conveyor.evaluation.gates.base import metric_of, register_gate
+from conveyor.evaluation.gates.base import metric_of
 from conveyor.evaluation.results import GateResult
 from conveyor.evaluation.thresholds import parse_threshold
 
@@ -13,7 +13,6 @@ if TYPE_CHECKING:
     from conveyor.evaluation.gates.base import Evidence
 
 
-@register_gate
 class ThresholdGates:
     """One gate per ``metric OP value`` line, decided on the candidate's metrics."""
 
