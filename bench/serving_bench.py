@@ -8,7 +8,7 @@ Run, from the repository root (about three and a half minutes; MLflow is install
 
 The whole run replaces the block between ``<!-- group:serving -->`` markers in RESULTS.md
 (the rest of the file is left as it was); a run narrowed by ``SERVING_ONLY`` (``single``,
-``full``, ``conveyor`` = both, ``mlflow``, ``ceiling``) only prints.
+``invocations``, ``full``, ``conveyor`` = those three, ``mlflow``, ``ceiling``) only prints.
 
 One model for all: scikit-learn's ``make_pipeline(StandardScaler(), LogisticRegression())``
 fitted on the bundled breast-cancer data, pickled once into ``bench/.work/serving`` and
@@ -17,8 +17,12 @@ registered four times as versions 1-4 of ``cancer``, version 1 promoted to ``@ch
 MLflow: ``mlflow.sklearn.log_model`` into a file store). One row per request. Servers,
 started one at a time, each measured right after the other:
 
-- ``single, batching off``: ``conveyor serve --model cancer@champion --no-log-predictions
-  --max-batch-size 1``;
+- the headline, ``/invocations``: ``conveyor serve --model cancer@champion`` with every
+  default (prediction log on, batching on), sent exactly what MLflow is sent: ``POST
+  /invocations`` with a ``dataframe_split`` body, as a team moving from MLflow keeps its
+  clients; then the same with ``--no-log-predictions``, to show the log's cost;
+- ``single, batching off`` (secondary: Conveyor's own v1 route, ``{"instances": [row]}``):
+  ``conveyor serve --model cancer@champion --no-log-predictions --max-batch-size 1``;
 - ``single, batching on``: the same with adaptive batching at its defaults;
 - ``full``: ``conveyor serve`` with no ``--model``, so it serves the routing table set by
   ``conveyor traffic set cancer 1=34 2=33 3=33`` and ``conveyor traffic shadow cancer 4
@@ -74,7 +78,7 @@ WARMUP_S = 2
 DURATION_S = 8
 REQUEST_TIMEOUT_S = 30
 READY_TIMEOUT_S = 180.0
-SCENARIOS = ("single", "full", "mlflow", "ceiling")
+SCENARIOS = ("invocations", "single", "full", "mlflow", "ceiling")
 
 # targets of issue 5, "Speed, measured against MLflow side by side"
 TARGET_X_MLFLOW_C16 = 20.0
@@ -82,7 +86,12 @@ TARGET_P99_SHARE_C16 = 0.1
 TARGET_X_MLFLOW_C64 = 40.0
 TARGET_CEILING_SHARE_C16 = 0.4
 TARGET_FULL_OVERHEAD = 0.15
+TARGET_LOG_OVERHEAD = 0.10  # issue 10, item 19: the prediction log at its defaults
 
+# the headline (issue 10, item 19): MLflow's route and body, as a team moving from MLflow
+# keeps its clients, and `conveyor serve` at its defaults
+HEADLINE = "conveyor (/invocations, defaults: log on, batching on)"
+HEADLINE_NO_LOG = "conveyor (/invocations, defaults but --no-log-predictions)"
 SINGLE_OFF = "conveyor (single, batching off)"
 SINGLE_ON = "conveyor (single, batching on)"
 SINGLE_ON_2W = "conveyor (single, batching on, --workers 2)"
@@ -486,6 +495,26 @@ def mlflow_python(env: dict[str, str]) -> Path:
 # --------------------------------------------------------------------------- scenarios
 
 
+def conveyor_invocations(run: Run, project: Path, env: dict[str, str], body: str) -> None:
+    """The headline: MLflow's `/invocations` and `dataframe_split` body, Conveyor at its
+    defaults (prediction log on, batching at its defaults); then the same without the log."""
+    runs = [(HEADLINE, []), (HEADLINE_NO_LOG, ["--no-log-predictions"])]
+    for label, extra in runs:
+        port = free_port()
+        argv = [CONVEYOR, "serve", "--model", "cancer@champion", "--port", str(port), *extra]
+        server = start(label, argv, project, env, port, "/invocations", body)
+        try:
+            run.measure(server, (1, 16, 64))
+        finally:
+            stop(server)
+    run.meta["headline"] = (
+        "`conveyor serve --model cancer@champion` with every default (prediction log on, "
+        "100% sampled; batching at its defaults; `/metrics` on), sent the same "
+        "`POST /invocations` with the same `dataframe_split` body as MLflow; the second "
+        "row adds `--no-log-predictions`, to show what the log costs"
+    )
+
+
 def conveyor_single(run: Run, project: Path, env: dict[str, str], body: str) -> None:
     """One version, no log: batching off (``--max-batch-size 1``), then on (its defaults)."""
     flags = serve_flags(project, env)
@@ -789,10 +818,10 @@ def checks(run: Run) -> list[Check]:
     ml_c = 64 if ml64 is not None and ml64["rps"] > 0 else 16  # c=64 where MLflow answered
     on = short_name(SINGLE_ON)
     out = []
-    for label in (SINGLE_ON, SINGLE_OFF):
+    for label in (HEADLINE, SINGLE_ON, SINGLE_OFF):
         conv, name = run.find(label, 16), short_name(label)
         vs = f"{name} c=16 ÷ MLflow c=16"
-        aside = "" if label == SINGLE_ON else "(for comparison) "
+        aside = "" if label == HEADLINE else "(for comparison, v1 route and body) "
         out += [
             Check(f"{aside}req/s at c=16", vs, ratio(conv, ml16), TARGET_X_MLFLOW_C16, "x"),
             Check(
@@ -804,9 +833,15 @@ def checks(run: Run) -> list[Check]:
                 True,
             ),
         ]
-    x64 = ratio(run.find(SINGLE_ON, 64), run.find("mlflow", ml_c))
-    vs = f"{on} c=64 ÷ MLflow c={ml_c}"
+    x64 = ratio(run.find(HEADLINE, 64), run.find("mlflow", ml_c))
+    vs = f"{short_name(HEADLINE)} c=64 ÷ MLflow c={ml_c}"
     out.append(Check("req/s with batching, c=64", vs, x64, TARGET_X_MLFLOW_C64, "x"))
+    for c in (16, 64):
+        kept = ratio(run.find(HEADLINE, c), run.find(HEADLINE_NO_LOG, c))
+        fewer = None if kept is None else 1 - kept
+        vs = f"1 - {short_name(HEADLINE)} c={c} ÷ the same without the log"
+        target = "fewer req/s with the prediction log at its defaults (issue 10)"
+        out.append(Check(target, vs, fewer, TARGET_LOG_OVERHEAD, "%", True))
     for label in (SINGLE_ON, SINGLE_OFF):
         share = ratio(run.find(label, 16), ceil16)
         vs = f"{short_name(label)} c=16 ÷ ceiling c=16"
@@ -834,7 +869,7 @@ def checks(run: Run) -> list[Check]:
 
 
 def checks_table(found: list[Check]) -> str:
-    rows = ["| target (issue 5) | compares | value | target | |", "|---|---|---:|---:|---|"]
+    rows = ["| target (issues 5, 10) | compares | value | target | |", "|---|---|---:|---:|---|"]
     return "\n".join(rows + [c.row() for c in found])
 
 
@@ -847,7 +882,7 @@ def block(run: Run, found: list[Check]) -> str:
     notes = "\n".join(f"- {n}" for n in run.notes)
     notes = f"\n\nNotes:\n\n{notes}" if notes else ""
     title = "`conveyor serve` vs `mlflow models serve` vs a bare Starlette ceiling"
-    return f"""## Serving: {title} (issue 5: {met} of {judged} checks met)
+    return f"""## Serving: {title} (issues 5 and 10: {met} of {judged} checks met)
 
 Produced by `BENCH_ONLY=serving make bench` (= `.venv/bin/python bench/serving_bench.py`).
 One row per request, closed loop, loopback; each server started, measured, stopped, one
@@ -856,6 +891,10 @@ the server**, so every figure is capped by it, the ceiling's most. The machine i
 its 2 cores are not quiet: the same run moves by up to ±20% from one time to the next (single
 version, batching on, c=16: 4,011 to 5,254 req/s over five runs on 2026-11-22), so read
 ratios near a target as "about there", not as met or missed by a hair.
+
+The headline rows send both servers the same request, MLflow's: `POST /invocations` with a
+`dataframe_split` body, Conveyor at its defaults (prediction log on). The `single` rows use
+Conveyor's own v1 route and body and are secondary.
 
 {meta}
 
@@ -884,7 +923,7 @@ def selected() -> tuple[str, ...]:
     chosen: set[str] = set()
     for token in tokens:
         if token == "conveyor":
-            chosen |= {"single", "full"}
+            chosen |= {"invocations", "single", "full"}
         elif token in SCENARIOS:
             chosen.add(token)
         else:
@@ -923,9 +962,11 @@ def main() -> None:
         columns, row = train(model_file)
         v1_body = json.dumps({"instances": [row]})
         mlflow_body = json.dumps({"dataframe_split": {"columns": columns, "data": [row]}})
-        if "single" in scenarios or "full" in scenarios:
+        if {"invocations", "single", "full"} & set(scenarios):
             print("setting up the Conveyor project ...", flush=True)
             project = conveyor_project(model_file, env)
+            if "invocations" in scenarios:
+                conveyor_invocations(run, project, env, mlflow_body)
             if "single" in scenarios:
                 conveyor_single(run, project, env, v1_body)
             if "full" in scenarios:

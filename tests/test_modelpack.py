@@ -293,3 +293,12 @@ def test_infer_signature_refuses_other_inputs(bad: Any) -> None:
 def test_a_malformed_signature_is_refused(bad: Any) -> None:
     with pytest.raises(ModelError, match="here"):
         Signature.from_dict(bad, "here")
+
+
+def test_a_column_with_a_missing_value_in_the_example_is_optional() -> None:
+    example = pd.DataFrame({"a": [1.0, np.nan], "b": [1.0, 2.0], "c": ["x", None]})
+    signature = infer_signature(example)
+    assert [spec.optional for spec in signature.inputs] == [True, False, True]
+    written = signature.as_dict()
+    assert "optional" not in written["inputs"][1]  # files of models without gaps unchanged
+    assert Signature.from_dict(written, "model.json") == signature

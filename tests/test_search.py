@@ -12,6 +12,9 @@ from hypothesis import strategies as st
 
 from conveyor.errors import ConfigError, FilterSyntaxError
 from conveyor.search import (
+    MAX_CONDITIONS,
+    MAX_DEPTH,
+    MAX_FILTER_LENGTH,
     RUN_ATTRIBUTES,
     VERSION_ATTRIBUTES,
     Condition,
@@ -413,3 +416,49 @@ def error_offset(parse: Callable[[str, frozenset[str]], object], text: str) -> i
     except FilterSyntaxError as err:
         return err.offset
     return None
+
+
+# --- limits: a filter is bounded in depth, conditions and length ----------------------
+
+
+def test_deeply_nested_parentheses_are_a_clear_error_not_a_recursion_error() -> None:
+    text = "(" * 500 + "metrics.a > 1" + ")" * 500
+
+    err = error(text)
+
+    assert f"more than {MAX_DEPTH} nested parentheses" in err.reason
+    assert err.offset == MAX_DEPTH  # the first parenthesis past the limit
+
+
+def test_parentheses_up_to_the_limit_parse() -> None:
+    text = "(" * MAX_DEPTH + "metrics.a > 1" + ")" * MAX_DEPTH
+
+    assert parse_filter(text, RUNS) == (Condition("metric", "a", ">", 1.0),)
+
+
+def test_too_many_conditions_are_a_clear_error_naming_the_limit() -> None:
+    text = " and ".join(f"metrics.m{i} > 0" for i in range(MAX_CONDITIONS + 10))
+
+    err = error(text)
+
+    assert f"more than {MAX_CONDITIONS} conditions" in err.reason
+    assert text[err.offset :].startswith(f"metrics.m{MAX_CONDITIONS} > 0")
+
+
+def test_a_filter_longer_than_the_limit_is_refused_before_it_is_read() -> None:
+    text = "params.p IN (" + ", ".join(["'x'"] * 2000) + ")"
+
+    err = error(text)
+
+    assert f"longer than {MAX_FILTER_LENGTH} characters" in err.reason
+
+
+@given(st.integers(0, 3 * MAX_DEPTH), st.integers(1, 3 * MAX_CONDITIONS))
+def test_nesting_and_conjunctions_parse_or_name_a_limit(depth: int, count: int) -> None:
+    inner = " and ".join(["metrics.a > 1"] * count)
+    text = "(" * depth + inner + ")" * depth
+    if depth <= MAX_DEPTH and count <= MAX_CONDITIONS and len(text) <= MAX_FILTER_LENGTH:
+        assert len(parse_filter(text, RUNS)) == count
+    else:
+        with pytest.raises(FilterSyntaxError, match=r"more than|longer than"):
+            parse_filter(text, RUNS)

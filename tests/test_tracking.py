@@ -130,9 +130,9 @@ def test_metrics_are_written_in_batches_not_one_transaction_each(workdir, monkey
     with cv.start_run() as run:
         real = run._store.runs.log_metric_batch
 
-        def counting(run_id, values):
+        def counting(run_id, values, stage=None):
             batches.append(len(values))
-            real(run_id, values)
+            real(run_id, values, stage)
 
         monkeypatch.setattr(run._store.runs, "log_metric_batch", counting)
         for i in range(2500):
@@ -398,3 +398,45 @@ def test_names_that_are_not_one_path_component_are_refused(workdir, name):
         with pytest.raises(InvalidValue, match=r"artifact name .* is not usable"):
             cv.log_artifact(workdir / "notes.txt", name)
     assert not (Path("/tmp") / outside).exists()
+
+
+FIRST_USER = """
+import sys, time
+import conveyor as cv
+
+start_at = float(sys.argv[1])
+time.sleep(max(0.0, start_at - time.time()))  # all eight open the fresh database together
+with cv.start_run(name="first use"):
+    cv.log_metrics({"m": 1.0})
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+)
+def test_eight_processes_opening_a_fresh_database_at_once_all_succeed(
+    workdir, backend, request, tmp_path
+):
+    env = {**os.environ, "CONVEYOR_PROJECT_ROOT": str(workdir)}
+    if backend == "postgres":
+        env["CONVEYOR_DB_URL"] = request.getfixturevalue("pg_url")
+    script = tmp_path / "first_use.py"
+    script.write_text(FIRST_USER)
+    start_at = str(time.time() + 3.0)  # after every interpreter has imported conveyor
+    procs = [
+        subprocess.Popen(
+            [sys.executable, str(script), start_at], env=env, stderr=subprocess.PIPE, text=True
+        )
+        for _ in range(8)
+    ]
+    errors = [p.communicate(timeout=120)[1] for p in procs]
+
+    assert [p.returncode for p in procs] == [0] * 8, errors
+    store = open_store(env.get("CONVEYOR_DB_URL") or f"sqlite:///{workdir}/.conveyor/conveyor.db")
+    try:
+        runs = store.runs.find(limit=100)
+        assert len(runs) == 8
+        assert all(store.runs.metric_history(r.id, "m") == [(0, 1.0)] for r in runs)
+    finally:
+        store.close()

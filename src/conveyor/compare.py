@@ -19,7 +19,7 @@ from conveyor.pipeline.metrics import parse_metrics
 from conveyor.project import Project
 from conveyor.settings import Settings
 from conveyor.store import Store
-from conveyor.store.entities import Run
+from conveyor.store.entities import Run, flatten_params
 
 
 @dataclass(frozen=True)
@@ -29,6 +29,10 @@ class Snapshot:
     label: str
     params: dict[str, Any]
     metrics: dict[str, float]
+    # A lock knows declared params and metric files; what a stage's script logged with the
+    # SDK comes from the run that produced its outs, when the store still has that run.
+    # Without it, a key this side lacks is unknown, not absent, and is not compared.
+    partial: bool = False
 
 
 @dataclass(frozen=True)
@@ -60,19 +64,48 @@ def snapshot_of_run(run: Run) -> Snapshot:
 
 
 def snapshot_of_lock(
-    project: Project, label: str, lock: dict[str, LockedStage], rev: str | None, store_url: str
+    project: Project,
+    label: str,
+    lock: dict[str, LockedStage],
+    rev: str | None,
+    store_url: str,
+    store: Store,
 ) -> Snapshot:
-    """Params and metrics described by a lock (at a git revision, or in the workspace)."""
+    """Params and metrics described by a lock (at a git revision, or in the workspace),
+    with what each stage logged with the SDK in the run that produced its outs."""
     params: dict[str, Any] = {}
     metrics: dict[str, float] = {}
-    for entry in lock.values():
-        params.update(entry.params)
+    partial = False
+    for name, entry in lock.items():
+        logged = _logged(store, name, entry)
+        if logged is None:
+            partial = True
+        else:
+            params.update(logged[0])
+            metrics.update(logged[1])
+        params.update(flatten_params(entry.params))
         for path, record in entry.outs.items():
             if record.get("metric"):
                 metrics.update(
                     parse_metrics(_metric_text(project, path, record, rev, store_url), path)
                 )
-    return Snapshot(label, params, metrics)
+    return Snapshot(label, params, metrics, partial)
+
+
+def _logged(
+    store: Store, stage: str, entry: LockedStage
+) -> tuple[dict[str, Any], dict[str, float]] | None:
+    """What ``stage``'s script logged in the run that produced the locked outs; None when
+    that run is not in this store (a lock from another machine, a cleared database)."""
+    cached = store.stage_cache.get(entry.key)
+    if cached is None or cached.run_id is None:
+        return None
+    params, values = store.runs.logged_by_stage(cached.run_id, stage)
+    latest: dict[str, tuple[int, float]] = {}
+    for key, value, step, _at in values:  # oldest first: a later value at a step >= wins
+        if key not in latest or step >= latest[key][0]:
+            latest[key] = (step, value)
+    return params, {key: value for key, (_step, value) in latest.items()}
 
 
 def _metric_text(
@@ -99,7 +132,8 @@ def resolve_side(project: Project, settings: Settings, store: Store, spec: str) 
     """Turn ``spec`` (run id prefix, git revision, or ``workspace``) into a snapshot."""
     store_url = settings.artifacts_location(project.state_dir)
     if spec == "workspace":
-        return snapshot_of_lock(project, "workspace", read_lock(project.root), None, store_url)
+        lock = read_lock(project.root)
+        return snapshot_of_lock(project, "workspace", lock, None, store_url, store)
     run_error: ConveyorError | None = None
     try:
         return snapshot_of_run(store.runs.get(spec))
@@ -111,7 +145,7 @@ def resolve_side(project: Project, settings: Settings, store: Store, spec: str) 
         if text is None:
             raise NotFoundError(f"git revision {spec} has no {LOCK_FILE}")
         lock = parse_lock(text, f"{spec}:{LOCK_FILE}")
-        return snapshot_of_lock(project, f"{spec} ({commit[:8]})", lock, commit, store_url)
+        return snapshot_of_lock(project, f"{spec} ({commit[:8]})", lock, commit, store_url, store)
     raise NotFoundError(
         f"{spec!r} is neither a run id nor a git revision",
         hint=run_error.hint if run_error else None,
@@ -135,10 +169,15 @@ def default_sides(project: Project, settings: Settings, store: Store) -> tuple[S
 
 
 def diff_snapshots(old: Snapshot, new: Snapshot, *, include_same: bool = False) -> list[DiffRow]:
-    """Rows for every param and metric that differ (all of them with ``include_same``)."""
+    """Rows for every param and metric that differ (all of them with ``include_same``).
+
+    A key that a partial side (see :class:`Snapshot`) lacks is left out: it is unknown there.
+    """
     rows = []
     for kind, a, b in (("param", old.params, new.params), ("metric", old.metrics, new.metrics)):
         for key in sorted(set(a) | set(b)):
+            if (old.partial and key not in a) or (new.partial and key not in b):
+                continue
             row = DiffRow(kind, key, a.get(key), b.get(key))
             if include_same or row.differs:
                 rows.append(row)

@@ -96,7 +96,7 @@ class ActiveRun:
                     f"got {type(value).__name__}",
                     hint="log str(value) if it has a meaningful text form",
                 )
-        self._store.runs.log_params(self.id, params)
+        self._store.runs.log_params(self.id, params, self.stage)
 
     def log_metrics(self, metrics: Mapping[str, Any], step: int | None = None) -> None:
         """Buffer metric values (NaN and ±inf are kept as such)."""
@@ -122,7 +122,7 @@ class ActiveRun:
             values, self._buffer = self._buffer, []
             self._last_flush = time.monotonic()
         if values:
-            self._store.runs.log_metric_batch(self.id, values)
+            self._store.runs.log_metric_batch(self.id, values, self.stage)
 
     def log_artifact(self, path: str | os.PathLike[str], name: str | None = None) -> RunArtifact:
         """Store a file or directory in the artifact store and record it on the run."""

@@ -105,11 +105,15 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Served:
 
 
 @contextmanager
-def live_server(app: object) -> Iterator[str]:
-    """Serve ``app`` with uvicorn on a free loopback port, in a thread; yields ``host:port``."""
+def live_server(app: object, **config: object) -> Iterator[str]:
+    """Serve ``app`` with uvicorn on a free loopback port, in a thread; yields ``host:port``.
+
+    ``config`` overrides uvicorn's settings (``conveyor serve``'s come from ``uvicorn_options``).
+    """
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
+    settings: dict[str, object] = {"log_level": "warning", "lifespan": "off", **config}
+    server = uvicorn.Server(uvicorn.Config(app, **settings))  # type: ignore[arg-type]
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     deadline = time.monotonic() + 10

@@ -412,3 +412,68 @@ async def test_startup_and_shutdown_hooks_run_with_the_server_lifespan(served) -
     await asyncio.wait_for(server, 10)
     assert said == ["up", "down"]
     assert sent == ["lifespan.startup.complete", "lifespan.shutdown.complete"]
+
+
+async def test_empty_csv_field_is_422_naming_column_and_row(
+    client: httpx.AsyncClient, served
+) -> None:
+    frame = served.features.head(3).astype(object)
+    frame.iloc[2, 4] = None  # written as an empty field
+    csv = frame.to_csv(index=False).encode()
+    response = await client.post("/invocations", content=csv, headers={"Content-Type": "text/csv"})
+    assert response.status_code == 422, response.text
+    assert response.json()["field"] == served.features.columns[4]
+    assert "row 2" in response.json()["error"]
+
+
+@pytest.mark.parametrize("token", ["inf", "-inf", "NaN"])
+async def test_csv_infinity_and_nan_tokens_are_422(
+    client: httpx.AsyncClient, served, token: str
+) -> None:
+    frame = served.features.head(2).astype(object)
+    frame.iloc[1, 0] = token
+    csv = frame.to_csv(index=False).encode()
+    response = await client.post("/invocations", content=csv, headers={"Content-Type": "text/csv"})
+    assert response.status_code == 422, response.text
+    assert response.json()["field"] == served.features.columns[0]
+    assert "row 1" in response.json()["error"]
+
+
+async def test_input_that_overflows_in_the_model_is_422_not_null(
+    quirky: httpx.AsyncClient,
+) -> None:
+    # finite in, but the model doubles it: inf out, which JSON would have carried as null
+    response = await quirky.post("/invocations", json={"instances": [[1.0, 0.0], [1e308, 0.0]]})
+    assert response.status_code == 422, response.text
+    assert "non-finite output for row 1" in response.json()["error"]
+
+
+async def test_no_response_shows_a_path_of_the_server(served) -> None:
+    """Craft every failure a client can cause; no body may name a file of this server."""
+    import sys
+    import tempfile
+    from pathlib import Path
+
+    app = create_app(served.trusted_pool, request_timeout_s=0.5, max_body_bytes=1000)
+    transport = httpx.ASGITransport(app=app)
+    bodies = []
+    async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as http:
+        for method, url, content, headers in [
+            ("POST", "/invocations", b'{"instances": [[13.0, 1.0]]}', {}),  # the model raises
+            ("POST", "/invocations", b'{"instances": [[-1.0, 1.0]]}', {}),  # too slow
+            ("POST", "/invocations", b'{"instances": [[null, 1.0]]}', {}),
+            ("POST", "/invocations", b"a,b\n1,\n", {"Content-Type": "text/csv"}),
+            ("POST", "/invocations", b"\xff\xfe", {"Content-Type": "text/csv"}),
+            ("POST", "/invocations", b"{", {}),
+            ("POST", "/invocations", b"x" * 2000, {}),
+            ("POST", "/invocations", b"{}", {"Content-Type": "text/plain"}),
+            ("POST", "/v2/models/quirky/versions/9/infer", b"{}", {}),
+            ("POST", "/v2/models/nope/infer", b"{}", {}),
+            ("GET", "/nowhere", b"", {}),
+        ]:
+            response = await http.request(method, url, content=content, headers=headers)
+            assert response.status_code >= 400
+            bodies.append(response.text)
+    places = {str(served.root), str(Path.home()), sys.prefix, tempfile.gettempdir(), "/work"}
+    for text in bodies:
+        assert not [place for place in places if place in text], text

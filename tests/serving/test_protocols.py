@@ -16,6 +16,10 @@ from conveyor.serving.protocols import parse_invocations, parse_v1, parse_v2, re
 COLUMNS = Layout.of(
     Signature((Spec("age", "int64"), Spec("score", "float64"), Spec("city", "str")))
 )
+OPTIONAL_SCORE = Layout.of(
+    Signature((Spec("age", "int64"), Spec("score", "float64", optional=True), Spec("city", "str")))
+)
+UNIFORM = Layout.of(Signature((Spec("a", "float64"), Spec("b", "float64"))))
 TENSOR = Layout.of(Signature((Spec(None, "float32", (-1, 2)),)))
 UNTYPED = Layout.of(None)
 
@@ -129,7 +133,7 @@ def test_invocations_split_and_records() -> None:
     frame = parse_invocations(split, COLUMNS)
     assert frame.iloc[0].tolist() == [30, 1.5, "Oslo"]
     records = {"dataframe_records": [{"age": 30, "score": None, "city": "Oslo"}]}
-    assert np.isnan(parse_invocations(records, COLUMNS)["score"][0])
+    assert np.isnan(parse_invocations(records, OPTIONAL_SCORE)["score"][0])
     error = refused(parse_invocations, {"dataframe_records": [{"age": 30}]}, COLUMNS)
     assert (error.status, error.field) == (422, "score")
 
@@ -138,3 +142,45 @@ def test_nested_values_in_a_text_column_are_422() -> None:
     body = {"dataframe_records": [{"age": 30, "score": 1.5, "city": ["Oslo"]}]}
     error = refused(parse_invocations, body, COLUMNS)
     assert (error.status, error.field) == (422, "city")
+
+
+MISSING_OR_INFINITE = [
+    ("v1 null in a uniform row", parse_v1,
+     {"instances": [[1.0, 2.0], [3.0, None]]}, UNIFORM, "b", 1),
+    ("v1 huge number", parse_v1, {"instances": [[1e999, 2.0]]}, UNIFORM, "a", 0),
+    ("split null", parse_invocations,
+     {"dataframe_split": {"columns": ["b", "a"], "data": [[1.0, None]]}}, UNIFORM, "a", 0),
+    ("records null text", parse_invocations,
+     {"dataframe_records": [{"age": 1, "score": 1.0, "city": None}]}, COLUMNS, "city", 0),
+    ("records null score", parse_invocations,
+     {"dataframe_records": [{"age": 1, "score": 1.0, "city": "x"},
+                            {"age": 1, "score": None, "city": "x"}]}, COLUMNS, "score", 1),
+    ("tensor null", parse_v1, {"instances": [[1.0, 2.0], [None, 2.0]]}, TENSOR, "instances", 1),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("call", "body", "layout", "field", "row"),
+    [case[1:] for case in MISSING_OR_INFINITE],
+    ids=[case[0] for case in MISSING_OR_INFINITE],
+)
+def test_missing_and_infinite_values_are_422_naming_field_and_row(
+    call: Any, body: Any, layout: Layout, field: str, row: int
+) -> None:
+    error = refused(call, body, layout)
+    assert (error.status, error.field) == (422, field)
+    assert f"row {row}" in error.message
+
+
+def test_an_optional_column_takes_missing_values_but_never_infinity() -> None:
+    body = {"dataframe_records": [{"age": 1, "score": None, "city": "x"}]}
+    assert np.isnan(parse_invocations(body, OPTIONAL_SCORE)["score"][0])
+    body["dataframe_records"][0]["score"] = float("inf")
+    assert refused(parse_invocations, body, OPTIONAL_SCORE).field == "score"
+
+
+def test_split_in_another_column_order_reaches_the_model_in_signature_order() -> None:
+    body = {"dataframe_split": {"columns": ["b", "a"], "data": [[2.0, 1.0]]}}
+    frame = parse_invocations(body, UNIFORM)
+    assert list(frame.columns) == ["a", "b"]
+    assert frame.iloc[0].tolist() == [1.0, 2.0]

@@ -9,7 +9,14 @@ import pytest
 import uvicorn
 
 from conveyor.serving import asgi
-from conveyor.serving.server import BATCH_VAR, LOG_VAR, MAX_BODY_VAR, MODELS_VAR, TIMEOUT_VAR
+from conveyor.serving.server import (
+    BATCH_VAR,
+    LOG_VAR,
+    MAX_BODY_VAR,
+    MODELS_VAR,
+    READ_TIMEOUT_VAR,
+    TIMEOUT_VAR,
+)
 
 
 @pytest.fixture
@@ -30,7 +37,9 @@ def test_serve_loads_the_models_and_runs_uvicorn_on_loopback(cli, served, starte
     assert "listening on http://127.0.0.1:8080" in result.output
     [(app, options)] = started
     assert options["host"] == "127.0.0.1"
-    assert (options["loop"], options["http"]) == ("uvloop", "httptools")
+    assert options["loop"] == "uvloop"
+    assert options["http"].func.__name__ == "HeadDeadline"  # httptools, with a head deadline
+    assert (options["timeout_keep_alive"], options["limit_concurrency"]) == (5.0, 1000)
     assert options["access_log"] is False
     assert "/invocations" in {route.path for route in app.routes}
 
@@ -38,7 +47,7 @@ def test_serve_loads_the_models_and_runs_uvicorn_on_loopback(cli, served, starte
 def test_serve_with_workers_hands_uvicorn_an_import_string(
     cli, served, started, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    for name in (MODELS_VAR, TIMEOUT_VAR, MAX_BODY_VAR, LOG_VAR, BATCH_VAR):  # restored
+    for name in (MODELS_VAR, TIMEOUT_VAR, MAX_BODY_VAR, LOG_VAR, BATCH_VAR, READ_TIMEOUT_VAR):
         monkeypatch.setenv(name, "")
     result = cli(
         "serve", "-m", "cancer/2", "--workers", "2", "--access-log",

@@ -114,3 +114,58 @@ def test_two_workers_share_the_port_merge_metrics_and_both_write_their_log(
         proc.send_signal(signal.SIGTERM)
         proc.wait(30)
     assert _logged(served.root, "two-workers", monkeypatch) == 30
+
+
+def _traffic(root: Path, monkeypatch: pytest.MonkeyPatch, *args: str) -> None:
+    from conveyor import tracking
+    from conveyor.cli.main import main
+
+    monkeypatch.delenv("CONVEYOR_DB_URL", raising=False)
+    monkeypatch.delenv("CONVEYOR_ARTIFACTS", raising=False)
+    monkeypatch.chdir(root)
+    assert main(["traffic", *args]) == 0
+    tracking.close_stores()
+
+
+def test_a_traffic_change_is_one_line_in_the_server_log(served, monkeypatch) -> None:
+    _traffic(served.root, monkeypatch, "set", "cancer", "1=100")
+    with serving(served.root) as (url, proc):
+        _traffic(served.root, monkeypatch, "set", "cancer", "1=50", "2=50")
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:  # the watcher polls every 2 s, then loads and warms
+            body = {"instances": [served.features.iloc[0].tolist()]}
+            forced = {"X-Conveyor-Version": "2"}
+            answer = httpx.post(f"{url}/v1/models/cancer:predict", json=body, headers=forced)
+            if answer.status_code == 200:
+                break
+            time.sleep(0.3)
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(30)
+        assert proc.stdout is not None
+        output = proc.stdout.read().decode()
+    swaps = [line for line in output.splitlines() if "routing cancer: 1=100% ->" in line]
+    assert len(swaps) == 1, output
+    assert "-> 1=50% 2=50%" in swaps[0]
+    assert swaps[0].startswith("INFO")
+
+
+def test_a_port_in_use_is_an_error_with_a_hint(served) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        env = {k: v for k, v in os.environ.items() if not k.startswith("CONVEYOR_")}
+        done = subprocess.run(
+            [sys.executable, "-m", "conveyor", "serve", "-m", "cancer@champion", "-p", str(port)],
+            cwd=served.root,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert done.returncode == 1, done.stderr
+    assert f"error: cannot listen on 127.0.0.1:{port}: another process is using that port" in (
+        done.stderr
+    )
+    assert "hint: stop what is listening there" in done.stderr
+    assert "Traceback" not in done.stderr

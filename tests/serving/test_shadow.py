@@ -25,7 +25,14 @@ from conveyor.serving.metrics import GatewayMetrics
 from conveyor.serving.pool import ModelPool
 from conveyor.serving.predlog import LogOptions, PredictionLog, read_predictions
 from conveyor.serving.routing import Route, Router, RoutingTable, Shadow, shadows_for
-from conveyor.serving.server import BATCH_VAR, LOG_VAR, MAX_BODY_VAR, MODELS_VAR, TIMEOUT_VAR
+from conveyor.serving.server import (
+    BATCH_VAR,
+    LOG_VAR,
+    MAX_BODY_VAR,
+    MODELS_VAR,
+    READ_TIMEOUT_VAR,
+    TIMEOUT_VAR,
+)
 from conveyor.serving.shadow import ShadowRunner
 from conveyor.tracking import Where
 
@@ -246,7 +253,7 @@ def test_serve_passes_the_log_options_to_workers(
     monkeypatch.setattr(uvicorn, "run", lambda app, **kw: calls.append(app))
     monkeypatch.delenv("CONVEYOR_DB_URL", raising=False)
     monkeypatch.delenv("CONVEYOR_ARTIFACTS", raising=False)
-    for name in (MODELS_VAR, TIMEOUT_VAR, MAX_BODY_VAR, LOG_VAR, BATCH_VAR):  # restored
+    for name in (MODELS_VAR, TIMEOUT_VAR, MAX_BODY_VAR, LOG_VAR, BATCH_VAR, READ_TIMEOUT_VAR):
         monkeypatch.setenv(name, "")
     result = cli(
         "serve", "-m", "cancer/2", "-w", "2", "--log-sample-rate", "0.1",

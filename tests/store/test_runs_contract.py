@@ -20,7 +20,7 @@ from conveyor.store import Store, open_store
 from conveyor.store.engine import make_engine
 from conveyor.store.entities import CacheEntry, NewRun, StageRun
 from conveyor.store.migrate import HEAD, current_revision
-from conveyor.store.tables import MetricRow, ParamRow, StageCacheRow
+from conveyor.store.tables import MetricRow, ParamRow, StageCacheRow, TagRow
 
 T0 = datetime(2026, 3, 1, 9, 30, 15, 123456, tzinfo=UTC)
 DIGEST = "ab" * 32
@@ -87,6 +87,35 @@ def test_an_unreachable_server_is_a_store_error_that_hides_the_password() -> Non
 
     assert "ada:***@127.0.0.1:1" in str(info.value)
     assert "s3cret" not in str(info.value)
+
+
+def test_a_store_error_says_what_failed_without_the_sql_or_its_values(store: Store) -> None:
+    store.runs.create(new_run("0123456789ab", user="ada-secret-user"))
+
+    with pytest.raises(StoreError) as info:
+        store.runs.create(new_run("0123456789ab", user="ada-secret-user"))
+
+    message = str(info.value)
+    assert "constraint" in message
+    assert "INSERT" not in message
+    assert "[SQL" not in message
+    assert "ada-secret-user" not in message
+    assert "parameters" not in message
+    assert info.value.__cause__ is not None  # the full error stays there for debugging
+
+
+def test_a_table_dropped_by_hand_is_not_reported_as_an_unreachable_server(
+    store: Store,
+) -> None:
+    store.runs.create(new_run("0123456789ab"))
+    with store.engine.begin() as conn:
+        conn.execute(TagRow.__table__.delete())
+        TagRow.__table__.drop(conn)
+
+    with pytest.raises(StoreError, match="tags") as info:
+        store.runs.set_tags("0123456789ab", {"team": "risk"})
+
+    assert "not reachable" not in str(info.value)
 
 
 def test_a_malformed_url_is_a_config_error() -> None:
@@ -225,7 +254,7 @@ def test_times_in_another_zone_keep_their_instant(store: Store) -> None:
 # --- params ------------------------------------------------------------------------------
 
 
-def test_params_round_trip_as_json_values(store: Store) -> None:
+def test_params_round_trip_as_json_values_mappings_as_dotted_keys(store: Store) -> None:
     store.runs.create(new_run("face00000001"))
     params = {
         "train.C": 0.5,
@@ -237,7 +266,28 @@ def test_params_round_trip_as_json_values(store: Store) -> None:
     }
     store.runs.log_params("face00000001", params)
 
-    assert store.runs.get("face00000001").params == params
+    flattened = {k: v for k, v in params.items() if k != "train.grid"}
+    assert store.runs.get("face00000001").params == {
+        **flattened,
+        "train.grid.b": [1, 2],
+        "train.grid.a.c": None,
+    }
+
+
+def test_what_a_stage_logged_is_told_apart_from_the_rest_of_the_run(store: Store) -> None:
+    store.runs.create(new_run("face00000003"))
+    store.runs.log_params("face00000003", {"train.C": 1.0})  # declared by the runner
+    store.runs.log_params("face00000003", {"lr": 0.1}, stage="train")
+    store.runs.log_params("face00000003", {"k": 5}, stage="eval")
+    values = [("loss", 0.5, 0, T0), ("loss", 0.25, 1, T0), ("auc", math.nan, 0, T0)]
+    store.runs.log_metric_batch("face00000003", values, stage="train")
+    store.runs.log_metric_batch("face00000003", [("f1", 0.8, 0, T0)], stage="eval")
+
+    params, metrics = store.runs.logged_by_stage("face00000003", "train")
+
+    assert params == {"lr": 0.1}
+    assert [(k, v, step) for k, v, step, _ in metrics][:2] == [("loss", 0.5, 0), ("loss", 0.25, 1)]
+    assert math.isnan(metrics[2][1])
 
 
 def test_logging_the_same_param_value_again_is_fine(store: Store) -> None:
@@ -246,7 +296,8 @@ def test_logging_the_same_param_value_again_is_fine(store: Store) -> None:
     store.runs.log_params("face00000002", {"C": 0.5, "grid": {"b": 2, "a": 1}, "seed": 7})
 
     assert store.runs.get("face00000002").params == {
-        "grid": {"a": 1, "b": 2},
+        "grid.a": 1,
+        "grid.b": 2,
         "C": 0.5,
         "seed": 7,
     }

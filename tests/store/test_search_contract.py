@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Select, select
 
+from conveyor.errors import FilterSyntaxError, StoreError
 from conveyor.search import (
     RUN_ATTRIBUTES,
     VERSION_ATTRIBUTES,
@@ -32,6 +33,7 @@ from conveyor.search import (
 from conveyor.store import Store, open_store
 from conveyor.store import search as store_search
 from conveyor.store.engine import SessionScope
+from conveyor.store.entities import NewRun
 from conveyor.store.search import (
     RUN_COLUMNS,
     VERSION_COLUMNS,
@@ -230,7 +232,7 @@ def like(pattern: str, value: str, *, fold: bool) -> bool:
     regex = "".join(
         ".*" if char == "%" else "." if char == "_" else re.escape(char) for char in pattern
     )
-    flags = re.DOTALL | (re.IGNORECASE if fold else 0)
+    flags = re.DOTALL | (re.IGNORECASE | re.ASCII if fold else 0)  # ASCII case only
     return re.fullmatch(regex, value, flags) is not None
 
 
@@ -573,3 +575,60 @@ def test_version_tags_are_the_versions_own_not_the_models(seeded: Seeded) -> Non
 def test_every_attribute_has_a_column() -> None:
     assert set(RUN_COLUMNS) == RUN_ATTRIBUTES
     assert set(VERSION_COLUMNS) == VERSION_ATTRIBUTES
+
+
+# --- robustness: bounded filters, a time limit, one ILIKE rule ---------------------------
+
+
+def test_a_filter_past_the_limits_is_a_filter_error_on_every_backend(seeded: Seeded) -> None:
+    too_many = " and ".join(f"metrics.m{i} > 0" for i in range(300))
+
+    with pytest.raises(FilterSyntaxError, match=r"more than|longer than"):
+        seeded.store.runs.find(where=too_many)
+    with pytest.raises(FilterSyntaxError, match=r"more than|longer than"):
+        seeded.store.registry.search_versions(where=too_many)
+
+
+def test_a_search_past_its_time_limit_is_stopped_with_a_clear_error(
+    store_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = open_store(store_url)
+    for i in range(40):
+        run_id = f"{i:012d}"
+        store.runs.create(NewRun(id=run_id, started_at=T0, project="demo", trigger="cli"))
+        store.runs.log_metrics(run_id, {f"k{j}": j for j in range(20)})
+        store.runs.log_params(run_id, {f"p{j}": "y" for j in range(20)})
+    slow = " and ".join(f"metrics.k{j} >= 0 and params.p{j} != 'x'" for j in range(20))
+    try:
+        monkeypatch.setattr("conveyor.store.engine.SEARCH_TIMEOUT_S", 0.0)
+        with pytest.raises(StoreError, match="took longer than 0 s and was stopped") as info:
+            store.runs.find(where=slow, order_by="metrics.k0 DESC")
+        assert "not reachable" not in str(info.value)
+
+        monkeypatch.undo()  # the stopped search left the store usable
+        assert len(store.runs.find(where=slow, limit=50)) == 40
+    finally:
+        store.close()
+
+
+ACCENTED = ("Élan", "élan", "ÉLAN", "elan")
+
+
+def test_ilike_folds_ascii_case_only_the_same_on_every_backend(store_url: str) -> None:
+    store = open_store(store_url)
+    try:
+        for i, text in enumerate(ACCENTED):
+            run_id = f"{i:012d}"
+            store.runs.create(NewRun(id=run_id, started_at=T0, project="demo", trigger="cli"))
+            store.runs.log_params(run_id, {"word": text})
+
+        def words(pattern: str) -> set[str]:
+            found = store.runs.find(where=f"params.word ILIKE '{pattern}'")
+            return {run.params["word"] for run in found}
+
+        assert words("élan") == {"élan"}
+        assert words("Élan") == {"Élan", "ÉLAN"}
+        assert words("ELAN") == {"elan"}
+        assert words("%LAN") == set(ACCENTED)
+    finally:
+        store.close()

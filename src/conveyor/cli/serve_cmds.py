@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from conveyor.serving.batching import DEFAULT_MAX_BATCH_SIZE, DEFAULT_MAX_WAIT_S
+from conveyor.serving.timeouts import LIMIT_CONCURRENCY, READ_TIMEOUT_S
 
 
 def register(app: typer.Typer) -> None:
@@ -75,6 +76,23 @@ def serve(
             help="Longest a model call waits for more requests, only under concurrent load.",
         ),
     ] = DEFAULT_MAX_WAIT_S * 1000,
+    read_timeout: Annotated[
+        float,
+        typer.Option(
+            "--read-timeout",
+            min=0.001,
+            help="Seconds a client may take to send a request's head, and again its body "
+            "(then the connection is closed; 408 for the body).",
+        ),
+    ] = READ_TIMEOUT_S,
+    limit_concurrency: Annotated[
+        int,
+        typer.Option(
+            "--limit-concurrency",
+            min=1,
+            help="Most connections (or requests) at once; past it, new ones get 503.",
+        ),
+    ] = LIMIT_CONCURRENCY,
 ) -> None:
     """Serve registered model versions until Ctrl-C, on uvicorn with uvloop and httptools.
 
@@ -87,7 +105,7 @@ def serve(
     from conveyor.serving.deployments import build_gateway, build_observers
     from conveyor.serving.metrics import GatewayMetrics
     from conveyor.serving.predlog import LogOptions
-    from conveyor.serving.server import ServeOptions, run_server
+    from conveyor.serving.server import ServeOptions, check_port_free, run_server
     from conveyor.settings import Settings
     from conveyor.tracking import Where
 
@@ -103,7 +121,10 @@ def serve(
         max_body_bytes=int(max_body_mb * 1024 * 1024),
         log=LogOptions(log_predictions, log_sample_rate, tuple(log_mask or ()), log_window),
         batching=BatchPolicy(max_batch_size, max_batch_wait_ms / 1000),
+        read_timeout_s=read_timeout,
+        limit_concurrency=limit_concurrency,
     )
+    check_port_free(host, port)  # before the models load: seconds sooner
     where = Where.from_environment()
     pool, router, watcher = build_gateway(options.models, where)
     for served in pool.all():

@@ -20,16 +20,25 @@ from conveyor.flavors.base import ModelInput, loaded
 
 @dataclass(frozen=True)
 class Spec:
-    """One input or output: a named column or an unnamed tensor."""
+    """One input or output: a named column or an unnamed tensor.
+
+    ``optional`` inputs may hold missing values (null, NaN); the gateway refuses them in any
+    other input. It is inferred true when the input example has a missing value there.
+    """
 
     name: str | None
     dtype: str
     shape: tuple[int, ...] | None = None
+    optional: bool = False
 
     def as_dict(self) -> dict[str, Any]:
-        """``{"name", "dtype", "shape"}`` with the shape as a list (or null)."""
+        """``{"name", "dtype", "shape"}`` with the shape as a list (or null), and
+        ``"optional": true`` for an input that may hold missing values."""
         shape = list(self.shape) if self.shape is not None else None
-        return {"name": self.name, "dtype": self.dtype, "shape": shape}
+        found: dict[str, Any] = {"name": self.name, "dtype": self.dtype, "shape": shape}
+        if self.optional:
+            found["optional"] = True
+        return found
 
     @classmethod
     def from_dict(cls, data: object, where: Path | str) -> Spec:
@@ -37,11 +46,17 @@ class Spec:
         ok = isinstance(data, dict) and isinstance(data.get("dtype"), str)
         if ok and isinstance(data, dict):
             name, shape = data.get("name"), data.get("shape")
-            if (name is None or isinstance(name, str)) and (
-                shape is None
-                or (isinstance(shape, list) and all(isinstance(d, int) for d in shape))
+            optional = data.get("optional", False)
+            if (
+                (name is None or isinstance(name, str))
+                and (
+                    shape is None
+                    or (isinstance(shape, list) and all(isinstance(d, int) for d in shape))
+                )
+                and isinstance(optional, bool)
             ):
-                return cls(name, data["dtype"], tuple(shape) if shape is not None else None)
+                shape = tuple(shape) if shape is not None else None
+                return cls(name, data["dtype"], shape, optional)
         raise ModelError(f"{where}: malformed signature entry {data!r}")
 
 
@@ -112,14 +127,19 @@ def infer_signature(input_example: ModelInput, output: object = None) -> Signatu
 
 def specs(data: object, what: str) -> tuple[Spec, ...]:
     """Column specs for a DataFrame, one tensor spec for an array or a Series."""
-    if is_frame(data):
-        return tuple(Spec(str(name), str(dtype)) for name, dtype in data.dtypes.items())  # type: ignore[attr-defined]
     pandas = loaded("pandas")
+    if is_frame(data) and pandas is not None:
+        missing = data.isna().any()  # type: ignore[attr-defined]
+        return tuple(
+            Spec(str(name), str(dtype), optional=bool(missing[name]))
+            for name, dtype in data.dtypes.items()  # type: ignore[attr-defined]
+        )
     if pandas is not None and isinstance(data, pandas.Series):
         data = data.to_numpy()
     numpy = loaded("numpy")
     if numpy is not None and isinstance(data, numpy.ndarray) and data.ndim >= 1:
-        return (Spec(None, str(data.dtype), (-1, *data.shape[1:])),)
+        optional = bool(pandas is not None and pandas.isna(data).any())
+        return (Spec(None, str(data.dtype), (-1, *data.shape[1:]), optional),)
     raise ModelError(
         f"{what} must be a pandas DataFrame or a numpy array, got {type(data).__name__}"
     )

@@ -17,6 +17,7 @@ from conveyor.hashing import Hashed, Hasher, hash_bytes
 from conveyor.pipeline.lock import LockedStage
 from conveyor.pipeline.params import ParamsReader
 from conveyor.pipeline.spec import Stage
+from conveyor.store.entities import flatten_params
 
 KEY_VERSION = 1
 
@@ -125,12 +126,13 @@ def _reasons(
         elif before["digest"] != now["digest"]:
             reasons.append(f"dep {path!r} changed")
     reasons += [f"dep {path!r} was removed" for path in locked.deps if path not in stage.deps]
-    for label, value in values.items():
-        if label not in locked.params:
+    now, before = flatten_params(values), flatten_params(locked.params)
+    for label, value in now.items():
+        if label not in before:
             reasons.append(f"param {label!r} is new")
-        elif locked.params[label] != value:
-            reasons.append(f"param {label!r} changed: {locked.params[label]!r} -> {value!r}")
-    reasons += [f"param {label!r} was removed" for label in locked.params if label not in values]
+        elif before[label] != value:
+            reasons.append(f"param {label!r} changed: {before[label]!r} -> {value!r}")
+    reasons += [f"param {label!r} was removed" for label in before if label not in now]
     if locked.env != dict(stage.env):
         reasons.append("env changed")
     if set(locked.outs) != set(stage.outs):

@@ -97,14 +97,19 @@ class StageWorker:
         return self._execute(stage, state, started)
 
     def _carry_models(self, stage: Stage, key: str) -> None:
-        """Models the stage logged when it produced these outs belong to this run too.
+        """Models, params and metrics the stage logged when it produced these outs belong to
+        this run too.
 
         A stage that is skipped or restored does not execute, so its script logs nothing;
-        without this, `runs:/<this run>/model` would not exist although its file does.
+        without this, `runs:/<this run>/model` would not exist although its file does, and
+        a cached run would lack the metrics that a run which executed the stage has.
         """
         entry = self.store.stage_cache.get(key)
         if entry is None or entry.run_id is None or entry.run_id == self.run_id:
             return
+        params, metrics = self.store.runs.logged_by_stage(entry.run_id, stage.name)
+        self.store.runs.log_params(self.run_id, params, stage.name)
+        self.store.runs.log_metric_batch(self.run_id, metrics, stage.name)
         for model in self.store.models.models_of(entry.run_id):
             if model.stage == stage.name:
                 info = {**model.info, "logged_by_run": entry.run_id}

@@ -13,7 +13,9 @@ Our errors become HTTP statuses in one table, :func:`_error_response`::
 from __future__ import annotations
 
 import itertools
+import logging
 import os
+import re
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
@@ -26,7 +28,7 @@ import orjson
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route
 
@@ -36,6 +38,7 @@ from conveyor.serving.batching import Batcher, BatchListener, BatchPolicy, Model
 from conveyor.serving.errors import RequestError
 from conveyor.serving.inputs import Layout
 from conveyor.serving.openapi import openapi_document
+from conveyor.serving.timeouts import READ_TIMEOUT_S, BodyDeadline
 
 if TYPE_CHECKING:
     from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -44,6 +47,7 @@ if TYPE_CHECKING:
     from conveyor.serving.metrics import GatewayMetrics
     from conveyor.serving.pool import ModelPool, Served
 
+log = logging.getLogger("conveyor.serving")
 MAX_BODY_BYTES = 10 * 1024 * 1024
 REQUEST_TIMEOUT_S = 30.0
 VERSION_HEADER = "x-conveyor-version"
@@ -97,6 +101,7 @@ def create_app(
     batching: BatchPolicy | None = None,
     on_startup: Sequence[Callable[[], None]] = (),
     on_shutdown: Sequence[Callable[[], None]] = (),
+    read_timeout_s: float = READ_TIMEOUT_S,
 ) -> Starlette:
     """The ASGI app serving every model in ``pool`` over the v2, v1 and MLflow protocols.
 
@@ -109,7 +114,9 @@ def create_app(
     ``on_startup`` runs when the server starts (not in tests that call the app directly);
     ``on_shutdown`` runs (in a worker thread) when the server shuts down gracefully, SIGTERM
     included: uvicorn re-raises SIGTERM after shutting down, so code after ``uvicorn.run``
-    never runs then, and the prediction log must be written here.
+    never runs then, and the prediction log must be written here. A body that has not
+    arrived ``read_timeout_s`` after the request head gets 408 (see
+    :mod:`conveyor.serving.timeouts`); a client that goes away mid-body is one log line.
 
     >>> app = create_app(pool, metrics=GatewayMetrics())  # doctest: +SKIP
     """
@@ -126,7 +133,8 @@ def create_app(
         batching=batching or BatchPolicy(),
         batch_listener=metrics.observe_batch if metrics is not None else None,
     )
-    routes, middleware = gateway.routes(), [Middleware(RequestIds)]
+    routes = gateway.routes()
+    middleware = [Middleware(RequestIds), Middleware(BodyDeadline, timeout_s=read_timeout_s)]
     if metrics is not None:
         from conveyor.serving.metrics import MetricsMiddleware
 
@@ -142,6 +150,7 @@ def create_app(
             RequestError: _error_response,
             ModelError: _error_response,
             HTTPException: _error_response,
+            ClientDisconnect: _client_gone,
         },
     )
 
@@ -301,6 +310,7 @@ class Gateway:
                 f"model {served.name!r} version {served.version} did not answer within "
                 f"{self.request_timeout_s:g} s",
             ) from None
+        protocols.check_finite(served, *answer)
         if self.observers:
             self._tell(served, data, answer[0], request_id, time.perf_counter() - started)
         return answer
@@ -483,10 +493,38 @@ async def _error_response(request: Request, exc: Exception) -> Response:
     """The one table from errors to HTTP statuses: each answer is JSON with the request id."""
     if isinstance(exc, RequestError):
         status, body = exc.status, exc.body()
-    elif isinstance(exc, ModelError):
-        status, body = 500, {"error": f"the model failed: {exc.message}"}
+    elif isinstance(exc, ModelError):  # the full message, with the model's path, stays here
+        log.error("request %s: %s", _request_id(request), exc.message)
+        status, body = 500, {"error": f"the model failed: {_without_paths(exc)}"}
     elif isinstance(exc, HTTPException):
         status, body = exc.status_code, {"error": exc.detail}
     else:  # pragma: no cover - only the classes registered in create_app arrive here
         raise exc
-    return _json({**body, "request_id": _request_id(request)}, status)
+    headers = {"Connection": "close"} if status == 408 else None  # the rest may still trickle
+    return _json({**body, "request_id": _request_id(request)}, status, headers)
+
+
+async def _client_gone(request: Request, exc: Exception) -> Response:
+    """A client that closed its connection before sending its whole body: one log line
+    (not a traceback), and an answer nobody will read."""
+    client = f"{request.client.host}:{request.client.port}" if request.client else "a client"
+    log.info(
+        "%s went away before sending the whole body of %s %s (request %s)",
+        client,
+        request.method,
+        request.url.path,
+        _request_id(request),
+    )
+    return Response(status_code=400)
+
+
+_PATH = re.compile(r"(?<![\w/.:])(?:[A-Za-z]:)?[/\\](?:[^\s/\\'\"()]+[/\\])+[^\s/\\'\"(),:]*")
+
+
+def _without_paths(exc: ModelError) -> str:
+    """What a client may read of a model's failure: the library's own words, without any
+    file path of this server (the ModelError names the model's directory; the cause's text
+    may name files too)."""
+    cause = exc.__cause__
+    text = f"{type(cause).__name__}: {cause}" if cause is not None else exc.message
+    return _PATH.sub("<path>", text)

@@ -3,7 +3,8 @@
 ``conveyor serve --workers N`` sets ``CONVEYOR_SERVE_MODELS`` (a JSON list of model URIs),
 ``CONVEYOR_SERVE_TIMEOUT``, ``CONVEYOR_SERVE_MAX_BODY``, ``CONVEYOR_SERVE_LOG`` (the
 prediction log's options as JSON; each worker writes its own files) and
-``CONVEYOR_SERVE_BATCH`` (the batching policy as JSON), then asks uvicorn for
+``CONVEYOR_SERVE_BATCH`` (the batching policy as JSON) and ``CONVEYOR_SERVE_READ_TIMEOUT``
+(seconds for a request's head and body), then asks uvicorn for
 ``conveyor.serving.asgi:from_environment`` (a factory). ``conveyor.serving.asgi:app`` builds
 the same app on first access, for servers that take an app rather than a factory. Metrics go
 to ``PROMETHEUS_MULTIPROC_DIR`` (multiprocess mode) when it is set::
@@ -30,15 +31,19 @@ from conveyor.serving.server import (
     LOG_VAR,
     MAX_BODY_VAR,
     MODELS_VAR,
+    READ_TIMEOUT_VAR,
     TIMEOUT_VAR,
+    log_to_stderr,
     prepare_to_serve,
 )
+from conveyor.serving.timeouts import READ_TIMEOUT_S
 
 
 def from_environment() -> Starlette:
     """Load the models the environment names and return the app serving them."""
     from conveyor.tracking import Where
 
+    log_to_stderr()
     try:
         models = json.loads(os.environ.get(MODELS_VAR, "[]"))
         timeout = float(os.environ.get(TIMEOUT_VAR, REQUEST_TIMEOUT_S))
@@ -46,6 +51,7 @@ def from_environment() -> Starlette:
         given = json.loads(os.environ.get(LOG_VAR) or "{}")
         log_options = LogOptions(**{**given, "mask": tuple(given.get("mask", ()))})
         batching = BatchPolicy(**json.loads(os.environ.get(BATCH_VAR) or "{}"))
+        read_timeout = float(os.environ.get(READ_TIMEOUT_VAR, READ_TIMEOUT_S))
     except (ValueError, TypeError) as exc:
         raise ConfigError(f"the serving environment variables are malformed: {exc}") from exc
     if not isinstance(models, list) or not all(isinstance(uri, str) for uri in models):
@@ -64,6 +70,7 @@ def from_environment() -> Starlette:
         batching=batching,
         on_startup=[prepare_to_serve],
         on_shutdown=[observers.close],  # the worker's last window, also on SIGTERM
+        read_timeout_s=read_timeout,
     )
     return app
 

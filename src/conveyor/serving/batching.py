@@ -253,8 +253,13 @@ def _answer_all(served: Served, batch: Sequence[_Pending]) -> list[Answer | Base
 
 
 def _answer(served: Served, data: ModelInput, with_proba: bool) -> Answer:
-    predicted = served.model.predict(data)
-    return predicted, served.model.predict_proba(data) if with_proba else None
+    import numpy as np
+
+    # overflow in the model's arithmetic gives inf/NaN, which the gateway refuses (422)
+    # rather than a warning per request in the server log
+    with np.errstate(all="ignore"):
+        predicted = served.model.predict(data)
+        return predicted, served.model.predict_proba(data) if with_proba else None
 
 
 def _split(answer: Answer, batch: Sequence[_Pending]) -> list[Answer | BaseException]:

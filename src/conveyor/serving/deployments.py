@@ -78,9 +78,17 @@ class DeploymentWatcher:
                     exc,
                 )
                 continue
+            before = self.router.tables().get(table.model)
             self.router.update(table)
             applied.append(table.model)
-            log.info("routing %s: %s (revision %d)", table.model, _describe(table), table.revision)
+            log.info(
+                "routing %s: %s -> %s (revision %s -> %d)",
+                table.model,
+                _describe(before) if before is not None else "latest loaded version",
+                _describe(table),
+                before.revision if before is not None else "none",
+                table.revision,
+            )
         self._unload_unrouted()
         return applied
 

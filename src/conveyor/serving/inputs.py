@@ -8,7 +8,9 @@ Every protocol ends here, with values arranged one of three ways::
 
 A model with named columns gets a DataFrame in signature order, each column converted to its
 signature dtype; a model that takes a tensor (or has no signature) gets a 2-D numpy array.
-Anything that does not fit is a 422 :class:`RequestError` naming the field or column.
+Anything that does not fit is a 422 :class:`RequestError` naming the field or column, and
+so is a missing value (null, NaN, an empty CSV field) in an input the signature does not mark
+``optional``, and an infinite number anywhere: the model would fail on it or answer ``null``.
 """
 
 from __future__ import annotations
@@ -33,6 +35,11 @@ class Layout:
     columns: tuple[str, ...] | None
     dtypes: tuple[str, ...]
     width: int | None = None
+    optional: tuple[bool, ...] = ()  # per column (or the one tensor): may hold missing values
+
+    def allows_missing(self, index: int = 0) -> bool:
+        """Whether input ``index`` (a column, or the tensor) may hold missing values."""
+        return index < len(self.optional) and self.optional[index]
 
     @property
     def uniform(self) -> bool:
@@ -57,11 +64,12 @@ class Layout:
         if signature is None or not signature.inputs:
             return cls(None, ("",))
         names = signature.columns
+        optional = tuple(spec.optional for spec in signature.inputs)
         if names is not None:
-            return cls(tuple(names), tuple(spec.dtype for spec in signature.inputs))
+            return cls(tuple(names), tuple(spec.dtype for spec in signature.inputs), None, optional)
         spec = signature.inputs[0]
         width = spec.shape[1] if spec.shape and len(spec.shape) == 2 and spec.shape[1] > 0 else None
-        return cls(None, (spec.dtype,), width)
+        return cls(None, (spec.dtype,), width, optional[:1])
 
 
 def from_rows(rows: object, layout: Layout, field: str) -> ModelInput:
@@ -81,7 +89,7 @@ def from_rows(rows: object, layout: Layout, field: str) -> ModelInput:
             )
     if layout.columns is None:
         return _matrix(rows, layout, field)
-    if layout.uniform:
+    if layout.uniform and not any(layout.optional):
         with suppress(RequestError):  # on any doubt, the column-wise path names the column
             return _uniform_frame(_matrix(rows, layout, field), layout, field)
     return _frame({name: [row[i] for row in rows] for i, name in enumerate(layout.columns)}, layout)
@@ -97,6 +105,8 @@ def from_records(records: object, layout: Layout, field: str) -> ModelInput:
                 422, f"{field}[{index}] must be an object, got {_kind(record)}", field=field
             )
         _check_names(record, names, f"{field}[{index}]")
+    if layout.uniform:  # as rows, to share their one conversion for the whole matrix
+        return from_rows([[record[name] for name in names] for record in records], layout, field)
     return _frame({name: [record[name] for record in records] for name in names}, layout)
 
 
@@ -111,6 +121,11 @@ def from_columns(columns: object, layout: Layout, field: str) -> ModelInput:
         raise RequestError(
             422, f"{field}: the columns have different lengths {lengths}", field=field
         )
+    if layout.uniform and not any(layout.optional):  # one conversion, as rows get
+        with suppress(RequestError):
+            matrix = _asarray([columns[name] for name in names], field)
+            if matrix.ndim == 2:
+                return _uniform_frame(matrix.T, layout, field)
     return _frame({name: columns[name] for name in names}, layout)
 
 
@@ -130,18 +145,26 @@ def from_array(array: Array, layout: Layout, field: str) -> ModelInput:
             field=field,
         )
     if layout.columns is None:
-        return coerce_matrix(array, layout.dtypes[0], field)
-    if layout.uniform:
+        return coerce_matrix(array, layout.dtypes[0], field, layout.allows_missing())
+    if layout.uniform and not any(layout.optional):
         with suppress(RequestError):
             return _uniform_frame(array, layout, field)
     return _frame({name: array[:, i] for i, name in enumerate(layout.columns)}, layout)
 
 
-def coerce(values: Sequence[Any] | Array, dtype: str, field: str) -> Array:
+def coerce(
+    values: Sequence[Any] | Array,
+    dtype: str,
+    field: str,
+    allow_missing: bool = False,
+    width: int = 1,
+) -> Array:
     """``values`` as a 1-D array of ``dtype``; values of the wrong kind are a 422.
 
     Numbers go to numeric columns (integers only to integer columns, within range), booleans
     to boolean ones; strings never become numbers. Non-numeric dtypes keep the values as given.
+    Missing values (None, NaN) are a 422 unless ``allow_missing``; infinities always are.
+    ``width`` is the row's length when ``values`` is a flattened matrix (to name the row).
     """
     import numpy as np
 
@@ -152,8 +175,12 @@ def coerce(values: Sequence[Any] | Array, dtype: str, field: str) -> Array:
     if target is None:
         if array.dtype.kind == "O" and any(isinstance(v, list | dict) for v in array):
             raise RequestError(422, f"{field} must hold one scalar value per row", field=field)
+        if not allow_missing:
+            _check_present(array, field, width)
         return array.astype(object) if array.dtype.kind in "USV" else array
     array = _numbers(array, dtype, field)
+    if array.dtype.kind == "f":
+        _check_finite(array, field, allow_missing, width)
     if target.kind in "iu":
         _check_integers(array, target, dtype, field)
     elif target.kind == "b" and array.dtype.kind != "b" and not np.isin(array, (0, 1)).all():
@@ -161,10 +188,16 @@ def coerce(values: Sequence[Any] | Array, dtype: str, field: str) -> Array:
     return array.astype(target)
 
 
-def coerce_matrix(array: Array, dtype: str, field: str) -> Array:
+def coerce_matrix(array: Array, dtype: str, field: str, allow_missing: bool = False) -> Array:
     """A 2-D array converted element-wise by the rules of :func:`coerce`."""
     flat = array.reshape(-1)
-    converted = coerce(flat, dtype, field) if dtype else _numbers(flat, "numeric", field)
+    width = array.shape[1] if array.ndim == 2 else 1
+    if dtype:
+        converted = coerce(flat, dtype, field, allow_missing, width)
+    else:
+        converted = _numbers(flat, "numeric", field)
+        if converted.dtype.kind == "f":
+            _check_finite(converted, field, allow_missing, width)
     return converted.reshape(array.shape)
 
 
@@ -172,7 +205,42 @@ def _matrix(rows: list[Any], layout: Layout, field: str) -> Array:
     array = _asarray(rows, field)
     if array.ndim != 2:
         raise RequestError(422, f"{field} must be a list of equal-length rows", field=field)
-    return coerce_matrix(array, layout.dtypes[0], field)
+    return coerce_matrix(array, layout.dtypes[0], field, layout.allows_missing())
+
+
+def _check_finite(array: Array, field: str, allow_missing: bool, width: int) -> None:
+    """422 naming the first row with an infinite value, or a missing one unless allowed."""
+    import numpy as np
+
+    finite = np.isfinite(array)
+    if finite.all():
+        return
+    missing = np.isnan(array)
+    infinite = ~finite & ~missing
+    if infinite.any():
+        index = int(np.argmax(infinite))
+        _refuse(field, index, width, f"is not a finite number ({array[index]})")
+    if not allow_missing:
+        _refuse(field, int(np.argmax(missing)), width, MISSING)
+
+
+def _check_present(array: Array, field: str, width: int) -> None:
+    import pandas as pd
+
+    missing = pd.isna(array)
+    if missing.any():
+        _refuse(field, int(missing.argmax()), width, MISSING)
+
+
+MISSING = (
+    "is missing (null, NaN or empty) and the model's signature does not allow missing values "
+    "there (an input example with a missing value in it would)"
+)
+
+
+def _refuse(field: str, index: int, width: int, what: str) -> None:
+    where = f"row {index}" if width == 1 else f"row {index // width}, value {index % width}"
+    raise RequestError(422, f"{field} {where} {what}", field=field)
 
 
 def _uniform_frame(array: Array, layout: Layout, field: str) -> ModelInput:
@@ -188,8 +256,8 @@ def _frame(columns: Mapping[str, Any], layout: Layout) -> ModelInput:
 
     assert layout.columns is not None
     converted = {
-        name: coerce(columns[name], dtype, name)
-        for name, dtype in zip(layout.columns, layout.dtypes, strict=True)
+        name: coerce(columns[name], dtype, name, layout.allows_missing(index))
+        for index, (name, dtype) in enumerate(zip(layout.columns, layout.dtypes, strict=True))
     }
     return pd.DataFrame(converted, columns=layout.index)
 

@@ -236,10 +236,26 @@ def parse_csv(body: bytes, layout: Layout) -> ModelInput:
         raise RequestError(400, f"the body is not valid CSV: {exc}", field="body") from exc
     if frame.empty:
         raise RequestError(422, "the CSV body has a header but no rows", field="body")
-    if layout.columns is None:
+    if layout.columns is None or [str(name) for name in frame.columns] == list(layout.columns):
         return from_array(frame.to_numpy(), layout, "body")
     columns = {str(name): frame[name].tolist() for name in frame.columns}
     return from_columns(columns, layout, "body")
+
+
+def check_finite(served: Served, predicted: Array, proba: Array | None) -> None:
+    """422 if the model answered inf or NaN for some row (JSON would carry it as ``null``):
+    a finite input past the model's range (``1e308`` overflowing in a scaler) does that."""
+    import numpy as np
+
+    for array in (predicted, proba):
+        if array is not None and array.dtype.kind == "f" and not np.isfinite(array).all():
+            row = int(np.argmax(~np.isfinite(array).reshape(len(array), -1).all(axis=1)))
+            raise RequestError(
+                422,
+                f"model {served.name!r} version {served.version} gave a non-finite output for "
+                f"row {row}: its inputs are outside the range the model computes with",
+                field="body",
+            )
 
 
 def predictions(predicted: Array) -> dict[str, Any]:
@@ -404,7 +420,18 @@ def _split(value: object, layout: Layout) -> ModelInput:
                 f"dataframe_split.data[{index}] must be a list of {len(columns)} values",
                 field="dataframe_split.data",
             )
-    by_column = {str(name): [row[i] for row in data] for i, name in enumerate(columns)}
+    names = [str(name) for name in columns]
+    if layout.columns is not None and len(names) == len(layout.columns):
+        # the rows' fast path (one conversion for the whole matrix, as /v1 does), in the
+        # signature's column order: a client sending pandas' orient="split" keeps its own
+        if tuple(names) == layout.columns:
+            return from_rows(data, layout, "dataframe_split.data")
+        position = {name: i for i, name in enumerate(names)}
+        if len(position) == len(names) and position.keys() == set(layout.columns):
+            order = [position[name] for name in layout.columns]
+            data = [[row[i] for i in order] for row in data]
+            return from_rows(data, layout, "dataframe_split.data")
+    by_column = {name: [row[i] for row in data] for i, name in enumerate(names)}
     return from_columns(by_column, layout, "dataframe_split")
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import gc
 import importlib.util
 import json
+import logging
 import os
 import shutil
 import sys
@@ -21,18 +22,26 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from conveyor.errors import ConflictError
 from conveyor.serving.app import MAX_BODY_BYTES, REQUEST_TIMEOUT_S, PredictionObserver, create_app
 from conveyor.serving.batching import BatchPolicy
 from conveyor.serving.metrics import MULTIPROC_VAR, GatewayMetrics
 from conveyor.serving.pool import ModelPool
 from conveyor.serving.predlog import LogOptions
 from conveyor.serving.routing import Router
+from conveyor.serving.timeouts import (
+    KEEP_ALIVE_S,
+    LIMIT_CONCURRENCY,
+    READ_TIMEOUT_S,
+    head_deadline_protocol,
+)
 
 MODELS_VAR = "CONVEYOR_SERVE_MODELS"
 TIMEOUT_VAR = "CONVEYOR_SERVE_TIMEOUT"
 MAX_BODY_VAR = "CONVEYOR_SERVE_MAX_BODY"
 LOG_VAR = "CONVEYOR_SERVE_LOG"
 BATCH_VAR = "CONVEYOR_SERVE_BATCH"
+READ_TIMEOUT_VAR = "CONVEYOR_SERVE_READ_TIMEOUT"
 SWITCH_INTERVAL_S = 0.001
 
 
@@ -49,6 +58,8 @@ class ServeOptions:
     max_body_bytes: int = MAX_BODY_BYTES
     log: LogOptions = field(default_factory=LogOptions)
     batching: BatchPolicy = field(default_factory=BatchPolicy)
+    read_timeout_s: float = READ_TIMEOUT_S
+    limit_concurrency: int = LIMIT_CONCURRENCY
 
     @property
     def url(self) -> str:
@@ -65,6 +76,7 @@ def worker_environment(options: ServeOptions) -> dict[str, str]:
         MAX_BODY_VAR: str(options.max_body_bytes),
         LOG_VAR: json.dumps(asdict(options.log)),
         BATCH_VAR: json.dumps(asdict(options.batching)),
+        READ_TIMEOUT_VAR: str(options.read_timeout_s),
     }
 
 
@@ -83,7 +95,15 @@ def run_server(
     """
     import uvicorn
 
-    common = uvicorn_options(options.host, options.port, access_log=options.access_log)
+    check_port_free(options.host, options.port)
+    log_to_stderr()
+    common = uvicorn_options(
+        options.host,
+        options.port,
+        access_log=options.access_log,
+        read_timeout_s=options.read_timeout_s,
+        limit_concurrency=options.limit_concurrency,
+    )
     if options.workers == 1:
         app = create_app(
             pool,
@@ -95,6 +115,7 @@ def run_server(
             batching=options.batching,
             on_startup=[prepare_to_serve],
             on_shutdown=on_shutdown,
+            read_timeout_s=options.read_timeout_s,
         )
         uvicorn.run(app, **common)
         return
@@ -108,17 +129,78 @@ def run_server(
         )
 
 
-def uvicorn_options(host: str, port: int, *, access_log: bool = False) -> dict[str, Any]:
+def uvicorn_options(
+    host: str,
+    port: int,
+    *,
+    access_log: bool = False,
+    read_timeout_s: float = READ_TIMEOUT_S,
+    limit_concurrency: int = LIMIT_CONCURRENCY,
+) -> dict[str, Any]:
     """How the gateway runs uvicorn (``conveyor serve`` and bundles alike): uvloop and
-    httptools where installed."""
+    httptools where installed; a request head must arrive within ``read_timeout_s`` (see
+    :mod:`conveyor.serving.timeouts`), an idle keep-alive connection closes after
+    ``KEEP_ALIVE_S``, and past ``limit_concurrency`` connections or requests at once the
+    next ones get 503 instead of piling up."""
+    guarded = head_deadline_protocol(read_timeout_s) if _installed("httptools") else None
     return {
         "host": host,
         "port": port,
         "loop": "uvloop" if _installed("uvloop") else "auto",
-        "http": "httptools" if _installed("httptools") else "auto",
+        "http": guarded or "auto",
         "access_log": access_log,
         "log_level": "info",
+        "timeout_keep_alive": KEEP_ALIVE_S,
+        "limit_concurrency": limit_concurrency,
     }
+
+
+def log_to_stderr() -> None:
+    """Show the gateway's own INFO lines (hot swaps, unloads, clients gone) on stderr, in
+    uvicorn's format; nothing else configures the ``conveyor`` logger in a server."""
+    import logging
+
+    logger = logging.getLogger("conveyor")
+    if not any(isinstance(handler, _Stderr) for handler in logger.handlers):
+        handler = _Stderr()
+        handler.setFormatter(logging.Formatter("%(levelname)-9s %(message)s"))
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+
+
+class _Stderr(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever ``sys.stderr`` is at the time (a test may have swapped it)."""
+
+    @property
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: Any) -> None:
+        pass
+
+
+def check_port_free(host: str, port: int) -> None:
+    """A :class:`ConflictError` if ``host:port`` cannot be bound, before uvicorn tries (it
+    would log its own message and exit with status 3)."""
+    import errno
+    import socket
+
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            taken = exc.errno == errno.EADDRINUSE
+            raise ConflictError(
+                f"cannot listen on {host}:{port}: "
+                + ("another process is using that port" if taken else str(exc.strerror or exc)),
+                hint=f"stop what is listening there (ss -ltnp 'sport = :{port}' shows it), or "
+                "serve on another port with --port"
+                if taken
+                else "check --host: it must be an address of this machine",
+            ) from exc
 
 
 def prepare_to_serve() -> None:

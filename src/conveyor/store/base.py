@@ -35,13 +35,22 @@ class RunRepository(Protocol):
 
     def close_abandoned(self, project: str, ended_at: datetime) -> list[str]: ...
 
-    def log_params(self, run_id: str, params: Mapping[str, Any]) -> None: ...
+    def log_params(
+        self, run_id: str, params: Mapping[str, Any], stage: str | None = None
+    ) -> None: ...
 
     def log_metrics(self, run_id: str, metrics: Mapping[str, float], step: int = 0) -> None: ...
 
     def log_metric_batch(
-        self, run_id: str, values: Sequence[tuple[str, float, int, datetime]]
+        self,
+        run_id: str,
+        values: Sequence[tuple[str, float, int, datetime]],
+        stage: str | None = None,
     ) -> None: ...
+
+    def logged_by_stage(
+        self, run_id: str, stage: str
+    ) -> tuple[dict[str, Any], list[tuple[str, float, int, datetime]]]: ...
 
     def metric_history(self, run_id: str, key: str) -> list[tuple[int, float]]: ...
 

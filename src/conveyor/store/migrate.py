@@ -1,4 +1,12 @@
-"""Alembic migrations, applied automatically the first time a database is opened."""
+"""Alembic migrations, applied automatically the first time a database is opened.
+
+Many processes may open a fresh database at once (eight stages of one run, a team's
+first jobs): the upgrade is serialized by a lock the database holds for the migration's
+transaction, so one process migrates and the others then find the database at head.
+On PostgreSQL that is a transaction-scoped advisory lock; on SQLite, the write lock that
+``BEGIN IMMEDIATE`` (see ``engine.py``) takes on the database file before Alembic reads
+the current revision.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +15,9 @@ from pathlib import Path
 from sqlalchemy import inspect, text
 from sqlalchemy.engine import Engine
 
-HEAD = "0004"
+HEAD = "0005"
+# Any fixed 64-bit number, the same in every Conveyor process: "conveyor" in ASCII.
+MIGRATION_LOCK = int.from_bytes(b"conveyor", "big") & 0x7FFF_FFFF_FFFF_FFFF
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
@@ -29,5 +39,8 @@ def upgrade(engine: Engine) -> None:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            # held until this transaction ends; Alembic reads the revision after it
+            conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
         config.attributes["connection"] = conn
         command.upgrade(config, "head")

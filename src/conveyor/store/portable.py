@@ -4,6 +4,9 @@ Two places where the backends differ out of the box:
 
 - SQLite's ``LIKE`` ignores ASCII case, PostgreSQL's does not: :func:`like` is
   case-sensitive on both (``GLOB`` on SQLite, whose wildcards it translates);
+- SQLite's ``lower()`` folds ASCII letters only, PostgreSQL's ``ILIKE`` folds every letter
+  its locale knows (``É`` and ``é`` too, or not, by the database's ``LC_CTYPE``):
+  :func:`ilike` folds ASCII case only, on both, the one rule that is the same everywhere;
 - PostgreSQL sorts text by the database's collation (``en_US`` puts ``a`` before ``B``),
   SQLite by code point: :func:`bytewise` sorts by code point on both (``COLLATE "C"``).
 
@@ -19,7 +22,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Boolean, ColumnElement, String
+from sqlalchemy import Boolean, ColumnElement, String, literal
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.elements import SQLCoreOperations
@@ -35,8 +38,12 @@ def like(column: SQLCoreOperations[Any], pattern: str) -> ColumnElement[bool]:
 
 
 def ilike(column: SQLCoreOperations[Any], pattern: str) -> ColumnElement[bool]:
-    """``column ILIKE pattern``: :func:`like` ignoring case (ASCII case on SQLite)."""
-    return column.ilike(escape_like(pattern), escape="\\")
+    """``column ILIKE pattern``: :func:`like` ignoring the case of ASCII letters only.
+
+    ``'ÉLAN' ILIKE 'Élan'`` is true, ``'Élan' ILIKE 'élan'`` false, on every backend.
+    """
+    folded = _AsciiLower(literal(escape_like(pattern), String()))
+    return _AsciiLower(column).like(folded, escape="\\")
 
 
 def bytewise(column: SQLCoreOperations[str]) -> ColumnElement[str]:
@@ -80,6 +87,28 @@ def _compile_like(element: _Like, compiler: SQLCompiler, **kw: Any) -> str:
 def _compile_glob(element: _Like, compiler: SQLCompiler, **kw: Any) -> str:
     column, _like_form, pattern = element.clauses
     return compiler.process(column.op("GLOB", is_comparison=True)(pattern), **kw)
+
+
+_UPPER = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+
+class _AsciiLower(FunctionElement[str]):
+    """Argument: the text, with A-Z lowered and every other character kept."""
+
+    type = String()
+    inherit_cache = True
+
+
+@compiles(_AsciiLower)
+def _compile_translate(element: _AsciiLower, compiler: SQLCompiler, **kw: Any) -> str:
+    (text,) = element.clauses
+    return f"translate({compiler.process(text, **kw)}, '{_UPPER}', '{_UPPER.lower()}')"
+
+
+@compiles(_AsciiLower, "sqlite")
+def _compile_lower(element: _AsciiLower, compiler: SQLCompiler, **kw: Any) -> str:
+    (text,) = element.clauses  # SQLite's lower() is ASCII-only (without the ICU extension)
+    return f"lower({compiler.process(text, **kw)})"
 
 
 class _Bytewise(FunctionElement[str]):

@@ -195,11 +195,12 @@ class SqlRegistryRepository:
     ) -> list[ModelVersion]:
         """Versions matching a filter (:mod:`conveyor.search`), newest first by default."""
         from conveyor.search import VERSION_ATTRIBUTES, parse_filter, parse_order_by
+        from conveyor.store.engine import search_time_limit
         from conveyor.store.search import page_versions
 
         conditions = parse_filter(where, VERSION_ATTRIBUTES)
         order = parse_order_by(order_by, VERSION_ATTRIBUTES) if order_by else None
-        with self._session() as s:
+        with self._session() as s, search_time_limit(s):
             return self._versions(s, page_versions(s, conditions, order, limit=limit))
 
     def alias_version(self, name: str, alias: str) -> int | None:

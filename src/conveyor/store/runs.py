@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from conveyor.errors import ConflictError, NotFoundError
 from conveyor.ids import utcnow
 from conveyor.store.engine import SessionScope
-from conveyor.store.entities import NewRun, Run, StageRun
+from conveyor.store.entities import NewRun, Run, StageRun, flatten_params
 from conveyor.store.tables import (
     LatestMetricRow,
     MetricRow,
@@ -41,6 +41,9 @@ STAGE_FIELDS = (
     "deps",
     "outs",
 )
+
+MetricValue = tuple[str, float, int, datetime]
+"""One logged metric value: key, value, step, logged_at."""
 
 
 class SqlRunRepository:
@@ -103,7 +106,8 @@ class SqlRunRepository:
                 )
             return ids
 
-    def log_params(self, run_id: str, params: Mapping[str, Any]) -> None:
+    def log_params(self, run_id: str, params: Mapping[str, Any], stage: str | None = None) -> None:
+        params = flatten_params(params)
         with self._session() as s:
             existing = {
                 row.key: row.value
@@ -112,7 +116,8 @@ class SqlRunRepository:
             for key, value in params.items():
                 encoded = json.dumps(value, sort_keys=True)
                 if key not in existing:
-                    s.add(ParamRow(run_id=run_id, key=key, value=encoded, text=param_text(value)))
+                    text = param_text(value)
+                    s.add(ParamRow(run_id=run_id, key=key, value=encoded, text=text, stage=stage))
                 elif json.loads(existing[key]) != value:  # 1 and 1.0 are the same param
                     raise ConflictError(
                         f"param {key!r} of run {run_id} is already {existing[key]}, "
@@ -125,13 +130,17 @@ class SqlRunRepository:
         self.log_metric_batch(run_id, [(key, value, step, now) for key, value in metrics.items()])
 
     def log_metric_batch(
-        self, run_id: str, values: Sequence[tuple[str, float, int, datetime]]
+        self,
+        run_id: str,
+        values: Sequence[tuple[str, float, int, datetime]],
+        stage: str | None = None,
     ) -> None:
         """Store many ``(key, value, step, logged_at)`` in one transaction."""
         if not values:
             return
         rows = [
             {"run_id": run_id, "key": k, "value": _stored(v), "step": step, "logged_at": at}
+            | {"stage": stage}
             for k, v, step, at in values
         ]
         latest: dict[str, dict[str, Any]] = {}
@@ -142,6 +151,24 @@ class SqlRunRepository:
         with self._session() as s:
             s.execute(insert(MetricRow), rows)
             upsert_latest_metrics(s, run_id, list(latest.values()))
+
+    def logged_by_stage(self, run_id: str, stage: str) -> tuple[dict[str, Any], list[MetricValue]]:
+        """The params and metric values (history, oldest first) ``stage``'s script logged."""
+        with self._session() as s:
+            params = s.scalars(
+                select(ParamRow).where(ParamRow.run_id == run_id, ParamRow.stage == stage)
+            )
+            logged = {p.key: json.loads(p.value) for p in params}
+            metrics = s.scalars(
+                select(MetricRow)
+                .where(MetricRow.run_id == run_id, MetricRow.stage == stage)
+                .order_by(MetricRow.id)
+            )
+            values = [
+                (m.key, math.nan if m.value is None else m.value, m.step, m.logged_at)
+                for m in metrics
+            ]
+        return logged, values
 
     def set_tags(self, run_id: str, tags: Mapping[str, str]) -> None:
         with self._session() as s:
@@ -185,6 +212,7 @@ class SqlRunRepository:
         ``where`` and ``order_by`` use the filter language of :mod:`conveyor.search`.
         """
         from conveyor.search import RUN_ATTRIBUTES, Condition, parse_filter, parse_order_by
+        from conveyor.store.engine import search_time_limit
         from conveyor.store.search import filter_runs, order_runs, page_runs
 
         conditions = list(parse_filter(where, RUN_ATTRIBUTES))
@@ -193,7 +221,7 @@ class SqlRunRepository:
         if since:
             conditions.append(Condition("attribute", "started_at", ">=", since.isoformat()))
         order = parse_order_by(order_by, RUN_ATTRIBUTES) if order_by else None
-        with self._session() as s:
+        with self._session() as s, search_time_limit(s):
             if not stage:
                 return self._load(s, page_runs(s, conditions, order, limit=limit))
             query = filter_runs(select(RunRow), conditions).where(
@@ -232,7 +260,7 @@ class SqlRunRepository:
                 git_branch=row.git_branch,
                 git_dirty=row.git_dirty,
                 targets=tuple(row.targets.get("stages", [])),
-                params=params[row.id],
+                params=flatten_params(params[row.id]),  # older runs may hold a mapping
                 metrics=metrics[row.id],
                 stages=tuple(stages[row.id]),
                 name=row.name,

@@ -96,6 +96,7 @@ class ParamRow(Base):
     key: Mapped[str] = mapped_column(String(255), primary_key=True)
     value: Mapped[str] = mapped_column(Text)  # JSON text of the value
     text: Mapped[str | None] = mapped_column(Text)  # the value as a string, for search
+    stage: Mapped[str | None] = mapped_column(String(255))  # whose script logged it
 
 
 class TagRow(Base):
@@ -159,6 +160,7 @@ class MetricRow(Base):
     value: Mapped[float | None] = mapped_column(Float)  # NULL stands for NaN (SQLite has none)
     step: Mapped[int] = mapped_column(Integer, default=0)
     logged_at: Mapped[datetime]
+    stage: Mapped[str | None] = mapped_column(String(255))  # whose script logged it
 
 
 class StageCacheRow(Base):
