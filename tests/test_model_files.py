@@ -13,11 +13,10 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 import conveyor as cv
+from conveyor.context import Context
 from conveyor.hashing import Hasher
 from conveyor.registry import Registry
 from conveyor.serving.pool import ModelPool
-from conveyor.store import open_store
-from conveyor.tracking import Where
 
 FEATURES, TARGET = load_breast_cancer(return_X_y=True, as_frame=True)
 
@@ -38,7 +37,7 @@ def _delete_a_file(model: Path) -> None:
 
 
 @pytest.fixture
-def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Where, str, np.ndarray]:
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Context, str, np.ndarray]:
     """A project with one logged LogisticRegression; (where, its URI, its predictions)."""
     (tmp_path / "conveyor.yaml").write_text("stages:\n  s: {cmd: 'true'}\n", encoding="utf-8")
     for var in ("CONVEYOR_DB_URL", "CONVEYOR_ARTIFACTS", "CONVEYOR_PROJECT_ROOT"):
@@ -47,12 +46,9 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Where, str
     model = make_pipeline(StandardScaler(), LogisticRegression()).fit(FEATURES, TARGET)
     with cv.start_run():
         logged = cv.log_model(model, "model", input_example=FEATURES.head(3))
-    where = Where.from_environment()
-    store = open_store(where.db_url)
-    try:
-        Registry(store, None).register(logged.uri, "cancer")
-    finally:
-        store.close()
+    where = Context.resolve()
+    Registry(where).register(logged.uri, "cancer")
+    where.close()
     return where, "models:/cancer/1", model.predict(FEATURES)
 
 
@@ -64,11 +60,10 @@ def test_a_tampered_cache_copy_is_fetched_again(project, tamper: Callable[[Path]
     digest = cached.name
     tamper(cached)
 
-    store = open_store(where.db_url)
     try:
-        served = ModelPool().load_uri(Registry(store, None), where, uri)  # the gateway's path
+        served = ModelPool().load_uri(Registry(where), where, uri)  # the gateway's path
     finally:
-        store.close()
+        where.close()
     np.testing.assert_array_equal(served.model.predict(FEATURES), expected)
     assert served.model.directory == cached
     assert Hasher(cached.parent, None).hash_path(digest).digest == digest

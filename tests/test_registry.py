@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import pytest
 
+from conveyor.context import Context
 from conveyor.errors import ConflictError, InvalidValue, NotFoundError
 from conveyor.ids import new_id, utcnow
 from conveyor.registry import Registry, render_tree
+from conveyor.settings import Settings
 from conveyor.store import open_store
 from conveyor.store.entities import LoggedModel, NewRun, StageRun
 
@@ -49,7 +51,7 @@ def logged_model(store, name: str = "model", stages: tuple[StageRun, ...] = ()) 
 
 @pytest.fixture
 def registry(store):
-    return Registry(store, actor="ana@example.com")
+    return Registry(Context(Settings(user="ana@example.com"), None, store=store))
 
 
 def test_versions_are_numbered_from_one_and_start_as_candidates(registry, store):
@@ -191,3 +193,31 @@ def test_unknown_model_names_get_suggestions(registry, store):
     with pytest.raises(InvalidValue, match="neither a run id nor a model URI"):
         registry.register("zzz", "churn")
     assert "did you mean 'churn'" in str(caught.value)
+
+
+def test_deleting_an_alias_must_name_the_version_that_holds_it(registry, store):
+    for _ in range(2):
+        registry.register(logged_model(store).uri, "churn")
+    registry.set_alias("churn", 1, "champion")
+    registry.set_alias("churn", 2, "champion")  # moved meanwhile, by someone else
+
+    with pytest.raises(ConflictError, match=r"churn@champion points at v2, not v1"):
+        registry.delete_alias("churn", 1, "champion")
+    assert store.registry.get_model("churn").aliases == {"champion": 2}
+
+    registry.delete_alias("churn", 2, "champion")
+    assert store.registry.get_model("churn").aliases == {}
+    removed = store.registry.events("churn")[-1]
+    assert (removed.before, removed.after, removed.actor) == ("2", None, "ana@example.com")
+    with pytest.raises(NotFoundError, match="has no alias 'champion'"):
+        registry.delete_alias("churn", 2, "champion")
+
+
+def test_every_change_records_the_contexts_principal(store):
+    acting = Registry(Context(Settings(user="bo@example.com"), None, store=store))
+    acting.register(logged_model(store).uri, "churn")
+    acting.set_alias("churn", 1, "champion")
+    acting.set_status("churn", 1, "approved")
+    acting.set_tags("churn", 1, {"team": "risk"})
+
+    assert {e.actor for e in store.registry.events("churn")} == {"bo@example.com"}

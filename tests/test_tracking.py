@@ -16,7 +16,9 @@ import pytest
 import yaml
 
 import conveyor as cv
+from conveyor.context import Context
 from conveyor.errors import ConflictError, InvalidValue
+from conveyor.settings import Settings
 from conveyor.store import open_store
 from conveyor.tracking import NoActiveRun
 
@@ -171,12 +173,11 @@ def test_inside_a_stage_the_sdk_attaches_to_the_stage_run(make_project, py_cmd, 
 CONCURRENT_LOGGER = """
 import sys
 import conveyor as cv
-from conveyor.tracking import ActiveRun, Where
-from conveyor.store import open_store
+from conveyor.context import Context
+from conveyor.tracking import ActiveRun
 
 run_id, worker = sys.argv[1], int(sys.argv[2])
-where = Where.from_environment()
-run = ActiveRun(run_id, open_store(where.db_url), where, None, owned=False)
+run = ActiveRun(run_id, Context.resolve(), None, owned=False)
 for i in range(250):
     run.log_metrics({f"w{worker}": float(i)}, step=i)
     if i % 50 == 0:
@@ -267,7 +268,9 @@ def test_a_logged_model_loads_back_by_run_and_by_registry_uri(workdir, store_of)
     assert logged.uri == f"runs:/{run.id}/model"
     assert logged.info["signature"]["inputs"][0]["name"] == "mean radius"
     by_run = cv.load_model(logged.uri)
-    Registry(store_of(workdir), "ana").register(logged.uri, "cancer")
+    Registry(Context(Settings(user="ana"), workdir, store=store_of(workdir))).register(
+        logged.uri, "cancer"
+    )
     by_name = cv.load_model("models:/cancer/1")
     expected = model.predict(features.tail(20))
     assert (by_run.predict(features.tail(20)) == expected).all()

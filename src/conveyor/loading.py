@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from conveyor.tracking import Where
-
 if TYPE_CHECKING:
+    from conveyor.context import Context
     from conveyor.flavors.base import Trust
     from conveyor.modelpack import LoadedModel
     from conveyor.registry import Resolved
@@ -27,28 +26,16 @@ def load_model(uri: str, *, trusted: Trust = False) -> Any:
         model.predict(frame)
     """
     from conveyor.registry import Registry
-    from conveyor.store import open_store
+    from conveyor.tracking import sdk_context
 
-    where = Where.from_environment()
-    store = open_store(where.db_url)
-    try:
-        resolved = Registry(store, None).resolve(uri)
-    finally:
-        store.close()
-    return load_resolved(resolved, where, trusted=trusted)
+    ctx = sdk_context()
+    return load_resolved(Registry(ctx).resolve(uri), ctx, trusted=trusted)
 
 
-def load_resolved(resolved: Resolved, where: Where, *, trusted: Trust = False) -> LoadedModel:
+def load_resolved(resolved: Resolved, ctx: Context, *, trusted: Trust = False) -> LoadedModel:
     """Restore a resolved model's directory (verified) and load it by its flavor."""
-    from conveyor.artifacts import ArtifactStore
     from conveyor.model_files import fetch_tree
     from conveyor.modelpack import load_model_dir
-    from conveyor.registry import model_cache_dir
 
-    directory = fetch_tree(
-        ArtifactStore(where.artifacts_url),
-        resolved.model.digest,
-        "dir",
-        model_cache_dir(where.root / ".conveyor"),
-    )
+    directory = fetch_tree(ctx.artifacts, resolved.model.digest, "dir", ctx.model_cache)
     return load_model_dir(directory, trusted=trusted)

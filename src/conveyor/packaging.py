@@ -12,7 +12,7 @@
 
 Serving a bundle (no store, registry or database) is :mod:`conveyor.serving.bundle`::
 
-    build_bundle("churn@champion", "bundle", Where.from_environment())
+    build_bundle("churn@champion", "bundle", Context.resolve())
 """
 
 from __future__ import annotations
@@ -44,8 +44,8 @@ from conveyor.serving.bundle import BUNDLE_FILE, DEFAULT_PORT, BundleInfo
 if TYPE_CHECKING:
     from packaging.requirements import Requirement
 
+    from conveyor.context import Context
     from conveyor.serving.pool import Served
-    from conveyor.tracking import Where
 
 REQUIREMENTS_FILE = "requirements.txt"
 WHEELS_DIR = "wheels"
@@ -65,14 +65,14 @@ class Bundle:
 
 
 def build_bundle(
-    uri: str, directory: str | os.PathLike[str], where: Where, *, force: bool = False
+    uri: str, directory: str | os.PathLike[str], ctx: Context, *, force: bool = False
 ) -> Bundle:
     """Write the bundle of the registered version ``uri`` names into ``directory``.
 
     It is built under a temporary name beside ``directory`` and renamed into place. An
     existing non-empty ``directory`` is refused, unless ``force`` and it holds a bundle.
 
-    >>> build_bundle("churn@champion", "bundle", Where.from_environment())  # doctest: +SKIP
+    >>> build_bundle("churn@champion", "bundle", Context.resolve())  # doctest: +SKIP
     Bundle(directory=PosixPath('/home/me/bundle'), ...)
     """
     target = Path(directory).absolute()
@@ -82,7 +82,7 @@ def build_bundle(
         building = target.parent / f".{target.name}.tmp-{new_id()}"
         building.mkdir()
         try:
-            bundle = _build(uri, where, building)
+            bundle = _build(uri, ctx, building)
             _make_readable(building)
             _replace(building, target)
         except BaseException:
@@ -91,8 +91,8 @@ def build_bundle(
     return replace(bundle, directory=target)
 
 
-def _build(uri: str, where: Where, root: Path) -> Bundle:
-    served, digest = _fetch_model(uri, where, root / MODEL_DIR)
+def _build(uri: str, ctx: Context, root: Path) -> Bundle:
+    served, digest = _fetch_model(uri, ctx, root / MODEL_DIR)
     info = BundleInfo(
         name=served.name,
         version=served.version,
@@ -129,29 +129,23 @@ def _drift(
     return tuple(notes)
 
 
-def _fetch_model(uri: str, where: Where, target: Path) -> tuple[Served, str]:
+def _fetch_model(uri: str, ctx: Context, target: Path) -> tuple[Served, str]:
     """Load the version as the gateway does, then restore its files (verified) to ``target``."""
-    from conveyor.artifacts import ArtifactStore
     from conveyor.model_files import fetch_tree
     from conveyor.registry import Registry
     from conveyor.serving.pool import ModelPool
-    from conveyor.store import open_store
 
-    store = open_store(where.db_url)
+    registry = Registry(ctx)
     try:
-        registry = Registry(store, None)
-        try:
-            served = ModelPool(trusted=False).load_uri(registry, where, uri)
-        except UntrustedModel as exc:
-            raise UntrustedModel(
-                f"{uri} cannot be packaged: {exc.message}",
-                hint="a bundle serves only flavors that load without running code from the "
-                "model's files, as conveyor serve does (sklearn, xgboost, lightgbm, onnx, torch)",
-            ) from exc
-        digest = registry.resolve(served.uri).model.digest
-    finally:
-        store.close()
-    fetch_tree(ArtifactStore(where.artifacts_url), digest, "dir", target.parent)
+        served = ModelPool(trusted=False).load_uri(registry, ctx, uri)
+    except UntrustedModel as exc:
+        raise UntrustedModel(
+            f"{uri} cannot be packaged: {exc.message}",
+            hint="a bundle serves only flavors that load without running code from the "
+            "model's files, as conveyor serve does (sklearn, xgboost, lightgbm, onnx, torch)",
+        ) from exc
+    digest = registry.resolve(served.uri).model.digest
+    fetch_tree(ctx.artifacts, digest, "dir", target.parent)
     os.rename(target.parent / digest, target)
     return served, digest
 

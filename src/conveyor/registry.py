@@ -16,13 +16,19 @@ from __future__ import annotations
 
 import difflib
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from conveyor.errors import ConflictError, InvalidValue, NotFoundError
-from conveyor.store import Store
-from conveyor.store.entities import LoggedModel, ModelVersion, RegisteredModel, Run, StageRun
+from conveyor.store.entities import LoggedModel, Run, StageRun
+from conveyor.store.entities import ModelEvent as ModelEvent  # re-exported for the CLI
+from conveyor.store.entities import ModelVersion as ModelVersion
+from conveyor.store.entities import RegisteredModel as RegisteredModel
+
+if TYPE_CHECKING:
+    from conveyor.context import Context
+    from conveyor.store import Store
 
 STATUSES = ("candidate", "approved", "rejected", "archived")
 TRANSITIONS = {
@@ -59,12 +65,67 @@ class Node:
         return {**self.data, "from": [child.as_dict() for child in self.children]}
 
 
-class Registry:
-    """Registry operations over a store; ``actor`` is recorded on every change."""
+@dataclass(frozen=True)
+class VersionDetails:
+    """A version, the model it holds, and its history (``conveyor models show NAME/3``)."""
 
-    def __init__(self, store: Store, actor: str | None) -> None:
-        self.store = store
-        self.actor = actor
+    version: ModelVersion
+    model: LoggedModel
+    events: list[ModelEvent]
+
+
+class Registry:
+    """The registry service over a context; its principal is recorded on every change."""
+
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+
+    @property
+    def store(self) -> Store:
+        return self.ctx.store
+
+    @property
+    def actor(self) -> str | None:
+        """Who the events name: the context's principal."""
+        return self.ctx.principal.name
+
+    def list_models(self) -> list[RegisteredModel]:
+        """Every registered model, with its latest version and aliases."""
+        return self.store.registry.list_models()
+
+    def versions(self, name: str) -> list[ModelVersion]:
+        """The versions of ``name``; an unknown name gets "did you mean"."""
+        self.model(name)
+        return self.store.registry.list_versions(name)
+
+    def search(self, where: str = "", order_by: str = "", limit: int = 100) -> list[ModelVersion]:
+        """Versions matching a filter (``--where``), ordered by ``--order-by``."""
+        return self.store.registry.search_versions(where, order_by, limit)
+
+    def details(self, name: str, version: int) -> VersionDetails:
+        """A version with its logged model and its events."""
+        found = self.version(name, version)
+        model = self.store.models.get_model(found.model_id)
+        return VersionDetails(found, model, self.store.registry.events(name, version))
+
+    def events(self, name: str, version: int | None = None) -> list[ModelEvent]:
+        """The history of ``name`` (or of one version), oldest first."""
+        self.model(name)
+        return self.store.registry.events(name, version)
+
+    def delete_alias(self, name: str, version: int, alias: str) -> None:
+        """Remove ``alias``, which must point at ``version`` (checked in the transaction
+        that deletes it, so an alias moved meanwhile is never removed by mistake)."""
+        self.version(name, version)
+        self.store.registry.delete_alias(name, alias, self.actor, version=version)
+
+    def set_tags(self, name: str, version: int, tags: Mapping[str, str]) -> None:
+        """Set tags on a version, or on the model itself when ``version`` is 0."""
+        if version:
+            self.version(name, version)
+        else:
+            self.model(name)
+        self.store.registry.set_tags(name, version, tags, self.actor)
 
     def register(self, source: str, name: str, description: str | None = None) -> ModelVersion:
         """Register the model ``source`` names (a ``runs:/`` URI or a run id) as ``name``."""
@@ -303,8 +364,3 @@ def _did_you_mean(wanted: str, known: list[str], what: str) -> str:
     if close:
         return "did you mean " + " or ".join(repr(c) for c in close) + "?"
     return f"{what}: {', '.join(known)}" if known else f"there are no {what} yet"
-
-
-def model_cache_dir(state_dir: Path) -> Path:
-    """Where model directories are unpacked for loading (verified on the way in)."""
-    return state_dir / "models"

@@ -2,7 +2,9 @@
 
 Inside a stage started by ``conveyor run`` every call attaches to that run and stage (the
 runner passes ``CONVEYOR_RUN_ID``, ``CONVEYOR_STAGE``, ``CONVEYOR_DB_URL`` and
-``CONVEYOR_ARTIFACTS``). Anywhere else, ``with start_run(name=...)`` opens a run::
+``CONVEYOR_ARTIFACTS``, read into :class:`~conveyor.settings.Settings`; the first call builds
+the SDK's :class:`~conveyor.context.Context` from them, :func:`sdk_context`). Anywhere
+else, ``with start_run(name=...)`` opens a run::
 
     import conveyor as cv
 
@@ -29,15 +31,17 @@ import time
 import weakref
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from conveyor.errors import ConflictError, ConveyorError, InvalidValue
 from conveyor.ids import new_id, utcnow
 from conveyor.names import check_name
-from conveyor.store import Store
-from conveyor.store.entities import LoggedModel, NewRun, RunArtifact
+from conveyor.settings import Settings
+from conveyor.store.entities import LoggedModel, RunArtifact
+
+if TYPE_CHECKING:
+    from conveyor.context import Context
 
 FLUSH_EVERY_VALUES = 1000
 FLUSH_EVERY_SECONDS = 1.0
@@ -47,39 +51,14 @@ class NoActiveRun(ConveyorError):
     """A logging call was made with no run open."""
 
 
-@dataclass(frozen=True)
-class Where:
-    """Where runs are recorded: the database, the artifact store, the project."""
-
-    db_url: str
-    artifacts_url: str
-    root: Path
-
-    @classmethod
-    def from_environment(cls) -> Where:
-        """The stage's store inside ``conveyor run``; else the project around the cwd."""
-        from conveyor.project import find_root
-        from conveyor.settings import Settings
-
-        settings = Settings.from_env()
-        env_root = os.environ.get("CONVEYOR_PROJECT_ROOT")
-        try:
-            root = Path(env_root) if env_root else find_root()
-        except ConveyorError:
-            root = Path.cwd()  # a script outside any project keeps its runs beside itself
-        state = root / ".conveyor"
-        state.mkdir(parents=True, exist_ok=True)
-        return cls(settings.database_url(state), settings.artifacts_location(state), root)
-
-
 class ActiveRun:
     """A run that is being logged to. Use the module functions, or this object directly."""
 
-    def __init__(self, run_id: str, store: Store, where: Where, stage: str | None, owned: bool):
+    def __init__(self, run_id: str, ctx: Context, stage: str | None, owned: bool):
         self.id = run_id
         self.stage = stage
-        self._store = store
-        self._where = where
+        self.ctx = ctx
+        self._store = ctx.store
         self.owned = owned  # opened by this process (start_run), so closed by it too
         self._buffer: list[tuple[str, float, int, Any]] = []
         self._last_flush = time.monotonic()
@@ -132,7 +111,7 @@ class ActiveRun:
         artifact_name = check_name(source.name if name is None else name, "artifact name")
         if not source.exists():
             raise InvalidValue(f"cannot log artifact {source}: it does not exist")
-        hashed = store_tree(self._artifacts(), source)
+        hashed = store_tree(self.ctx.artifacts, source)
         artifact = RunArtifact(
             run_id=self.id,
             path=artifact_name,
@@ -178,7 +157,7 @@ class ActiveRun:
                 input_example=input_example,
                 reference_data=reference_data,
             )
-            hashed = store_tree(self._artifacts(), directory)
+            hashed = store_tree(self.ctx.artifacts, directory)
         logged = LoggedModel(
             id=new_id(),
             run_id=self.id,
@@ -199,11 +178,6 @@ class ActiveRun:
         if self.owned:
             self._store.runs.finish(self.id, status, utcnow())
 
-    def _artifacts(self) -> Any:
-        from conveyor.artifacts import ArtifactStore
-
-        return ArtifactStore(self._where.artifacts_url)
-
 
 _OPEN: weakref.WeakSet[ActiveRun] = weakref.WeakSet()
 _current: ActiveRun | None = None
@@ -215,28 +189,32 @@ def _flush_open_runs() -> None:
     for run in list(_OPEN):
         with contextlib.suppress(ConveyorError):  # exiting: nothing is left to tell
             run.end("success" if run is not _current else "failed")
-    for store in _STORES.values():
-        store.close()
-    _STORES.clear()
+    close_stores()
 
 
-_STORES: dict[str, Store] = {}
+_CONTEXTS: dict[tuple[Settings, Path], Context] = {}
+_contexts_lock = threading.Lock()
 
 
-def _open_store(where: Where) -> Store:
-    """One store (engine, connection pool) per database for the whole process."""
-    from conveyor.store import open_store
+def sdk_context() -> Context:
+    """The SDK's composition root: the context of this process's environment and working
+    directory, built on the first call and kept, so that a process keeps one store (engine,
+    connection pool) per project for its whole life."""
+    from conveyor.context import Context
 
-    if where.db_url not in _STORES:
-        _STORES[where.db_url] = open_store(where.db_url)
-    return _STORES[where.db_url]
+    found = Context.resolve(Settings.from_env())
+    key = (found.settings, found.base)
+    with _contexts_lock:
+        return _CONTEXTS.setdefault(key, found)
 
 
 def close_stores() -> None:
-    """Close every store this process opened (for tests, and processes that switch projects)."""
-    for store in _STORES.values():
-        store.close()
-    _STORES.clear()
+    """Close every store the SDK opened (for tests, and processes that switch projects)."""
+    with _contexts_lock:
+        contexts = list(_CONTEXTS.values())
+        _CONTEXTS.clear()
+    for ctx in contexts:
+        ctx.close()
 
 
 @contextmanager
@@ -291,13 +269,13 @@ def active_run() -> ActiveRun:
         return _current
 
 
-def _attach() -> ActiveRun | None:
-    run_id = os.environ.get("CONVEYOR_RUN_ID")
-    if not run_id:
+def _attach(ctx: Context | None = None) -> ActiveRun | None:
+    """The stage's run inside ``conveyor run`` (the runner names it in the settings)."""
+    ctx = ctx or sdk_context()
+    if not ctx.settings.run_id:
         return None
-    where = Where.from_environment()
     _flush_on_sigterm()
-    return ActiveRun(run_id, _open_store(where), where, os.environ.get("CONVEYOR_STAGE"), False)
+    return ActiveRun(ctx.settings.run_id, ctx, ctx.settings.stage, False)
 
 
 def _flush_on_sigterm() -> None:
@@ -321,36 +299,24 @@ def _flush_on_sigterm() -> None:
     signal.signal(signal.SIGTERM, flush_then_die)
 
 
-def open_run(name: str, kind: str) -> ActiveRun:
-    """For Conveyor's own commands (``conveyor check``): the stage's run inside
-    ``conveyor run``, else a new run of ``kind``. The caller calls :meth:`ActiveRun.end`."""
-    return _attach() or _create(name, kind)
+def open_run(
+    ctx: Context, name: str, kind: str, *, run_id: str | None = None, stage: str | None = None
+) -> ActiveRun:
+    """For Conveyor's own commands (``conveyor check``): the run ``run_id`` names (a stage's
+    run inside ``conveyor run``, which stays open), else a new run of ``kind``. The caller
+    calls :meth:`ActiveRun.end`."""
+    if run_id:
+        return ActiveRun(run_id, ctx, stage, False)
+    return _create(name, kind, ctx)
 
 
-def _create(name: str | None, kind: str = "script") -> ActiveRun:
-    from conveyor.gitinfo import login, recent_git_info
-    from conveyor.settings import Settings
+def _create(name: str | None, kind: str = "script", ctx: Context | None = None) -> ActiveRun:
+    from conveyor.gitinfo import recent_git_info
+    from conveyor.runs import Runs
 
-    where = Where.from_environment()
-    store = _open_store(where)
-    git = recent_git_info(where.root)
-    settings = Settings.from_env()
-    run_id = new_id()
-    store.runs.create(
-        NewRun(
-            id=run_id,
-            started_at=utcnow(),
-            project=str(where.root),
-            trigger=settings.trigger,
-            user=settings.user or git.user or login(),
-            git_commit=git.commit,
-            git_branch=git.branch,
-            git_dirty=git.dirty,
-            name=name,
-            kind=kind,
-        )
-    )
-    return ActiveRun(run_id, store, where, None, True)
+    ctx = ctx or sdk_context()
+    run_id = Runs(ctx).start(recent_git_info(ctx.base), kind=kind, name=name)
+    return ActiveRun(run_id, ctx, None, True)
 
 
 def _plain(value: Any) -> Any:

@@ -5,18 +5,25 @@ stored as the next revision with a ``traffic`` model event in the same transacti
 running gateway polls :func:`refresh`, which reads only the revisions and reloads the
 tables that changed, so a change takes effect without a restart.
 
->>> set_traffic(store, "ana", "churn", {3: 90, 4: 10}, sticky="X-Conveyor-Key")  # doctest: +SKIP
+Changes take the caller's :class:`~conveyor.context.Context` and record its principal::
+
+    set_traffic(ctx, "churn", {3: 90, 4: 10}, sticky="X-Conveyor-Key")
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING
 
 from conveyor.errors import InvalidValue, NotFoundError
 from conveyor.serving.routing import Route, Router, RoutingTable, Shadow
-from conveyor.store import Store
-from conveyor.store.entities import Deployment
+from conveyor.store.entities import Deployment as Deployment  # re-exported for the CLI
+from conveyor.store.entities import ModelEvent
+
+if TYPE_CHECKING:
+    from conveyor.context import Context
+    from conveyor.store import Store
 
 CLEAR_STICKY = "none"
 
@@ -58,8 +65,7 @@ def as_table(deployment: Deployment) -> RoutingTable:
 
 
 def set_traffic(
-    store: Store,
-    actor: str | None,
+    ctx: Context,
     model: str,
     weights: Mapping[int, float],
     sticky: str | None = None,
@@ -69,7 +75,7 @@ def set_traffic(
     Shadows are kept. ``sticky=None`` keeps the sticky key; ``"none"`` removes it; a header
     name or ``field:NAME`` sets it.
     """
-    current = _current(store, model)
+    current = _current(ctx, model)
     for version, weight in weights.items():
         if not isinstance(weight, int | float) or not math.isfinite(weight) or weight < 0:
             raise InvalidValue(
@@ -82,22 +88,20 @@ def set_traffic(
         sticky = None
     shadows = () if current is None else current.shadows
     routes = tuple(Route(v, float(w)) for v, w in weights.items())
-    return _save(store, actor, current, RoutingTable(model, routes, shadows, sticky))
+    return _save(ctx, current, RoutingTable(model, routes, shadows, sticky))
 
 
-def set_shadow(
-    store: Store, actor: str | None, model: str, version: int, share: float
-) -> RoutingTable:
+def set_shadow(ctx: Context, model: str, version: int, share: float) -> RoutingTable:
     """Send a copy of ``share`` (0 < share <= 1) of ``model``'s requests to ``version``."""
-    current = _required(store, model)
+    current = _required(ctx, model)
     others = tuple(s for s in current.shadows if s.version != version)
     table = RoutingTable(model, current.routes, (*others, Shadow(version, share)), current.sticky)
-    return _save(store, actor, current, table)
+    return _save(ctx, current, table)
 
 
-def clear_shadow(store: Store, actor: str | None, model: str, version: int) -> RoutingTable:
+def clear_shadow(ctx: Context, model: str, version: int) -> RoutingTable:
     """Stop copying ``model``'s requests to shadow ``version``."""
-    current = _required(store, model)
+    current = _required(ctx, model)
     if version not in {s.version for s in current.shadows}:
         shadows = ", ".join(str(s.version) for s in current.shadows) or "none"
         raise NotFoundError(
@@ -105,7 +109,7 @@ def clear_shadow(store: Store, actor: str | None, model: str, version: int) -> R
             hint=f"see `conveyor traffic show {model}`",
         )
     others = tuple(s for s in current.shadows if s.version != version)
-    return _save(store, actor, current, RoutingTable(model, current.routes, others, current.sticky))
+    return _save(ctx, current, RoutingTable(model, current.routes, others, current.sticky))
 
 
 def load_tables(store: Store, known: Mapping[str, int] | None = None) -> list[RoutingTable]:
@@ -125,15 +129,34 @@ def refresh(router: Router, store: Store) -> list[str]:
     return [table.model for table in tables]
 
 
-def _current(store: Store, model: str) -> RoutingTable | None:
+def tables(ctx: Context, model: str | None = None) -> list[Deployment]:
+    """Every stored routing table, or only ``model``'s (none if it has none yet)."""
+    if model is None:
+        return ctx.store.deployments.all()
+    _known(ctx, model)
+    found = ctx.store.deployments.get(model)
+    return [] if found is None else [found]
+
+
+def history(ctx: Context, model: str) -> list[ModelEvent]:
+    """Every change to ``model``'s routing table, oldest first."""
+    _known(ctx, model)
+    return [e for e in ctx.store.registry.events(model) if e.kind == "traffic"]
+
+
+def _known(ctx: Context, model: str) -> None:
     from conveyor.registry import Registry
 
-    Registry(store, None).model(model)  # an unknown name gets "did you mean"
-    return get_table(store, model)
+    Registry(ctx).model(model)  # an unknown name gets "did you mean"
 
 
-def _required(store: Store, model: str) -> RoutingTable:
-    current = _current(store, model)
+def _current(ctx: Context, model: str) -> RoutingTable | None:
+    _known(ctx, model)
+    return get_table(ctx.store, model)
+
+
+def _required(ctx: Context, model: str) -> RoutingTable:
+    current = _current(ctx, model)
     if current is None:
         raise NotFoundError(
             f"model {model!r} has no routing table yet",
@@ -142,15 +165,13 @@ def _required(store: Store, model: str) -> RoutingTable:
     return current
 
 
-def _save(
-    store: Store, actor: str | None, current: RoutingTable | None, table: RoutingTable
-) -> RoutingTable:
-    saved = store.deployments.save(
+def _save(ctx: Context, current: RoutingTable | None, table: RoutingTable) -> RoutingTable:
+    saved = ctx.store.deployments.save(
         table.model,
         [(r.version, r.weight) for r in table.routes],
         [(s.version, s.share) for s in table.shadows],
         table.sticky,
-        actor,
+        ctx.principal.name,
         expected_revision=0 if current is None else current.revision,
     )
     return as_table(saved)

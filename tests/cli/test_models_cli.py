@@ -102,3 +102,16 @@ def test_version_tags_can_be_set_and_searched(trained, cli):
     assert tagged.stdout.strip() == "tagged ridge/2: team=risk, tier=gold"
     assert [(v["version"], v["tags"]) for v in found] == [(2, {"team": "risk", "tier": "gold"})]
     assert "is not KEY=VALUE" in bad.stderr
+
+
+def test_models_list_on_a_named_database_creates_nothing_here(tmp_path, cli, monkeypatch):
+    """Resolving the context has no side effect: with CONVEYOR_DB_URL set, a command run
+    in an empty directory must not leave a .conveyor/ there."""
+    monkeypatch.setenv("CONVEYOR_DB_URL", f"sqlite:///{tmp_path / 'shared.db'}")
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    listed = cli("models", "list", cwd=empty)
+    traffic = cli("traffic", "show", cwd=empty)
+    assert listed.exit_code == 0, listed.output
+    assert traffic.exit_code == 0, traffic.output
+    assert list(empty.iterdir()) == []

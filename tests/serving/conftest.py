@@ -26,10 +26,9 @@ from sklearn.preprocessing import StandardScaler
 import conveyor as cv
 from conveyor import tracking
 from conveyor.cli.main import main
+from conveyor.context import Context
 from conveyor.registry import Registry
 from conveyor.serving.pool import ModelPool
-from conveyor.store import open_store
-from conveyor.tracking import Where
 
 CONFIG = 'stages:\n  noop: {cmd: "true"}\n'
 
@@ -91,15 +90,14 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Served:
         _log(_quirky_model(), pd.DataFrame({"a": [1.0, 2.0], "b": [0.5, 0.25]}), "pyfunc")
         _register("register", "latest", "--name", "quirky")
         pool, trusted = ModelPool(), ModelPool(trusted=True)
-        where = Where.from_environment()
-        store = open_store(where.db_url)
+        where = Context.resolve()
         try:
-            registry = Registry(store, None)
+            registry = Registry(where)
             pool.load_uri(registry, where, "cancer@champion")
             pool.load_uri(registry, where, "models:/cancer/2")
             trusted.load_uri(registry, where, "quirky/1")
         finally:
-            store.close()
+            where.close()
             tracking.close_stores()
     return Served(root, pool, trusted, x, models)
 

@@ -13,10 +13,10 @@ import pytest
 
 from conveyor import tracking
 from conveyor.cli.main import main
+from conveyor.context import Context
 from conveyor.errors import NotFoundError
 from conveyor.serving.app import create_app
 from conveyor.serving.deployments import build_gateway
-from conveyor.tracking import Where
 
 
 def traffic(*args: str) -> None:
@@ -38,7 +38,7 @@ def row(served) -> dict[str, object]:
 
 def test_every_model_with_a_table_is_served_by_it(served, project: Path, live_server) -> None:
     traffic("set", "cancer", "1=50", "2=50", "--sticky", "X-Conveyor-Key")
-    pool, router, watcher = build_gateway([], Where.from_environment(), poll=False)
+    pool, router, watcher = build_gateway([], Context.resolve(), poll=False)
     assert sorted(s.version for s in pool.all() if s.name == "cancer") == [1, 2]
     seen: dict[str, set[str]] = {}
     with (
@@ -60,13 +60,13 @@ def test_nothing_to_serve_says_how_to_serve_something(tmp_path: Path, monkeypatc
     (tmp_path / "conveyor.yaml").write_text('stages:\n  noop: {cmd: "true"}\n')
     monkeypatch.chdir(tmp_path)
     with pytest.raises(NotFoundError, match="nothing to serve") as caught:
-        build_gateway([], Where.from_environment(), poll=False)
+        build_gateway([], Context.resolve(), poll=False)
     assert "conveyor traffic set" in str(caught.value)
 
 
 def test_a_hot_swap_under_steady_load_fails_no_request(served, project: Path, live_server) -> None:
     traffic("set", "cancer", "1=100")
-    pool, router, watcher = build_gateway([], Where.from_environment(), poll=False)
+    pool, router, watcher = build_gateway([], Context.resolve(), poll=False)
     watcher.interval_s = 0.1
     watcher.start()
     statuses: Counter[int] = Counter()
@@ -110,7 +110,7 @@ def test_a_hot_swap_under_steady_load_fails_no_request(served, project: Path, li
 
 def test_versions_no_table_names_are_unloaded_after_draining(served, project: Path) -> None:
     traffic("set", "cancer", "1=50", "2=50")
-    pool, _router, watcher = build_gateway(["cancer/1"], Where.from_environment(), poll=False)
+    pool, _router, watcher = build_gateway(["cancer/1"], Context.resolve(), poll=False)
     watcher.drain_s = 0.3
     traffic("set", "cancer", "2=100")
     watcher.sync()

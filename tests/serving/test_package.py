@@ -23,6 +23,7 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
 import conveyor
+from conveyor.context import Context
 from conveyor.errors import ConflictError, CorruptObject, UntrustedModel
 from conveyor.hashing import Hasher
 from conveyor.modelpack import load_model_dir
@@ -30,24 +31,23 @@ from conveyor.packaging import build_bundle
 from conveyor.serving.bundle import BUNDLE_VAR, bundle_app, from_environment, main, serve_bundle
 from conveyor.serving.pool import ModelPool
 from conveyor.serving.server import ServeOptions, run_server
-from conveyor.tracking import Where
 
 FILES = {"bundle.json", "model", "requirements.txt", "wheels", "serve.py", "Dockerfile",
          ".dockerignore", "README.md"}  # fmt: skip
 
 
 @pytest.fixture(scope="module")
-def project(served) -> Iterator[Where]:
+def project(served) -> Iterator[Context]:
     """The serving project's locations, with the environment pointing at it."""
     with pytest.MonkeyPatch.context() as patch:
         patch.delenv("CONVEYOR_DB_URL", raising=False)
         patch.delenv("CONVEYOR_ARTIFACTS", raising=False)
         patch.setenv("CONVEYOR_PROJECT_ROOT", str(served.root))
-        yield Where.from_environment()
+        yield Context.resolve()
 
 
 @pytest.fixture(scope="module")
-def bundle(project: Where, tmp_path_factory: pytest.TempPathFactory) -> Path:
+def bundle(project: Context, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The bundle of cancer@champion (version 1)."""
     target = tmp_path_factory.mktemp("package") / "cancer"
     return build_bundle("cancer@champion", target, project).directory
@@ -59,7 +59,7 @@ def pins(bundle: Path) -> dict[str, str]:
     return {canonicalize_name(name): version for name, version in pairs}
 
 
-def test_bundle_layout_and_description(bundle: Path, project: Where) -> None:
+def test_bundle_layout_and_description(bundle: Path, project: Context) -> None:
     assert {path.name for path in bundle.iterdir()} == FILES
     assert not list(bundle.parent.glob(".cancer.*"))  # no temporary directory left behind
     info = json.loads((bundle / "bundle.json").read_text("utf-8"))
@@ -151,7 +151,7 @@ def test_a_changed_model_file_is_refused(bundle: Path, tmp_path: Path) -> None:
 
 
 def test_existing_directory_needs_force_and_force_replaces_only_a_bundle(
-    project: Where, tmp_path: Path
+    project: Context, tmp_path: Path
 ) -> None:
     target = tmp_path / "out"
     target.mkdir()
@@ -168,7 +168,7 @@ def test_existing_directory_needs_force_and_force_replaces_only_a_bundle(
     assert sorted(path.name for path in tmp_path.iterdir()) == ["out"]
 
 
-def test_a_pickled_model_is_not_packaged(project: Where, tmp_path: Path) -> None:
+def test_a_pickled_model_is_not_packaged(project: Context, tmp_path: Path) -> None:
     with pytest.raises(UntrustedModel, match="quirky/1 cannot be packaged") as refused:
         build_bundle("quirky/1", tmp_path / "quirky", project)
     assert "as conveyor serve does" in (refused.value.hint or "")

@@ -29,9 +29,9 @@ import conveyor
 import conveyor as cv
 from conveyor import tracking
 from conveyor.cli.main import main
+from conveyor.context import Context
 from conveyor.modelpack import load_model_dir
 from conveyor.packaging import build_bundle, pinned_requirements
-from conveyor.tracking import Where
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 
@@ -71,7 +71,7 @@ MODELS: dict[str, Callable[[], object]] = {
 
 
 @pytest.fixture(scope="module")
-def flavored(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Where]:
+def flavored(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Context]:
     """A project with one registered version per flavor, the model named after its flavor."""
     root = tmp_path_factory.mktemp("flavors") / "project"
     root.mkdir()
@@ -87,7 +87,7 @@ def flavored(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Where]:
                 cv.log_model(build(), "model", input_example=example, flavor=flavor)
             tracking.close_stores()
             assert main(["models", "register", "latest", "--name", flavor]) == 0
-        yield Where.from_environment()
+        yield Context.resolve()
 
 
 def fresh_venv(venv: Path, *, pip: bool = False) -> Path:
@@ -122,7 +122,7 @@ def install_bundle(bundle: Path, venv: Path) -> Path:
 
 @pytest.mark.parametrize("flavor", list(MODELS))  # torch: its 700 MB wheel, not installed
 def test_each_flavor_serves_from_a_fresh_virtualenv(
-    flavor: str, flavored: Where, tmp_path: Path
+    flavor: str, flavored: Context, tmp_path: Path
 ) -> None:
     bundle = build_bundle(f"{flavor}/1", tmp_path / "bundle", flavored).directory
     python = install_bundle(bundle, tmp_path / "venv")

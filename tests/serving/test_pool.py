@@ -12,34 +12,32 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from conveyor.cli.main import main
+from conveyor.context import Context
 from conveyor.errors import UntrustedModel
 from conveyor.modelpack import save_model
 from conveyor.registry import Registry
 from conveyor.serving.deployments import build_gateway
 from conveyor.serving.errors import RequestError
 from conveyor.serving.pool import ModelPool, load_pool
-from conveyor.store import open_store
-from conveyor.tracking import Where
 from crafted_models import RUNSTRING, log_crafted, plant_code
 
 
 @pytest.fixture
-def where(served, monkeypatch: pytest.MonkeyPatch) -> Where:
+def where(served, monkeypatch: pytest.MonkeyPatch) -> Context:
     monkeypatch.delenv("CONVEYOR_DB_URL", raising=False)
     monkeypatch.delenv("CONVEYOR_ARTIFACTS", raising=False)
     monkeypatch.setenv("CONVEYOR_PROJECT_ROOT", str(served.root))
-    return Where.from_environment()
+    return Context.resolve()
 
 
-def test_concurrent_loads_of_one_key_load_once(where: Where) -> None:
+def test_concurrent_loads_of_one_key_load_once(where: Context) -> None:
     pool = ModelPool()
-    store = open_store(where.db_url)
     try:
-        registry = Registry(store, None)
+        registry = Registry(where)
         with ThreadPoolExecutor(4) as threads:
             loaded = list(threads.map(lambda _: pool.load(registry, where, "cancer", 2), range(8)))
     finally:
-        store.close()
+        where.close()
     assert len({id(served) for served in loaded}) == 1
     assert pool.versions("cancer") == [2]
     assert loaded[0].uri == "models:/cancer/2"
@@ -58,7 +56,7 @@ def test_lookups(served) -> None:
         pool.get("cancer", 3)
 
 
-def test_pyfunc_needs_a_trusted_pool(where: Where) -> None:
+def test_pyfunc_needs_a_trusted_pool(where: Context) -> None:
     with pytest.raises(UntrustedModel):
         load_pool(["quirky/1"], where)
     assert load_pool(["quirky/1"], where, trusted=True).names() == ["quirky"]
@@ -84,5 +82,5 @@ def test_the_gateway_refuses_a_registered_model_that_plants_code(
     assert main(["models", "register", logged.uri, "--name", "evil"]) == 0
 
     with pytest.raises(UntrustedModel, match=RUNSTRING):
-        build_gateway(["evil/1"], Where.from_environment(), poll=False)
+        build_gateway(["evil/1"], Context.resolve(), poll=False)
     assert not marker.exists()

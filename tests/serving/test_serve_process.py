@@ -17,8 +17,8 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from conveyor.context import Context
 from conveyor.serving.predlog import read_predictions
-from conveyor.tracking import Where
 
 pytestmark = pytest.mark.slow
 
@@ -81,7 +81,7 @@ def _logged(root: Path, prefix: str, monkeypatch: pytest.MonkeyPatch) -> int:
     monkeypatch.delenv("CONVEYOR_DB_URL", raising=False)
     monkeypatch.delenv("CONVEYOR_ARTIFACTS", raising=False)
     monkeypatch.chdir(root)
-    rows = read_predictions(Where.from_environment().artifacts_url, "cancer")
+    rows = read_predictions(Context.resolve().artifacts_url, "cancer")
     return int(rows["request_id"].str.startswith(f"{prefix}-").sum())
 
 

@@ -19,6 +19,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from conveyor import tracking
 from conveyor.cli.main import main
+from conveyor.context import Context
 from conveyor.serving.app import Prediction, create_app
 from conveyor.serving.deployments import build_gateway, build_observers
 from conveyor.serving.metrics import GatewayMetrics
@@ -34,7 +35,6 @@ from conveyor.serving.server import (
     TIMEOUT_VAR,
 )
 from conveyor.serving.shadow import ShadowRunner
-from conveyor.tracking import Where
 
 pytestmark = pytest.mark.anyio
 
@@ -78,7 +78,7 @@ async def test_a_shadow_gets_copies_logged_and_compared_never_returned(
 ) -> None:
     traffic("set", "cancer", "1=100")
     traffic("shadow", "cancer", "2", "--share", "1.0")
-    pool, router, _ = build_gateway([], Where.from_environment(), poll=False)
+    pool, router, _ = build_gateway([], Context.resolve(), poll=False)
     log = PredictionLog(str(tmp_path))
     shadows = ShadowRunner(pool, router, log)
     app = create_app(pool, router=router, observers=[log, shadows])
@@ -105,10 +105,8 @@ async def test_half_the_requests_are_shadowed_the_same_ones_every_time(
 ) -> None:
     traffic("set", "cancer", "1=100")
     traffic("shadow", "cancer", "2", "--share", "0.5")
-    pool, router, _ = build_gateway([], Where.from_environment(), poll=False)
-    observers = build_observers(
-        pool, router, replace(Where.from_environment(), artifacts_url=str(tmp_path)), LogOptions()
-    )
+    pool, router, _ = build_gateway([], Context.resolve(), poll=False)
+    observers = build_observers(pool, router, _logging_into(tmp_path), LogOptions())
     app = create_app(pool, router=router, observers=observers.all())
     ids = [f"half-{i}" for i in range(200)]
     await send(app, served, ids)
@@ -122,9 +120,9 @@ async def test_half_the_requests_are_shadowed_the_same_ones_every_time(
 async def test_shadow_and_log_counts_reach_metrics(served, project: Path, tmp_path: Path) -> None:
     traffic("set", "cancer", "1=100")
     traffic("shadow", "cancer", "2", "--share", "1.0")
-    pool, router, _ = build_gateway([], Where.from_environment(), poll=False)
+    pool, router, _ = build_gateway([], Context.resolve(), poll=False)
     metrics = GatewayMetrics()
-    where = replace(Where.from_environment(), artifacts_url=str(tmp_path))
+    where = _logging_into(tmp_path)
     observers = build_observers(pool, router, where, LogOptions(), metrics)
     app = create_app(pool, router=router, observers=observers.all(), metrics=metrics)
     await send(app, served, [f"m-{i}" for i in range(10)])  # 2 rows each
@@ -271,3 +269,9 @@ def test_serve_passes_the_log_options_to_workers(
     off = cli("serve", "-m", "cancer/2", "--no-log-predictions", cwd=served.root)
     assert off.exit_code == 0, off.output
     assert "logging" not in off.output
+
+
+def _logging_into(directory: Path) -> Context:
+    """The project's context, with the prediction log going into ``directory``."""
+    found = Context.resolve()
+    return Context(replace(found.settings, artifacts_url=str(directory)), found.root)

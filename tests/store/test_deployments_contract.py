@@ -11,14 +11,21 @@ from collections.abc import Iterator
 import pytest
 
 from conveyor import traffic
+from conveyor.context import Context
 from conveyor.errors import ConflictError, InvalidValue, NotFoundError
 from conveyor.ids import new_id, utcnow
 from conveyor.registry import Registry
 from conveyor.serving.routing import Route, Router, Shadow
+from conveyor.settings import Settings
 from conveyor.store import Store, open_store
 from conveyor.store.entities import LoggedModel, NewRun
 
 ACTOR = "ana@example.com"
+
+
+def as_(store: Store, user: str = ACTOR) -> Context:
+    """A context acting as ``user`` on ``store``."""
+    return Context(Settings(user=user), None, store=store)
 
 
 @pytest.fixture
@@ -54,7 +61,7 @@ def traffic_events(store: Store, name: str = "churn") -> list[tuple[str | None, 
 def test_setting_traffic_stores_revision_one_and_an_event(store: Store) -> None:
     register(store, count=2)
 
-    table = traffic.set_traffic(store, ACTOR, "churn", {2: 10, 1: 90}, sticky="X-Conveyor-Key")
+    table = traffic.set_traffic(as_(store), "churn", {2: 10, 1: 90}, sticky="X-Conveyor-Key")
 
     assert table.routes == (Route(1, 90.0), Route(2, 10.0))
     assert (table.sticky, table.revision) == ("X-Conveyor-Key", 1)
@@ -68,10 +75,10 @@ def test_setting_traffic_stores_revision_one_and_an_event(store: Store) -> None:
 
 def test_each_change_is_the_next_revision_with_from_and_to(store: Store) -> None:
     register(store, count=3)
-    traffic.set_traffic(store, ACTOR, "churn", {1: 100})
-    traffic.set_traffic(store, ACTOR, "churn", {1: 90, 2: 10})
-    traffic.set_shadow(store, ACTOR, "churn", 3, 0.2)
-    final = traffic.clear_shadow(store, ACTOR, "churn", 3)
+    traffic.set_traffic(as_(store), "churn", {1: 100})
+    traffic.set_traffic(as_(store), "churn", {1: 90, 2: 10})
+    traffic.set_shadow(as_(store), "churn", 3, 0.2)
+    final = traffic.clear_shadow(as_(store), "churn", 3)
 
     assert final.revision == 4
     assert final.shadows == ()
@@ -93,11 +100,11 @@ def test_each_change_is_the_next_revision_with_from_and_to(store: Store) -> None
 
 def test_set_traffic_keeps_shadows_and_sticky_unless_told(store: Store) -> None:
     register(store, count=3)
-    traffic.set_traffic(store, ACTOR, "churn", {1: 1}, sticky="field:user_id")
-    traffic.set_shadow(store, ACTOR, "churn", 3, 0.5)
+    traffic.set_traffic(as_(store), "churn", {1: 1}, sticky="field:user_id")
+    traffic.set_shadow(as_(store), "churn", 3, 0.5)
 
-    kept = traffic.set_traffic(store, ACTOR, "churn", {1: 1, 2: 1})
-    cleared = traffic.set_traffic(store, ACTOR, "churn", {2: 1}, sticky="none")
+    kept = traffic.set_traffic(as_(store), "churn", {1: 1, 2: 1})
+    cleared = traffic.set_traffic(as_(store), "churn", {2: 1}, sticky="none")
 
     assert (kept.sticky, kept.shadows) == ("field:user_id", (Shadow(3, 0.5),))
     assert cleared.sticky is None
@@ -107,11 +114,11 @@ def test_unknown_models_and_versions_name_what_exists(store: Store) -> None:
     register(store, count=2)
 
     with pytest.raises(NotFoundError, match="no registered model named 'chrun'") as typo:
-        traffic.set_traffic(store, ACTOR, "chrun", {1: 1})
+        traffic.set_traffic(as_(store), "chrun", {1: 1})
     with pytest.raises(NotFoundError, match=r"has no version 5, 7 \(its versions: 1, 2\)"):
-        traffic.set_traffic(store, ACTOR, "churn", {1: 1, 5: 1, 7: 1})
+        traffic.set_traffic(as_(store), "churn", {1: 1, 5: 1, 7: 1})
     with pytest.raises(NotFoundError, match="has no routing table yet"):
-        traffic.set_shadow(store, ACTOR, "churn", 2, 0.1)
+        traffic.set_shadow(as_(store), "churn", 2, 0.1)
 
     assert "did you mean 'churn'" in str(typo.value)
     assert store.deployments.get("churn") is None
@@ -119,15 +126,15 @@ def test_unknown_models_and_versions_name_what_exists(store: Store) -> None:
 
 def test_archived_and_rejected_versions_cannot_receive_traffic(store: Store) -> None:
     register(store, count=3)
-    registry = Registry(store, ACTOR)
+    registry = Registry(as_(store))
     registry.archive("churn", 2)
     registry.set_status("churn", 3, "rejected")
 
     with pytest.raises(ConflictError, match="churn/2 is archived, churn/3 is rejected"):
-        traffic.set_traffic(store, ACTOR, "churn", {1: 1, 2: 1, 3: 1})
-    traffic.set_traffic(store, ACTOR, "churn", {1: 1})
+        traffic.set_traffic(as_(store), "churn", {1: 1, 2: 1, 3: 1})
+    traffic.set_traffic(as_(store), "churn", {1: 1})
     with pytest.raises(ConflictError, match="churn/2 is archived"):
-        traffic.set_shadow(store, ACTOR, "churn", 2, 0.1)
+        traffic.set_shadow(as_(store), "churn", 2, 0.1)
 
 
 @pytest.mark.parametrize(
@@ -142,7 +149,7 @@ def test_invalid_weights_store_nothing(store: Store, weights, message) -> None:
     register(store, count=2)
 
     with pytest.raises(InvalidValue, match=message):
-        traffic.set_traffic(store, ACTOR, "churn", weights)
+        traffic.set_traffic(as_(store), "churn", weights)
 
     assert store.deployments.get("churn") is None
     assert traffic_events(store) == []
@@ -150,31 +157,31 @@ def test_invalid_weights_store_nothing(store: Store, weights, message) -> None:
 
 def test_a_version_cannot_be_both_route_and_shadow(store: Store) -> None:
     register(store, count=2)
-    traffic.set_traffic(store, ACTOR, "churn", {1: 1})
-    traffic.set_shadow(store, ACTOR, "churn", 2, 0.1)
+    traffic.set_traffic(as_(store), "churn", {1: 1})
+    traffic.set_shadow(as_(store), "churn", 2, 0.1)
 
     with pytest.raises(InvalidValue, match="version 2 is both a route and a shadow"):
-        traffic.set_traffic(store, ACTOR, "churn", {1: 1, 2: 1})
+        traffic.set_traffic(as_(store), "churn", {1: 1, 2: 1})
     with pytest.raises(InvalidValue, match="version 1 is both a route and a shadow"):
-        traffic.set_shadow(store, ACTOR, "churn", 1, 0.1)
+        traffic.set_shadow(as_(store), "churn", 1, 0.1)
     with pytest.raises(
         NotFoundError, match=r"version 1 is not a shadow of 'churn' \(its shadows: 2\)"
     ):
-        traffic.clear_shadow(store, ACTOR, "churn", 1)
+        traffic.clear_shadow(as_(store), "churn", 1)
 
 
 def test_a_failing_change_leaves_neither_the_table_nor_an_event(
     store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     register(store, count=2)
-    traffic.set_traffic(store, ACTOR, "churn", {1: 1})
+    traffic.set_traffic(as_(store), "churn", {1: 1})
 
     def broken(*args: object) -> object:
         raise RuntimeError("disk full")
 
     monkeypatch.setattr("conveyor.store.deployments._traffic_event", broken)
     with pytest.raises(RuntimeError, match="disk full"):
-        traffic.set_traffic(store, ACTOR, "churn", {1: 1, 2: 1})
+        traffic.set_traffic(as_(store), "churn", {1: 1, 2: 1})
 
     table = traffic.get_table(store, "churn")
     assert table is not None
@@ -184,8 +191,8 @@ def test_a_failing_change_leaves_neither_the_table_nor_an_event(
 
 def test_a_stale_revision_is_a_conflict_and_changes_nothing(store: Store) -> None:
     register(store, count=2)
-    traffic.set_traffic(store, ACTOR, "churn", {1: 1})
-    traffic.set_traffic(store, "bo", "churn", {2: 1})
+    traffic.set_traffic(as_(store), "churn", {1: 1})
+    traffic.set_traffic(as_(store, "bo"), "churn", {2: 1})
 
     with pytest.raises(ConflictError, match=r"revision 1 was read, 2 is stored .*by bo"):
         store.deployments.save("churn", [(1, 1.0)], [], None, ACTOR, expected_revision=1)
@@ -201,13 +208,13 @@ def test_refresh_reloads_only_the_tables_that_changed(
 ) -> None:
     register(store, "churn", count=2)
     register(store, "fraud", count=1)
-    traffic.set_traffic(store, ACTOR, "churn", {1: 1})
-    traffic.set_traffic(store, ACTOR, "fraud", {1: 1})
+    traffic.set_traffic(as_(store), "churn", {1: 1})
+    traffic.set_traffic(as_(store), "fraud", {1: 1})
     router = Router()
 
     assert sorted(traffic.refresh(router, store)) == ["churn", "fraud"]
     assert traffic.refresh(router, store) == []
-    traffic.set_traffic(store, ACTOR, "churn", {2: 1})
+    traffic.set_traffic(as_(store), "churn", {2: 1})
     loaded: list[str] = []
     real_get = store.deployments.get
     monkeypatch.setattr(

@@ -1,4 +1,4 @@
-"""What every command needs: the project, the settings, and a console."""
+"""What every command needs: the context (settings, project, principal, stores), and JSON."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import math
 import sys
 from typing import Any
 
+from conveyor.context import Context
 from conveyor.project import Project, load_project
 from conveyor.settings import Settings
 
@@ -14,6 +15,30 @@ from conveyor.settings import Settings
 def project_and_settings() -> tuple[Project, Settings]:
     """Load the project around the working directory and the environment's settings."""
     return load_project(), Settings.from_env()
+
+
+def command_context(*, project_required: bool = False) -> Context:
+    """The context of a command: the CLI's composition root.
+
+    Outside a project a command works only on a database named by ``CONVEYOR_DB_URL``;
+    with neither, it says so rather than creating a database in the working directory.
+    Nothing is created here: the stores open when the command first uses them.
+    """
+    ctx = Context.resolve(Settings.from_env())
+    if ctx.root is None and (project_required or ctx.settings.db_url is None):
+        load_project()  # raises ProjectNotFound, with its hint
+    _OPENED.append(ctx)
+    return ctx
+
+
+_OPENED: list[Context] = []
+
+
+def close_contexts() -> None:
+    """Release the stores of every context a command built (``main`` calls this at the end,
+    so a PostgreSQL connection never outlives its command)."""
+    while _OPENED:
+        _OPENED.pop().close()
 
 
 def print_json(data: Any) -> None:

@@ -64,6 +64,7 @@ def main(argv: list[str] | None = None) -> int:
     """Run the CLI and return its exit code (never a traceback for a ConveyorError)."""
     import click
 
+    from conveyor.cli.context import close_contexts
     from conveyor.errors import ConveyorError
 
     command = typer.main.get_command(app)
@@ -85,6 +86,8 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 0
+    finally:
+        close_contexts()
     return result if isinstance(result, int) else 0
 
 

@@ -7,8 +7,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 if TYPE_CHECKING:
-    from conveyor.registry import Registry
-    from conveyor.store.entities import ModelVersion
+    from conveyor.registry import ModelVersion, Registry
 
 app = typer.Typer(
     name="models",
@@ -26,18 +25,10 @@ def register(root: typer.Typer) -> None:
 
 
 def _registry() -> Registry:
-    from conveyor.gitinfo import git_info, login
-    from conveyor.project import load_project
+    from conveyor.cli.context import command_context
     from conveyor.registry import Registry
-    from conveyor.settings import Settings
-    from conveyor.store import open_store
-    from conveyor.tracking import Where
 
-    settings = Settings.from_env()
-    if settings.db_url is None:
-        load_project()  # outside a project, say so instead of creating a database here
-    where = Where.from_environment()
-    return Registry(open_store(where.db_url), settings.user or git_info(where.root).user or login())
+    return Registry(command_context())
 
 
 def version_as_dict(v: ModelVersion) -> dict[str, Any]:
@@ -62,7 +53,7 @@ def list_models(as_json: AsJson = False) -> None:
     from conveyor.cli.context import print_json
 
     registry = _registry()
-    models = registry.store.registry.list_models()
+    models = registry.list_models()
     if as_json:
         print_json(
             [
@@ -84,7 +75,7 @@ def list_models(as_json: AsJson = False) -> None:
         aliases = " ".join(f"@{a}={v}" for a, v in sorted(m.aliases.items()))
         latest = "no versions"
         if m.latest_version is not None:
-            status = registry.store.registry.get_version(m.name, m.latest_version).status
+            status = registry.version(m.name, m.latest_version).status
             latest = f"latest v{m.latest_version} {status}"
         typer.echo(f"{m.name:<24} {latest:<22} {aliases}".rstrip())
 
@@ -101,7 +92,7 @@ def versions(
     """Search model versions by attributes, tags, and their runs' metrics and params."""
     from conveyor.cli.context import print_json
 
-    found = _registry().store.registry.search_versions(where, order_by, limit)
+    found = _registry().search(where, order_by, limit)
     if as_json:
         print_json([version_as_dict(v) for v in found])
         return
@@ -123,8 +114,7 @@ def show(
     registry = _registry()
     name, _, number = target.partition("/")
     if not number:
-        registry.model(name)  # an unknown name gets "did you mean"
-        versions = registry.store.registry.list_versions(name)
+        versions = registry.versions(name)  # an unknown name gets "did you mean"
         if as_json:
             print_json([version_as_dict(v) for v in versions])
             return
@@ -135,9 +125,8 @@ def show(
                 f"{v.created_at:%Y-%m-%d %H:%M}  {aliases}"
             )
         return
-    version = registry.version(name, int(number))
-    events = registry.store.registry.events(name, version.version)
-    model = registry.store.models.get_model(version.model_id)
+    details = registry.details(name, int(number))
+    version, model, events = details.version, details.model, details.events
     if as_json:
         print_json(
             {
@@ -212,12 +201,7 @@ def alias(
     """Point an alias (champion, challenger, any name) at a version, or --delete it."""
     registry = _registry()
     if delete:
-        held = registry.store.registry.alias_version(name, alias_name)
-        if held != version:
-            from conveyor.errors import ConflictError
-
-            raise ConflictError(f"{name}@{alias_name} points at v{held}, not v{version}")
-        registry.store.registry.delete_alias(name, alias_name, registry.actor)
+        registry.delete_alias(name, version, alias_name)
         typer.echo(f"removed {name}@{alias_name} (was v{version})")
         return
     before = registry.set_alias(name, version, alias_name)
@@ -266,12 +250,7 @@ def tag(
         if not sep or not key:
             raise InvalidValue(f"{pair!r} is not KEY=VALUE", hint="e.g. team=risk")
         tags[key] = value
-    registry = _registry()
-    if version:
-        registry.version(name, version)
-    else:
-        registry.model(name)
-    registry.store.registry.set_tags(name, version, tags, registry.actor)
+    _registry().set_tags(name, version, tags)
     typer.echo(
         f"tagged {name}{f'/{version}' if version else ''}: "
         + ", ".join(f"{k}={v}" for k, v in tags.items())

@@ -37,14 +37,10 @@ def package(
     (pip install --no-deps -r requirements.txt; python serve.py) or as a Docker image.
     Example: conveyor package churn@champion -o dist/churn
     """
+    from conveyor.cli.context import command_context
     from conveyor.packaging import build_bundle
-    from conveyor.project import load_project
-    from conveyor.settings import Settings
-    from conveyor.tracking import Where
 
-    if Settings.from_env().db_url is None:
-        load_project()  # outside a project, say so instead of creating a database here
-    bundle = build_bundle(model, output, Where.from_environment(), force=force)
+    bundle = build_bundle(model, output, command_context(), force=force)
     info = bundle.info
     shown = _shown(bundle.directory)
     typer.echo(f"packaged {info.name}/{info.version} ({info.flavor}) into {shown}")

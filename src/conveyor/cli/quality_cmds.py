@@ -61,11 +61,12 @@ def evaluate(
 
     Example: conveyor evaluate --model models:/churn@champion --slice region
     """
-    from conveyor.cli.context import print_json
+    from conveyor.cli.context import command_context, print_json
     from conveyor.evaluation.check import evaluate_uri
 
     project, config = _project_and_config(data, target, slices)
-    scored = evaluate_uri(project, config, model or config.model, say=_say(as_json))
+    ctx = command_context(project_required=True)
+    scored = evaluate_uri(ctx, project, config, model or config.model, say=_say(as_json))
     found = {"model": scored.ref.label, "data": config.data, **scored.evaluation.as_dict()}
     if output:
         _write_json(output, found)
@@ -101,19 +102,21 @@ def check(
     The candidate and the champion are scored on the same holdout; the evidence is stored on
     a run for `conveyor report`. Example: conveyor check --promote challenger
     """
-    from conveyor.cli.context import print_json, project_and_settings
+    from conveyor.cli.context import command_context, print_json
     from conveyor.errors import GateFailed
     from conveyor.evaluation.check import run_check
-    from conveyor.gitinfo import git_info, login
+    from conveyor.project import load_project
 
-    project, settings = project_and_settings()
-    actor = settings.user or git_info(project.root).user or login()
+    project = load_project()
+    ctx = command_context(project_required=True)
     outcome = run_check(
+        ctx,
         project,
         candidate_uri=model,
         champion_alias=champion,
         promote=promote,
-        actor=actor,
+        run_id=ctx.settings.run_id,  # a stage of `conveyor run`: the evidence goes on its run
+        stage=ctx.settings.stage,
         say=_say(as_json),
     )
     result = outcome.result
@@ -160,14 +163,14 @@ def report(
 
     Nothing is uploaded anywhere. Example: conveyor report --format html -o report
     """
-    from conveyor.cli.context import project_and_settings
+    from conveyor.cli.context import command_context
     from conveyor.evaluation.record import load_check
     from conveyor.reports.render import write_report
 
-    project_and_settings()  # outside a project, say so
+    ctx = command_context(project_required=True)  # outside a project, say so
     if check_file is not None:
         run = run or _run_of(check_file)
-    outcome = load_check(run)
+    outcome = load_check(ctx, run)
     kind: Literal["md", "html"] = "md" if fmt is ReportFormat.md else "html"
     written = write_report(
         outcome.result, outcome.predictions, output, fmt=kind, image_base=image_base

@@ -14,8 +14,7 @@ if TYPE_CHECKING:
     from rich.table import Table
 
     from conveyor.compare import DiffRow
-    from conveyor.store import Store
-    from conveyor.store.entities import Run
+    from conveyor.runs import Run, Runs
 
 AsJson = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
 RELATIVE = re.compile(r"^(\d+)\s*([smhdw])$")
@@ -30,13 +29,11 @@ def register(app: typer.Typer) -> None:
     app.command("logs")(logs)
 
 
-def _open() -> tuple[Any, Any, Store]:
-    from conveyor.cli.context import project_and_settings
-    from conveyor.store import open_store
+def _runs() -> Runs:
+    from conveyor.cli.context import command_context
+    from conveyor.runs import Runs
 
-    project, settings = project_and_settings()
-    project.state_dir.mkdir(parents=True, exist_ok=True)
-    return project, settings, open_store(settings.database_url(project.state_dir))
+    return Runs(command_context(project_required=True))
 
 
 def parse_since(text: str) -> datetime:
@@ -131,8 +128,7 @@ def runs(
     """List recorded runs, newest first; filter and sort by metrics, params, tags."""
     from conveyor.cli.context import print_json
 
-    _, _, store = _open()
-    found = store.runs.find(
+    found = _runs().find(
         status=status,
         since=parse_since(since) if since else None,
         stage=stage,
@@ -251,8 +247,7 @@ def show(
     """Show one run: git commit, who, trigger, params, metrics, each stage."""
     from conveyor.cli.context import print_json
 
-    _, _, store = _open()
-    run = store.runs.get(run_id)
+    run = _runs().get(run_id)
     if as_json:
         print_json(run_as_dict(run))
         return
@@ -317,22 +312,10 @@ def diff(
 ) -> None:
     """Compare params and metrics of two runs (default: HEAD's lock vs the latest run)."""
     from conveyor.cli.context import print_json
-    from conveyor.compare import default_sides, diff_snapshots, resolve_side
-    from conveyor.errors import NotFoundError
+    from conveyor.project import load_project
 
-    project, settings, store = _open()
-    if old is None:
-        a, b = default_sides(project, settings, store)
-    else:
-        a = resolve_side(project, settings, store, old)
-        if new is None:
-            latest = store.runs.find(limit=1)
-            if not latest:
-                raise NotFoundError("no run is recorded yet", hint="run `conveyor run` first")
-            b = resolve_side(project, settings, store, latest[0].id)
-        else:
-            b = resolve_side(project, settings, store, new)
-    rows = diff_snapshots(a, b, include_same=show_all)
+    runs = _runs()
+    a, b, rows = runs.diff(load_project(), old, new, include_same=show_all)
     if as_json:
         print_json(
             {
@@ -396,26 +379,8 @@ def logs(
     """
     import sys
 
-    from conveyor.artifacts import ArtifactStore
-    from conveyor.errors import NotFoundError
-    from conveyor.pipeline.stagelog import stage_output
-
-    project, settings, store = _open()
-    run = store.runs.get(run_id)
-    record = next((s for s in run.stages if s.stage == stage), None)
-    if record is None:
-        names = ", ".join(s.stage for s in run.stages)
-        raise NotFoundError(f"run {run.id} has no stage {stage!r}", hint=f"its stages: {names}")
-    if record.status not in ("ran", "failed", "interrupted") or record.exit_code is None:
-        typer.echo(
-            f"stage {stage!r} did not execute in run {run.id} ({record.status}), "
-            "so it wrote nothing",
-            err=True,
-        )
+    found = _runs().stage_log(run_id, stage)
+    if found.text is None:
+        typer.echo(found.note, err=True)
         return
-    artifacts = ArtifactStore(settings.artifacts_location(project.state_dir))
-    written = stage_output(record, artifacts.get_bytes)
-    if not written:
-        typer.echo(f"(stage {stage!r} wrote nothing in run {run.id})", err=True)
-        return
-    sys.stdout.write(written.decode(errors="replace"))
+    sys.stdout.write(found.text)

@@ -100,17 +100,14 @@ def serve(
     change made with `conveyor traffic` takes effect without a restart: new versions are
     loaded and warmed first. Example: conveyor serve --model churn@champion --port 8080
     """
-    from conveyor.project import load_project
+    from conveyor.cli.context import command_context
     from conveyor.serving.batching import BatchPolicy
     from conveyor.serving.deployments import build_gateway, build_observers
     from conveyor.serving.metrics import GatewayMetrics
     from conveyor.serving.predlog import LogOptions
     from conveyor.serving.server import ServeOptions, check_port_free, run_server
-    from conveyor.settings import Settings
-    from conveyor.tracking import Where
 
-    if Settings.from_env().db_url is None:
-        load_project()  # outside a project, say so instead of creating a database here
+    ctx = command_context()  # `conveyor serve`'s composition root
     options = ServeOptions(
         models=tuple(model or ()),
         host=host,
@@ -125,8 +122,7 @@ def serve(
         limit_concurrency=limit_concurrency,
     )
     check_port_free(host, port)  # before the models load: seconds sooner
-    where = Where.from_environment()
-    pool, router, watcher = build_gateway(options.models, where)
+    pool, router, watcher = build_gateway(options.models, ctx)
     for served in pool.all():
         typer.echo(
             f"serving {served.name}/{served.version} ({served.flavor}, "
@@ -136,7 +132,7 @@ def serve(
         routes = " ".join(f"{r.version}={table.share(r.version):.0%}" for r in table.routes)
         typer.echo(f"routing {table.model}: {routes} (revision {table.revision})")
     if log_predictions:
-        typer.echo(f"logging {log_sample_rate:.0%} of predictions to {where.artifacts_url}")
+        typer.echo(f"logging {log_sample_rate:.0%} of predictions to {ctx.artifacts_url}")
     batching = options.batching
     if batching.enabled:
         typer.echo(
@@ -145,7 +141,7 @@ def serve(
         )
     typer.echo(f"listening on {options.url} with {workers} worker(s); Ctrl-C stops")
     metrics = GatewayMetrics() if workers == 1 else None  # workers make their own
-    observers = build_observers(pool, router, where, options.log, metrics) if metrics else None
+    observers = build_observers(pool, router, ctx, options.log, metrics) if metrics else None
     try:
         closing = [observers.close] if observers else []
         run_server(pool, options, router, observers.all() if observers else (), closing, metrics)

@@ -7,9 +7,9 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 if TYPE_CHECKING:
+    from conveyor.context import Context
     from conveyor.serving.routing import RoutingTable
-    from conveyor.store import Store
-    from conveyor.store.entities import Deployment
+    from conveyor.traffic import Deployment
 
 app = typer.Typer(
     name="traffic",
@@ -25,18 +25,10 @@ def register(root: typer.Typer) -> None:
     root.add_typer(app)
 
 
-def _store() -> tuple[Store, str | None]:
-    from conveyor.gitinfo import git_info, login
-    from conveyor.project import load_project
-    from conveyor.settings import Settings
-    from conveyor.store import open_store
-    from conveyor.tracking import Where
+def _context() -> Context:
+    from conveyor.cli.context import command_context
 
-    settings = Settings.from_env()
-    if settings.db_url is None:
-        load_project()  # outside a project, say so instead of creating a database here
-    where = Where.from_environment()
-    return open_store(where.db_url), settings.user or git_info(where.root).user or login()
+    return command_context()
 
 
 @app.command("set")
@@ -57,8 +49,7 @@ def set_weights(
     from conveyor import traffic
 
     weights = traffic.parse_weights(pairs)
-    store, actor = _store()
-    table = traffic.set_traffic(store, actor, name, weights, sticky=sticky)
+    table = traffic.set_traffic(_context(), name, weights, sticky=sticky)
     typer.echo(f"{name} revision {table.revision}: {_routes(table)}")
 
 
@@ -77,13 +68,13 @@ def shadow(
 
     if off == (share is not None):
         raise typer.BadParameter("give exactly one of --share or --off")
-    store, actor = _store()
+    ctx = _context()
     if off:
-        table = traffic.clear_shadow(store, actor, name, version)
+        table = traffic.clear_shadow(ctx, name, version)
         typer.echo(f"{name} revision {table.revision}: v{version} no longer shadows")
         return
     assert share is not None
-    table = traffic.set_shadow(store, actor, name, version, share)
+    table = traffic.set_shadow(ctx, name, version, share)
     typer.echo(f"{name} revision {table.revision}: v{version} shadows {share:.0%} of requests")
 
 
@@ -93,16 +84,10 @@ def show(
     as_json: AsJson = False,
 ) -> None:
     """Show routing tables: versions with their share, shadows, sticky key, who changed it."""
+    from conveyor import traffic
     from conveyor.cli.context import print_json
-    from conveyor.registry import Registry
 
-    store, _ = _store()
-    if name is None:
-        found = store.deployments.all()
-    else:
-        Registry(store, None).model(name)  # an unknown name gets "did you mean"
-        one = store.deployments.get(name)
-        found = [] if one is None else [one]
+    found = traffic.tables(_context(), name)
     if as_json:
         print_json([_as_dict(d) for d in found])
         return
@@ -115,12 +100,10 @@ def show(
 @app.command("history")
 def history(name: Name, as_json: AsJson = False) -> None:
     """Every change to NAME's routing table: when, who, from -> to."""
+    from conveyor import traffic
     from conveyor.cli.context import print_json
-    from conveyor.registry import Registry
 
-    store, _ = _store()
-    Registry(store, None).model(name)
-    events = [e for e in store.registry.events(name) if e.kind == "traffic"]
+    events = traffic.history(_context(), name)
     if as_json:
         print_json(
             [

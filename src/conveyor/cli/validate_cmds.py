@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -148,7 +147,9 @@ def _declared(target: str | None, chunk_rows: int | None) -> Results:
         )
     names = [target] if target else []
     results = validate_declared(project.root, config, names, chunk_rows=chunk_rows)
-    if os.environ.get("CONVEYOR_RUN_ID"):  # a stage of `conveyor run`: log on its run
+    from conveyor.settings import Settings
+
+    if Settings.from_env().run_id:  # a stage of `conveyor run`: log on its run
         log_reports(results)
     return [(name, report) for name, report in results]
 

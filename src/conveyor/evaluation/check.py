@@ -31,10 +31,10 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from conveyor.config import EvaluationConfig, GatesConfig
+    from conveyor.context import Context
     from conveyor.modelpack import LoadedModel
     from conveyor.project import Project
     from conveyor.registry import Registry, Resolved
-    from conveyor.tracking import Where
 
 Say = Callable[[str], None]
 
@@ -52,7 +52,11 @@ def evaluation_config(project: Project) -> EvaluationConfig:
 
 
 def evaluate_uri(
-    project: Project, config: EvaluationConfig, uri: str | None, say: Say = lambda _: None
+    ctx: Context,
+    project: Project,
+    config: EvaluationConfig,
+    uri: str | None,
+    say: Say = lambda _: None,
 ) -> Scored:
     """Score a model on ``config``'s holdout (``conveyor evaluate``); the default candidate
     when ``uri`` is None."""
@@ -60,15 +64,13 @@ def evaluate_uri(
     from conveyor.evaluation.candidate import default_candidate
     from conveyor.evaluation.data import read_frame
     from conveyor.registry import Registry
-    from conveyor.tracking import Where, _open_store
 
-    where = Where.from_environment()
     frame = read_frame(project.root / config.data, config.data)
     say(f"{config.data}: {len(frame)} rows")
-    registry = Registry(_open_store(where), None)
+    registry = Registry(ctx)
     uri = uri or config.model or default_candidate(project, registry.store)
     gates = project.config.gates or GatesConfig()
-    return _score(registry, where, uri, frame, config, gates, say)
+    return _score(registry, uri, frame, config, gates, say)
 
 
 @dataclass(frozen=True)
@@ -82,43 +84,46 @@ class Champion:
 
 
 def run_check(
+    ctx: Context,
     project: Project,
     *,
     candidate_uri: str | None = None,
     champion_alias: str | None = None,
     promote: str | None = None,
-    actor: str | None = None,
+    run_id: str | None = None,
+    stage: str | None = None,
     say: Say = lambda _: None,
 ) -> CheckOutcome:
     """Evaluate, compare, decide every gate, record the evidence; promote when asked and passed.
 
-    Example::
+    The evidence goes on run ``run_id`` (a stage's run inside ``conveyor run``: the caller
+    passes it) or else on a new run of kind ``check``. The context's principal is recorded
+    on the tags and the promotion. Example::
 
-        outcome = run_check(load_project(), promote="challenger")
+        outcome = run_check(Context.resolve(), load_project(), promote="challenger")
         print(outcome.result.passed, [g.name for g in outcome.result.gates])
     """
     from conveyor.config import GatesConfig
     from conveyor.evaluation.candidate import default_candidate
     from conveyor.evaluation.data import read_frame
     from conveyor.registry import Registry
-    from conveyor.tracking import Where, _open_store, open_run
+    from conveyor.tracking import open_run
 
     config = evaluation_config(project)
     gates = project.config.gates or GatesConfig()
     check_metric_names(gates)
     alias = champion_alias or (gates.champion.alias if gates.champion else "champion")
-    where = Where.from_environment()
-    registry = Registry(_open_store(where), actor)
+    registry = Registry(ctx)
     frame = read_frame(project.root / config.data, config.data)
     say(f"holdout {config.data}: {len(frame)} rows")
     uri = candidate_uri or config.model or default_candidate(project, registry.store)
-    run = open_run("check", "check")
+    run = open_run(ctx, "check", "check", run_id=run_id, stage=stage)
     try:
-        candidate = _score(registry, where, uri, frame, config, gates, say)
-        champion = _champion(registry, where, config, alias, champion_alias, frame, gates, say)
+        candidate = _score(registry, uri, frame, config, gates, say)
+        champion = _champion(registry, config, alias, champion_alias, frame, gates, say)
         summaries = _validation(project, say)
         evidence = _evidence(alias, config, frame, candidate, champion, summaries, gates)
-        decided = decide_gates(gates, None, evidence)  # no gate reads a context yet
+        decided = decide_gates(gates, ctx, evidence)
         result = CheckResult(
             passed=all(g.passed for g in decided),
             candidate=candidate.ref,
@@ -135,7 +140,7 @@ def run_check(
             lineage=_lineage(registry, candidate.ref),
         )
         predictions = prediction_table(frame, candidate, champion.scored, config, gates)
-        result = record(run, registry, where, result, predictions, promote, config)
+        result = record(run, registry, result, predictions, promote, config)
     except BaseException:
         if run.owned:
             run.end("failed")
@@ -167,7 +172,6 @@ def check_metric_names(gates: GatesConfig) -> None:
 
 def _score(
     registry: Registry,
-    where: Where,
     uri: str,
     frame: pd.DataFrame,
     config: EvaluationConfig,
@@ -180,7 +184,7 @@ def _score(
     resolved = registry.resolve(uri)
     ref = _ref(registry, uri, resolved, config.name)
     say(f"evaluating {ref.label}")
-    model = load_resolved(resolved, where)
+    model = load_resolved(resolved, registry.ctx)
     try:
         evaluation, predictions = evaluate(
             model,
@@ -222,7 +226,6 @@ def _ref(registry: Registry, uri: str, resolved: Resolved, name: str | None) -> 
 
 def _champion(
     registry: Registry,
-    where: Where,
     config: EvaluationConfig,
     alias: str,
     asked: str | None,
@@ -259,7 +262,7 @@ def _champion(
         return Champion(None, f"no version of {config.name} holds the alias {alias!r} yet")
     try:
         uri = f"models:/{config.name}@{alias}"
-        return Champion(_score(registry, where, uri, frame, config, gates, say))
+        return Champion(_score(registry, uri, frame, config, gates, say))
     except ConveyorError as exc:
         note = f"the {alias} {config.name}/{held} cannot score this holdout: {exc.message}"
         return Champion(None, note, blocking=True)

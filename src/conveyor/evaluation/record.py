@@ -30,8 +30,9 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from conveyor.config import EvaluationConfig
+    from conveyor.context import Context
     from conveyor.registry import Registry
-    from conveyor.tracking import ActiveRun, Where
+    from conveyor.tracking import ActiveRun
 
 
 FAILED_TAG_CHARS = 1000  # the gates' names in a tag; the whole evidence is on the run
@@ -40,7 +41,6 @@ FAILED_TAG_CHARS = 1000  # the gates' names in a tag; the whole evidence is on t
 def record(
     run: ActiveRun,
     registry: Registry,
-    where: Where,
     result: CheckResult,
     predictions: pd.DataFrame,
     promote: str | None,
@@ -55,7 +55,7 @@ def record(
         result,
         run_id=run.id,
         created_at=utcnow().isoformat(),
-        git_commit=recent_git_info(where.root).commit,
+        git_commit=recent_git_info(registry.ctx.base).commit,
     )
     if not result.passed:
         result = _reject(registry, result, config)
@@ -169,21 +169,18 @@ def _tag_version(registry: Registry, result: CheckResult) -> None:
     if not result.passed:
         failed = [gate.name for gate in result.gates if gate.status == "failed"]
         tags["check.failed"] = "; ".join(failed)[:FAILED_TAG_CHARS]
-    registry.store.registry.set_tags(name, version, tags, registry.actor)
+    registry.set_tags(name, version, tags)
 
 
-def load_check(run_id: str | None = None) -> CheckOutcome:
+def load_check(ctx: Context, run_id: str | None = None) -> CheckOutcome:
     """A stored check (the latest, or the one recorded on ``run_id``), for ``conveyor report``."""
     import json
 
     import pandas as pd
 
-    from conveyor.artifacts import ArtifactStore
     from conveyor.model_files import fetch_tree
-    from conveyor.tracking import Where, _open_store
 
-    where = Where.from_environment()
-    store = _open_store(where)
+    store = ctx.store
     if run_id is None:
         found = store.runs.find(where="tags.check != ''", limit=1)
         if not found:
@@ -195,8 +192,8 @@ def load_check(run_id: str | None = None) -> CheckOutcome:
         raise NotFoundError(
             f"run {run.id} holds no check result", hint="give the id of a `conveyor check` run"
         )
-    artifacts = ArtifactStore(where.artifacts_url)
-    cache = where.root / ".conveyor" / "checks"
+    artifacts = ctx.artifacts
+    cache = ctx.state_dir / "checks"
 
     def fetched(name: str) -> Path:
         return fetch_tree(artifacts, files[name].digest, files[name].kind, cache)

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from conveyor.errors import Interrupted, PipelineError
 from conveyor.hashing import Hasher
-from conveyor.ids import new_id, utcnow
+from conveyor.ids import utcnow
 from conveyor.pipeline.children import left_behind
 from conveyor.pipeline.lock import LockedStage, read_lock, write_lock
 from conveyor.pipeline.spec import Pipeline, overlaps
@@ -165,24 +165,22 @@ class _Run:
         hasher: Hasher,
         lock: dict[str, LockedStage],
     ) -> None:
-        from conveyor.artifacts import ArtifactStore
-        from conveyor.gitinfo import git_info, login
+        from conveyor.context import Context
+        from conveyor.gitinfo import git_info
         from conveyor.pipeline.children import RunningStages
         from conveyor.pipeline.executors import LocalExecutor
         from conveyor.pipeline.params import ParamsReader
         from conveyor.pipeline.worker import StageWorker
-        from conveyor.store import open_store
-        from conveyor.store.entities import NewRun
+        from conveyor.runs import Runs
+        from conveyor.settings import stage_environment
 
         self.project, self.options, self.reporter = project, options, reporter
         self.pipeline, self.names, self.hasher, self.lock = pipeline, names, hasher, lock
-        self.run_id = new_id()
         state_dir = project.state_dir
         state_dir.mkdir(parents=True, exist_ok=True)
-        db_url = settings.database_url(state_dir)
-        artifacts_url = settings.artifacts_location(state_dir)
-        self.store = open_store(db_url)
-        artifacts = ArtifactStore(artifacts_url)
+        self.ctx = Context(settings, project.root)
+        self.store = self.ctx.store
+        artifacts = self.ctx.artifacts
         artifacts.remove_abandoned_tmp()
         self.executor = LocalExecutor(RunningStages(state_dir))
         # The params the stages declare are recorded before anything runs, so a stage
@@ -196,28 +194,12 @@ class _Run:
         git = git_info(project.root)
         for crashed in self.store.runs.close_abandoned(str(project.root), utcnow()):
             reporter.warning(f"run {crashed} had stopped without recording its end: marked crashed")
-        self.store.runs.create(
-            NewRun(
-                id=self.run_id,
-                started_at=utcnow(),
-                project=str(project.root),
-                trigger=settings.trigger,
-                user=settings.user or git.user or login(),
-                git_commit=git.commit,
-                git_branch=git.branch,
-                git_dirty=git.dirty,
-                targets=options.targets,
-            )
-        )
+        self.run_id = Runs(self.ctx).start(git, targets=options.targets)
         if declared:
             self.store.runs.log_params(self.run_id, declared)
-        base_env = {
-            **os.environ,
-            "CONVEYOR_RUN_ID": self.run_id,
-            "CONVEYOR_DB_URL": db_url,
-            "CONVEYOR_ARTIFACTS": artifacts_url,
-            "CONVEYOR_PROJECT_ROOT": str(project.root),
-        }
+        base_env = stage_environment(
+            self.run_id, self.ctx.db_url, self.ctx.artifacts_url, project.root
+        )
         self.worker = StageWorker(
             root=project.root,
             run_id=self.run_id,
@@ -259,7 +241,7 @@ class _Run:
                 self.hasher.cache.flush()
             self.pool.shutdown(wait=True, cancel_futures=True)
             self.executor.close()
-            self.store.close()
+            self.ctx.close()
 
     def _schedule(self) -> None:
         pending = list(self.names)

@@ -15,7 +15,6 @@ to ``PROMETHEUS_MULTIPROC_DIR`` (multiprocess mode) when it is set::
 from __future__ import annotations
 
 import json
-import os
 from typing import Any
 
 from starlette.applications import Starlette
@@ -37,29 +36,30 @@ from conveyor.serving.server import (
     prepare_to_serve,
 )
 from conveyor.serving.timeouts import READ_TIMEOUT_S
+from conveyor.settings import variable
 
 
 def from_environment() -> Starlette:
     """Load the models the environment names and return the app serving them."""
-    from conveyor.tracking import Where
+    from conveyor.context import Context
 
     log_to_stderr()
     try:
-        models = json.loads(os.environ.get(MODELS_VAR, "[]"))
-        timeout = float(os.environ.get(TIMEOUT_VAR, REQUEST_TIMEOUT_S))
-        max_body = int(os.environ.get(MAX_BODY_VAR, MAX_BODY_BYTES))
-        given = json.loads(os.environ.get(LOG_VAR) or "{}")
+        models = json.loads(variable(MODELS_VAR) or "[]")
+        timeout = float(variable(TIMEOUT_VAR) or REQUEST_TIMEOUT_S)
+        max_body = int(variable(MAX_BODY_VAR) or MAX_BODY_BYTES)
+        given = json.loads(variable(LOG_VAR) or "{}")
         log_options = LogOptions(**{**given, "mask": tuple(given.get("mask", ()))})
-        batching = BatchPolicy(**json.loads(os.environ.get(BATCH_VAR) or "{}"))
-        read_timeout = float(os.environ.get(READ_TIMEOUT_VAR, READ_TIMEOUT_S))
+        batching = BatchPolicy(**json.loads(variable(BATCH_VAR) or "{}"))
+        read_timeout = float(variable(READ_TIMEOUT_VAR) or READ_TIMEOUT_S)
     except (ValueError, TypeError) as exc:
         raise ConfigError(f"the serving environment variables are malformed: {exc}") from exc
     if not isinstance(models, list) or not all(isinstance(uri, str) for uri in models):
         raise ConfigError(f"{MODELS_VAR} must be a JSON list of model URIs, got {models!r}")
-    metrics = GatewayMetrics(multiprocess_dir=os.environ.get(MULTIPROC_VAR) or None)
-    where = Where.from_environment()
-    pool, router, _watcher = build_gateway(models, where)
-    observers = build_observers(pool, router, where, log_options, metrics)
+    metrics = GatewayMetrics(multiprocess_dir=variable(MULTIPROC_VAR))
+    ctx = Context.resolve()  # a worker's composition root
+    pool, router, _watcher = build_gateway(models, ctx)
+    observers = build_observers(pool, router, ctx, log_options, metrics)
     app = create_app(
         pool,
         router=router,

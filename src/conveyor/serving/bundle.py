@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 from conveyor.errors import ConfigError, ConveyorError, CorruptObject, ModelError
 from conveyor.ids import utcnow
 from conveyor.modelpack import MODEL_DIR
+from conveyor.settings import environment, export, variable
 
 if TYPE_CHECKING:
     from starlette.applications import Starlette
@@ -141,10 +142,10 @@ def from_environment() -> Starlette:
     in ``PROMETHEUS_MULTIPROC_DIR`` when that is set."""
     from conveyor.serving.metrics import MULTIPROC_VAR, GatewayMetrics
 
-    directory = os.environ.get(BUNDLE_VAR)
+    directory = variable(BUNDLE_VAR)
     if not directory:
         raise ConfigError(f"{BUNDLE_VAR} must name the bundle directory to serve")
-    metrics = GatewayMetrics(multiprocess_dir=os.environ.get(MULTIPROC_VAR) or None)
+    metrics = GatewayMetrics(multiprocess_dir=variable(MULTIPROC_VAR))
     return bundle_app(directory, metrics=metrics)
 
 
@@ -174,7 +175,7 @@ def serve_bundle(
         uvicorn.run(bundle_app(root, metrics=GatewayMetrics()), **options)
         return
     BundleInfo.read(root)  # a directory that is no bundle fails here, not in every worker
-    os.environ[BUNDLE_VAR] = str(root)
+    export({BUNDLE_VAR: str(root)})
     with multiprocess_metrics():
         target = f"{__name__}:from_environment"
         uvicorn.run(target, factory=True, workers=workers, **options)
@@ -183,14 +184,14 @@ def serve_bundle(
 def main(
     directory: str | os.PathLike[str],
     argv: list[str] | None = None,
-    environ: Mapping[str, str] = os.environ,
+    environ: Mapping[str, str] | None = None,
 ) -> int:
     """``serve.py``'s command line; returns the exit code (errors printed, no traceback).
 
     >>> main(Path(__file__).parent, ["--port", "9000"])  # doctest: +SKIP
     """
     try:
-        args = _arguments(argv, environ)
+        args = _arguments(argv, environment() if environ is None else environ)
         info = BundleInfo.read(Path(directory))
         url = f"http://{f'[{args.host}]' if ':' in args.host else args.host}:{args.port}"
         print(f"serving {info.name}/{info.version} ({info.flavor}) on {url}", flush=True)

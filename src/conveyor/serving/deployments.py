@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 from conveyor.errors import ConveyorError
 
 if TYPE_CHECKING:
+    from conveyor.context import Context
     from conveyor.flavors.base import Trust
     from conveyor.registry import Registry
     from conveyor.serving.app import PredictionObserver
@@ -30,7 +31,6 @@ if TYPE_CHECKING:
     from conveyor.serving.predlog import LogOptions, PredictionLog
     from conveyor.serving.routing import Router, RoutingTable
     from conveyor.serving.shadow import ShadowRunner
-    from conveyor.tracking import Where
 
 log = logging.getLogger("conveyor.serving")
 POLL_INTERVAL_S = 2.0
@@ -43,7 +43,7 @@ class DeploymentWatcher:
     def __init__(
         self,
         registry: Registry,
-        where: Where,
+        ctx: Context,
         pool: ModelPool,
         router: Router,
         interval_s: float = POLL_INTERVAL_S,
@@ -52,7 +52,7 @@ class DeploymentWatcher:
         drain_s: float = DRAIN_S,
     ) -> None:
         self.registry = registry
-        self.where = where
+        self.ctx = ctx
         self.pool = pool
         self.router = router
         self.interval_s = interval_s
@@ -110,7 +110,7 @@ class DeploymentWatcher:
 
     def _ready(self, table: RoutingTable) -> None:
         for version in table.versions():
-            warm(self.pool.load(self.registry, self.where, table.model, version))
+            warm(self.pool.load(self.registry, self.ctx, table.model, version))
 
     def start(self) -> None:
         """Poll in a daemon thread until :meth:`stop`."""
@@ -145,7 +145,7 @@ def _describe(table: RoutingTable) -> str:
 
 
 def build_gateway(
-    uris: Sequence[str], where: Where, *, trusted: Trust = False, poll: bool = True
+    uris: Sequence[str], ctx: Context, *, trusted: Trust = False, poll: bool = True
 ) -> tuple[ModelPool, Router, DeploymentWatcher]:
     """The pool, router and watcher ``conveyor serve`` runs: the versions ``uris`` name plus
     every version of every routing table in the store, loaded and warmed before serving.
@@ -156,15 +156,14 @@ def build_gateway(
     from conveyor.registry import Registry
     from conveyor.serving.pool import ModelPool
     from conveyor.serving.routing import Router
-    from conveyor.store import open_store
 
-    registry = Registry(open_store(where.db_url), None)
+    registry = Registry(ctx)
     pool = ModelPool(trusted=trusted)
     for uri in uris:
-        warm(pool.load_uri(registry, where, uri))
+        warm(pool.load_uri(registry, ctx, uri))
     pinned = [(served.name, served.version) for served in pool.all()]
     router = Router()
-    watcher = DeploymentWatcher(registry, where, pool, router, pinned=pinned)
+    watcher = DeploymentWatcher(registry, ctx, pool, router, pinned=pinned)
     watcher.sync()
     if not pool.all():
         raise NotFoundError(
@@ -197,11 +196,11 @@ class Observers:
 def build_observers(
     pool: ModelPool,
     router: Router,
-    where: Where,
+    ctx: Context,
     options: LogOptions,
     metrics: GatewayMetrics | None = None,
 ) -> Observers:
-    """The prediction log into ``where``'s artifact store (unless ``options.enabled`` is
+    """The prediction log into ``ctx``'s artifact store (unless ``options.enabled`` is
     False) and the shadow runner feeding it, counting into ``metrics``; close them on
     shutdown."""
     from conveyor.serving.predlog import PredictionLog
@@ -210,7 +209,7 @@ def build_observers(
     log = None
     if options.enabled:
         log = PredictionLog(
-            where.artifacts_url,
+            ctx.artifacts_url,
             sample_rate=options.sample_rate,
             mask=options.mask,
             window_s=options.window_s,

@@ -5,7 +5,8 @@ artifact store (:func:`conveyor.loading.load_resolved`), so flavors that would u
 refuse unless the pool was made with ``trusted=True``::
 
     pool = ModelPool()
-    pool.load(Registry(store, None), Where.from_environment(), "churn", 3)
+    ctx = Context.resolve()
+    pool.load(Registry(ctx), ctx, "churn", 3)
     pool.get("churn", 3).model.predict(frame)
 """
 
@@ -23,10 +24,10 @@ from conveyor.ids import utcnow
 from conveyor.serving.errors import RequestError
 
 if TYPE_CHECKING:
+    from conveyor.context import Context
     from conveyor.flavors.base import Trust
     from conveyor.modelpack import LoadedModel
     from conveyor.registry import Registry
-    from conveyor.tracking import Where
 
 
 @dataclass(frozen=True)
@@ -55,7 +56,7 @@ class ModelPool:
         self._locks: dict[tuple[str, int], threading.Lock] = {}
         self._guard = threading.Lock()
 
-    def load(self, registry: Registry, where: Where, name: str, version: int) -> Served:
+    def load(self, registry: Registry, ctx: Context, name: str, version: int) -> Served:
         """Load ``models:/NAME/VERSION`` unless it is loaded already; return it.
 
         Two threads loading the same key wait for one load; other keys load in parallel.
@@ -69,12 +70,12 @@ class ModelPool:
 
             uri = f"models:/{name}/{version}"
             started = time.perf_counter()
-            model = load_resolved(registry.resolve(uri), where, trusted=self.trusted)
+            model = load_resolved(registry.resolve(uri), ctx, trusted=self.trusted)
             served = Served(name, version, uri, model, utcnow(), time.perf_counter() - started)
             self.add(served)
             return served
 
-    def load_uri(self, registry: Registry, where: Where, uri: str) -> Served:
+    def load_uri(self, registry: Registry, ctx: Context, uri: str) -> Served:
         """Load the registered version a URI names: ``churn@champion``, ``models:/churn/3``."""
         full = uri if uri.startswith(("models:/", "runs:/")) else f"models:/{uri}"
         resolved = registry.resolve(full)
@@ -83,7 +84,7 @@ class ModelPool:
                 f"{uri!r} is not a registered model version; only those can be served",
                 hint="register it first: conveyor models register RUN --name NAME",
             )
-        return self.load(registry, where, resolved.version.name, resolved.version.version)
+        return self.load(registry, ctx, resolved.version.name, resolved.version.version)
 
     def add(self, served: Served) -> None:
         """Serve an already loaded version (replacing one with the same key)."""
@@ -146,22 +147,17 @@ def _versions(served: dict[tuple[str, int], Served], name: str) -> list[int]:
     return sorted(version for model, version in served if model == name)
 
 
-def load_pool(uris: Sequence[str], where: Where, *, trusted: Trust = False) -> ModelPool:
-    """A pool with every registered version the URIs name, loaded from ``where``.
+def load_pool(uris: Sequence[str], ctx: Context, *, trusted: Trust = False) -> ModelPool:
+    """A pool with every registered version the URIs name, loaded from ``ctx``.
 
-    >>> load_pool(["churn@champion", "models:/churn/4"], Where.from_environment())  # doctest: +SKIP
+    >>> load_pool(["churn@champion", "models:/churn/4"], Context.resolve())  # doctest: +SKIP
     """
     from conveyor.registry import Registry
-    from conveyor.store import open_store
 
     if not uris:
         raise InvalidValue("name at least one model to serve", hint="--model churn@champion")
     pool = ModelPool(trusted=trusted)
-    store = open_store(where.db_url)
-    try:
-        registry = Registry(store, None)
-        for uri in uris:
-            pool.load_uri(registry, where, uri)
-    finally:
-        store.close()
+    registry = Registry(ctx)
+    for uri in uris:
+        pool.load_uri(registry, ctx, uri)
     return pool

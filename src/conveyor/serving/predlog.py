@@ -16,11 +16,11 @@ Whether a request is logged is decided from its id (``sample_rate``), so a reque
 and shadow rows are kept or dropped together. Monitoring reads the log back with
 :func:`read_predictions`::
 
-    log = PredictionLog(where.artifacts_url, sample_rate=0.1, mask=["email"])
+    log = PredictionLog(ctx.artifacts_url, sample_rate=0.1, mask=["email"])
     app = create_app(pool, observers=[log])
     ...
     log.close()  # writes what is still buffered
-    read_predictions(where.artifacts_url, "churn", since=datetime(2024, 5, 1, tzinfo=UTC))
+    read_predictions(ctx.artifacts_url, "churn", since=datetime(2024, 5, 1, tzinfo=UTC))
 """
 
 from __future__ import annotations
@@ -441,7 +441,7 @@ def read_predictions(
     Only the day partitions between ``since`` and ``until`` are read. No rows: an empty
     frame with the base columns.
 
-    >>> read_predictions(where.artifacts_url, "churn", since=yesterday)  # doctest: +SKIP
+    >>> read_predictions(ctx.artifacts_url, "churn", since=yesterday)  # doctest: +SKIP
     """
     import pandas as pd
 

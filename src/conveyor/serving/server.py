@@ -13,7 +13,6 @@ import gc
 import importlib.util
 import json
 import logging
-import os
 import shutil
 import sys
 import tempfile
@@ -35,6 +34,7 @@ from conveyor.serving.timeouts import (
     READ_TIMEOUT_S,
     head_deadline_protocol,
 )
+from conveyor.settings import export
 
 MODELS_VAR = "CONVEYOR_SERVE_MODELS"
 TIMEOUT_VAR = "CONVEYOR_SERVE_TIMEOUT"
@@ -119,7 +119,7 @@ def run_server(
         )
         uvicorn.run(app, **common)
         return
-    os.environ.update(worker_environment(options))
+    export(worker_environment(options))
     with multiprocess_metrics():
         uvicorn.run(
             "conveyor.serving.asgi:from_environment",
@@ -224,15 +224,11 @@ def prepare_to_serve() -> None:
 def multiprocess_metrics() -> Iterator[str]:
     """A fresh ``PROMETHEUS_MULTIPROC_DIR`` for the workers about to start, removed after."""
     directory = tempfile.mkdtemp(prefix="conveyor-metrics-")
-    previous = os.environ.get(MULTIPROC_VAR)
-    os.environ[MULTIPROC_VAR] = directory
+    previous = export({MULTIPROC_VAR: directory})
     try:
         yield directory
     finally:
-        if previous is None:
-            os.environ.pop(MULTIPROC_VAR, None)
-        else:
-            os.environ[MULTIPROC_VAR] = previous
+        export(previous)
         shutil.rmtree(directory, ignore_errors=True)
 
 

@@ -14,7 +14,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from conveyor.errors import NotFoundError, StoreError
+from conveyor.errors import ConflictError, NotFoundError, StoreError
 from conveyor.ids import utcnow
 from conveyor.store.engine import SessionScope
 from conveyor.store.entities import ModelEvent, ModelVersion, RegisteredModel
@@ -235,12 +235,21 @@ class SqlRegistryRepository:
             _touch(s, name, now)
         return before
 
-    def delete_alias(self, name: str, alias: str, actor: str | None) -> None:
+    def delete_alias(
+        self, name: str, alias: str, actor: str | None, version: int | None = None
+    ) -> None:
+        """Remove ``alias``; with ``version``, only if it still points there (checked in the
+        same transaction, so a concurrent move is never deleted by mistake)."""
         now = utcnow()
         with self._session() as s:
-            row = s.get(ModelAliasRow, (name, alias))
+            row = s.get(ModelAliasRow, (name, alias), with_for_update=True)
             if row is None:
                 raise NotFoundError(f"model {name!r} has no alias {alias!r}")
+            if version is not None and row.version != version:
+                raise ConflictError(
+                    f"{name}@{alias} points at v{row.version}, not v{version}",
+                    hint=f"name the version that holds it: {name} {row.version} {alias} --delete",
+                )
             s.execute(
                 delete(ModelAliasRow).where(
                     ModelAliasRow.name == name, ModelAliasRow.alias == alias
