@@ -15,6 +15,7 @@ from sklearn.linear_model import LogisticRegression
 import conveyor as cv
 from conveyor import tracking
 from conveyor.config import GatesConfig, _Strict
+from conveyor.context import Context
 from conveyor.evaluation.check import run_check
 from conveyor.evaluation.gates import GATES, Evidence, register_gate
 from conveyor.evaluation.record import load_check
@@ -98,7 +99,8 @@ def test_a_new_kind_is_decided_recorded_and_rendered(
     gates = ToyGatesConfig(thresholds=["roc_auc >= 0.5"], row_budget=RowBudget(max_rows=100))
     project.__dict__["config"] = project.config.model_copy(update={"gates": gates})
 
-    outcome = run_check(project)
+    ctx = Context.resolve(start=project.root)
+    outcome = run_check(ctx, project)
 
     decided = [(g.kind, g.name, g.status) for g in outcome.result.gates]
     assert decided == [
@@ -107,7 +109,8 @@ def test_a_new_kind_is_decided_recorded_and_rendered(
     ]
     assert not outcome.result.passed
 
-    stored = load_check(outcome.result.run_id)
+    stored = load_check(ctx, outcome.result.run_id)
+    ctx.close()
     gate = stored.result.gates[1]
     assert (gate.kind, gate.value, gate.evidence["rows"]) == ("row_budget", 169.0, 169)
     assert not stored.result.passed
@@ -120,7 +123,9 @@ def test_a_new_kind_is_decided_recorded_and_rendered(
 
 
 def test_a_kind_is_not_asked_when_its_key_is_absent(toy_kind: None, project: Project) -> None:
-    outcome = run_check(project)  # conveyor.yaml has no row_budget: key
+    ctx = Context.resolve(start=project.root)
+    outcome = run_check(ctx, project)  # conveyor.yaml has no row_budget: key
+    ctx.close()
     assert [g.kind for g in outcome.result.gates] == ["threshold"]
     assert outcome.result.passed
 
