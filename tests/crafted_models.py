@@ -58,7 +58,7 @@ def plant_code(estimator: object, path: Path, marker: Path) -> None:
 def log_crafted(directory: Path) -> LoggedModel:
     """Store the model ``directory`` as-is and record it as model "model" of a new run."""
     with cv.start_run() as run:
-        hashed = store_tree(run._artifacts(), directory)
+        hashed = store_tree(run.ctx.artifacts, directory)
         logged = LoggedModel(
             id=new_id(),
             run_id=run.id,
