@@ -242,7 +242,7 @@ def load_config(path: Path) -> ProjectConfig:
     try:
         data = yamlio.load(text)
     except yamlio.YAMLSyntaxError:
-        _compose(text, path)  # raises with the line and column of the problem
+        yamlio.compose(text, path.name)  # raises with the line and column of the problem
         raise
     if not isinstance(data, dict):
         raise ConfigError(
@@ -253,32 +253,10 @@ def load_config(path: Path) -> ProjectConfig:
     try:
         config = ProjectConfig.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(_describe(exc, _compose(text, path), path)) from None
+        raise ConfigError(_describe(exc, yamlio.compose(text, path.name), path)) from None
     for name, stage in config.stages.items():
         _check_paths(text, path, name, stage)
     return config
-
-
-def _compose(text: str, path: Path) -> yaml.Node | None:
-    try:
-        return yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark
-        where = f"{path.name}:{mark.line + 1}:{mark.column + 1}" if mark else path.name
-        raise ConfigError(
-            f"{where}: malformed YAML: {exc.problem}", hint=_excerpt(text, mark)
-        ) from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path.name}: malformed YAML: {exc}") from None
-
-
-def _excerpt(text: str, mark: Any) -> str | None:
-    if mark is None:
-        return None
-    lines = text.splitlines()
-    if mark.line >= len(lines):
-        return None
-    return f"line {mark.line + 1}: {lines[mark.line].rstrip()}"
 
 
 def _describe(exc: ValidationError, node: yaml.Node | None, path: Path) -> str:
@@ -401,7 +379,7 @@ def _check_paths(text: str, path: Path, name: str, stage: StageConfig) -> None:
     for loc, value in declared:
         problem = path_problem(value)
         if problem:
-            mark_node = _node_at(_compose(text, path), ["stages", name, *loc])
+            mark_node = _node_at(yamlio.compose(text, path.name), ["stages", name, *loc])
             where = path.name
             if mark_node is not None:
                 where += f":{mark_node.start_mark.line + 1}:{mark_node.start_mark.column + 1}"

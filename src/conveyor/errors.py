@@ -11,15 +11,14 @@ The tree::
     ├── ConflictError                  the operation clashes with existing state
     │   └── LockHeld                   another `conveyor run` holds the project lock
     ├── PipelineError                  a pipeline could not run as declared
-    │   ├── CycleError                 the stages depend on each other in a loop
-    │   ├── StageFailed                a stage's command exited non-zero
-    │   └── MissingOutput              a stage did not produce a declared out
+    │   └── CycleError                 the stages depend on each other in a loop
     ├── PathError                      a file Conveyor cannot track (broken or directory link)
     ├── StoreError                     the metadata database failed
     ├── ArtifactError                  the artifact store failed
     │   └── CorruptObject              a stored object does not match its digest
     ├── ModelError                     a model cannot be saved, loaded or used as asked
     │   └── UntrustedModel             the file holds types (or pickled code) not trusted
+    ├── BundleError                    a model bundle's files or wheel could not be built
     ├── DataError (ValueError)         a data file cannot be read or used as asked (empty,
     │                                  no target column, unknown format, wrong columns)
     ├── ValidationFailed               data broke its schema (the findings are attached)
@@ -104,14 +103,6 @@ class PipelineError(ConveyorError):
 
 class CycleError(PipelineError):
     """Stages depend on each other in a loop."""
-
-
-class StageFailed(PipelineError):
-    """A stage's command exited with a non-zero status."""
-
-
-class MissingOutput(PipelineError):
-    """A stage finished but did not produce an output it declared."""
 
 
 class PathError(ConveyorError):

@@ -13,9 +13,13 @@ import json
 import os
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from conveyor.errors import ConfigError
 from conveyor.hashing import hash_bytes
+
+if TYPE_CHECKING:
+    import yaml
 
 
 class YAMLSyntaxError(ValueError):
@@ -35,6 +39,35 @@ def load(text: str, source: str = "the text") -> Any:
     except yaml.YAMLError as exc:
         message = " ".join(str(exc).replace('"<unicode string>"', source).split())
         raise YAMLSyntaxError(message) from exc
+
+
+def compose(text: str, source: str) -> yaml.Node | None:
+    """The YAML node tree of ``text`` (its marks give line and column for error messages).
+
+    Malformed YAML is a :class:`ConfigError` naming ``source:line:column``, with the line
+    as hint.
+    """
+    import yaml
+
+    try:
+        return yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark
+        where = f"{source}:{mark.line + 1}:{mark.column + 1}" if mark else source
+        raise ConfigError(
+            f"{where}: malformed YAML: {exc.problem}", hint=_excerpt(text, mark)
+        ) from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{source}: malformed YAML: {exc}") from None
+
+
+def _excerpt(text: str, mark: Any) -> str | None:
+    if mark is None:
+        return None
+    lines = text.splitlines()
+    if mark.line >= len(lines):
+        return None
+    return f"line {mark.line + 1}: {lines[mark.line].rstrip()}"
 
 
 def dump(data: Any) -> str:

@@ -93,8 +93,9 @@ def test_mistakes_are_reported_with_file_line_and_key(text: str, expected: str):
 
 
 def test_malformed_yaml_names_the_line():
-    with pytest.raises(ConfigError, match=r"s\.yaml:3:15: malformed YAML"):
+    with pytest.raises(ConfigError, match=r"s\.yaml:3:15: malformed YAML") as caught:
         parse_schema("columns:\n  a: {dtype: int64}\n  b: {dtype: x]\n", "s.yaml")
+    assert caught.value.hint == "line 3:   b: {dtype: x]"  # as conveyor.yaml's errors show it
 
 
 @pytest.mark.parametrize("text", ["", "- a\n- b\n", "just text\n"])

@@ -23,45 +23,20 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from conveyor.errors import ConfigError, ConveyorError, DataError, ModelError, NotFoundError
-from conveyor.evaluation import gates as decide
+from conveyor.evaluation.gates import Evidence, Scored, decide_gates
 from conveyor.evaluation.record import record
-from conveyor.evaluation.results import (
-    CheckResult,
-    Evaluation,
-    GateResult,
-    ModelRef,
-    ValidationSummary,
-)
+from conveyor.evaluation.results import CheckOutcome, CheckResult, ModelRef, ValidationSummary
 
 if TYPE_CHECKING:
     import pandas as pd
 
     from conveyor.config import EvaluationConfig, GatesConfig
     from conveyor.context import Context
-    from conveyor.evaluation.predict import Predictions
     from conveyor.modelpack import LoadedModel
     from conveyor.project import Project
     from conveyor.registry import Registry, Resolved
 
 Say = Callable[[str], None]
-
-
-@dataclass(frozen=True)
-class Scored:
-    """A model, what it is, and what it said on the holdout."""
-
-    ref: ModelRef
-    model: LoadedModel
-    evaluation: Evaluation
-    predictions: Predictions
-
-
-@dataclass(frozen=True)
-class CheckOutcome:
-    """The decided check and the per-row predictions it rests on."""
-
-    result: CheckResult
-    predictions: pd.DataFrame
 
 
 def evaluation_config(project: Project) -> EvaluationConfig:
@@ -147,7 +122,8 @@ def run_check(
         candidate = _score(registry, uri, frame, config, gates, say)
         champion = _champion(registry, config, alias, champion_alias, frame, gates, say)
         summaries = _validation(project, say)
-        decided = _gates(gates, alias, config, frame, candidate, champion, summaries)
+        evidence = _evidence(alias, config, frame, candidate, champion, summaries, gates)
+        decided = decide_gates(gates, ctx, evidence)
         result = CheckResult(
             passed=all(g.passed for g in decided),
             candidate=candidate.ref,
@@ -292,42 +268,26 @@ def _champion(
         return Champion(None, note, blocking=True)
 
 
-def _gates(
-    gates: GatesConfig,
+def _evidence(
     alias: str,
     config: EvaluationConfig,
     frame: pd.DataFrame,
     candidate: Scored,
     champion: Champion,
     summaries: list[ValidationSummary],
-) -> list[GateResult]:
-    decided = decide.validation_gates(summaries)
-    decided += decide.threshold_gates(gates.thresholds, candidate.evaluation)
-    if gates.champion is not None:
-        decided += decide.comparison_gates(
-            gates.champion,
-            alias,
-            candidate.predictions,
-            champion.scored.predictions if champion.scored else None,
-            champion.note,
-            blocking=champion.blocking,
-        )
-    decided += decide.fairness_gates(gates.fairness, candidate.predictions, frame)
-    if gates.robustness:
-        features = feature_columns(candidate.model, frame, config, gates)
-        decided += decide.robustness_gates(
-            gates.robustness,
-            candidate.model,
-            frame,
-            config.target,
-            candidate.predictions,
-            features,
-            numeric_columns(frame, features),
-            candidate.evaluation,
-        )
-    if gates.operational is not None:
-        decided += decide.operational_gates(gates.operational, candidate.evaluation)
-    return decide.unique_names(decided)
+    gates: GatesConfig,
+) -> Evidence:
+    return Evidence(
+        holdout=frame,
+        target=config.target,
+        features=feature_columns(candidate.model, frame, config, gates),
+        candidate=candidate,
+        champion=champion.scored,
+        champion_alias=alias,
+        champion_note=champion.note,
+        champion_blocking=champion.blocking,
+        validation=summaries,
+    )
 
 
 def feature_columns(
@@ -339,19 +299,6 @@ def feature_columns(
         return list(signature.columns)
     left_out = {config.target, *(f.column for f in gates.fairness)}
     return [str(c) for c in frame.columns if c not in left_out]
-
-
-def numeric_columns(frame: pd.DataFrame, columns: list[str]) -> list[str]:
-    """The numeric (not boolean) ones: what noise and missing values are injected into."""
-    import pandas as pd
-
-    return [
-        c
-        for c in columns
-        if c in frame
-        and pd.api.types.is_numeric_dtype(frame[c])
-        and not pd.api.types.is_bool_dtype(frame[c])
-    ]
 
 
 def prediction_table(

@@ -18,14 +18,19 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from conveyor.errors import ConfigError, NotFoundError
-from conveyor.evaluation.results import CHECK_FILE, PREDICTIONS_FILE, CheckResult, ModelRef
+from conveyor.evaluation.results import (
+    CHECK_FILE,
+    PREDICTIONS_FILE,
+    CheckOutcome,
+    CheckResult,
+    ModelRef,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
 
     from conveyor.config import EvaluationConfig
     from conveyor.context import Context
-    from conveyor.evaluation.check import CheckOutcome
     from conveyor.registry import Registry
     from conveyor.tracking import ActiveRun
 
@@ -197,6 +202,4 @@ def load_check(ctx: Context, run_id: str | None = None) -> CheckOutcome:
     predictions = (
         pd.read_parquet(fetched(PREDICTIONS_FILE)) if PREDICTIONS_FILE in files else pd.DataFrame()
     )
-    from conveyor.evaluation.check import CheckOutcome
-
     return CheckOutcome(result, predictions)

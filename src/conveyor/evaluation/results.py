@@ -17,10 +17,12 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 Task = Literal["binary", "multiclass", "regression"]
-GateKind = Literal["validation", "threshold", "comparison", "fairness", "robustness", "operational"]
 GateStatus = Literal["passed", "failed", "skipped"]
 
 CHECK_FILE = "check.json"
@@ -132,7 +134,7 @@ class GateResult:
     """
 
     name: str  # "roc_auc >= 0.95", "roc_auc vs champion", "demographic_parity by sex"
-    kind: GateKind
+    kind: str  # validation, threshold, comparison, fairness, robustness, operational, or any
     status: GateStatus
     metric: str
     detail: str
@@ -246,6 +248,14 @@ class CheckResult:
             promoted=data.get("promoted"),
             recorded=data.get("recorded"),
         )
+
+
+@dataclass(frozen=True)
+class CheckOutcome:
+    """The decided check and the per-row predictions it rests on."""
+
+    result: CheckResult
+    predictions: pd.DataFrame
 
 
 def _as_dict(result: Any) -> dict[str, Any]:

@@ -53,7 +53,7 @@ def parse_schema(text: str, source: str = "schema") -> DataSchema:
     try:
         data = yamlio.load(text, source)
     except yamlio.YAMLSyntaxError:
-        _compose(text, source)  # raises with the line and column of the problem
+        yamlio.compose(text, source)  # raises with the line and column of the problem
         raise
     if not isinstance(data, dict):
         found = "an empty file" if data is None else f"a {type(data).__name__}"
@@ -66,20 +66,9 @@ def parse_schema(text: str, source: str = "schema") -> DataSchema:
     except ValidationError as exc:
         raise ConfigError(
             describe_errors(
-                exc, _compose(text, source), source, root=DataSchema, title="invalid schema"
+                exc, yamlio.compose(text, source), source, root=DataSchema, title="invalid schema"
             )
         ) from None
-
-
-def _compose(text: str, source: str) -> yaml.Node | None:
-    try:
-        return yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark
-        where = f"{source}:{mark.line + 1}:{mark.column + 1}" if mark else source
-        raise ConfigError(f"{where}: malformed YAML: {exc.problem}") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{source}: malformed YAML: {exc}") from None
 
 
 class _Flow(dict[str, Any]):
