@@ -184,3 +184,20 @@ def test_split_in_another_column_order_reaches_the_model_in_signature_order() ->
     frame = parse_invocations(body, UNIFORM)
     assert list(frame.columns) == ["a", "b"]
     assert frame.iloc[0].tolist() == [1.0, 2.0]
+
+
+@pytest.mark.parametrize(
+    "shape",
+    [
+        [0, 48292, 190991717817750],  # found by schemathesis: a 500 from numpy before
+        [0, 2**31 - 1, 2**31 - 1],
+        [1] * 9,
+        [2**31],
+    ],
+)
+def test_a_v2_shape_numpy_cannot_describe_is_a_400_naming_the_input(shape) -> None:
+    body = {"inputs": [{"name": "x", "shape": shape, "datatype": "BOOL", "data": []}]}
+    with pytest.raises(RequestError) as caught:
+        parse_v2(body, TENSOR)
+    assert caught.value.status == 400
+    assert "input 'x'" in str(caught.value)
