@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from conveyor.serving.protocols import MAX_DIM, MAX_DIMS
+
 JSON = "application/json"
 ERROR = {"$ref": "#/components/schemas/Error"}
 MODEL = {"name": "model", "in": "path", "required": True, "schema": {"type": "string"}}
@@ -246,7 +248,10 @@ def _tensor(datatype: dict[str, Any]) -> dict[str, Any]:
     return _object(
         {
             "name": _STR,
-            "shape": _array({"type": "integer", "minimum": 0}),
+            "shape": {
+                **_array({"type": "integer", "minimum": 0, "maximum": MAX_DIM}),
+                "maxItems": MAX_DIMS,
+            },
             "datatype": datatype,
             "parameters": {"type": "object"},
             "data": {},

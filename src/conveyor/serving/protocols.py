@@ -286,7 +286,7 @@ def _tensor(entry: object, index: int, cursor: Cursor) -> tuple[str, Array]:
     shape = [int(d) for d in shape]  # JSON's 2.0 is the integer 2
     if math.prod(d for d in shape if d) > MAX_DIM:  # numpy refuses even an empty such array
         raise RequestError(
-            400, f"input {name!r}: shape {shape} describes more than {MAX_DIM} values", field=name
+            422, f"input {name!r}: shape {shape} describes more than {MAX_DIM} values", field=name
         )
     if datatype not in V2_DTYPES:
         raise RequestError(
