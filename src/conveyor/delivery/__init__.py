@@ -1,0 +1,1 @@
+"""Delivery: routing tables, rollouts and their analysis."""
