@@ -70,7 +70,8 @@ def parse_endpoint(url: str, where: str) -> Endpoint:
     target = parts.path or "/"
     if parts.query:
         target += "?" + parts.query
-    return Endpoint(scheme, host, port, target, f"{where} ({scheme}://{host}:{port})")
+    shown = f"[{host}]" if ":" in host else host
+    return Endpoint(scheme, host, port, target, f"{where} ({scheme}://{shown}:{port})")
 
 
 def forbidden_rule(address: IPAddress, *, allow_private: bool) -> str | None:
@@ -85,9 +86,11 @@ def forbidden_rule(address: IPAddress, *, allow_private: bool) -> str | None:
         return "multicast"
     if address.is_unspecified:
         return "unspecified"
+    if address.is_loopback or address.is_private:  # before reserved: ::1 is in ::/8
+        return None if allow_private else "private"
     if address.is_reserved:
         return "reserved"
-    if not allow_private and not address.is_global:
+    if not allow_private and not address.is_global:  # shared (100.64/10), documentation...
         return "private"
     return None
 
