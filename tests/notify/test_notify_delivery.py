@@ -229,3 +229,14 @@ def test_the_slack_payload_has_text_and_blocks(receiver: Receiver) -> None:
     assert kinds == ["section", "section", "context"]
     assert payload["blocks"][1]["fields"][0]["text"] == "*reason*\nerror rate 3.1% vs 1.0%"
     assert "X-Conveyor-Signature" not in got.headers
+
+
+def test_a_receiver_that_does_not_answer_times_out_and_is_retried(receiver: Receiver) -> None:
+    receiver.hold = threading.Event()  # never set while the test runs: no answer comes
+    dispatcher = Dispatcher(notifiers(webhook(receiver.url, timeout_s=0.3, max_attempts=2)))
+    started = time.monotonic()
+    run(dispatcher, event())
+    assert time.monotonic() - started < 3
+    assert len(receiver.requests) == 2
+    [stats] = dispatcher.stats()
+    assert (stats.failed, stats.attempts) == (1, 2)
