@@ -312,7 +312,8 @@ def test_the_example_outputs_are_recorded_at_save_time(tmp_path: Path) -> None:
     manifest = json.loads((tmp_path / "model" / "conveyor-model.json").read_text())
     assert manifest["example_output"] == "example_output.json"
     recorded = loaded.example_output()
-    assert recorded is not None and recorded.dtype == np.float64
+    assert recorded is not None
+    assert recorded.dtype == np.float64
     np.testing.assert_allclose(recorded, MODEL.predict(X.head(4)), rtol=1e-9)
 
 
