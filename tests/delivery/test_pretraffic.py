@@ -197,3 +197,14 @@ def test_a_model_answering_infinity_fails_smoke(tmp_path: Path) -> None:
     check = smoke_test(_served(tmp_path / "m", 1, trusted=True))
     assert not check.passed
     assert "gave a non-finite output for row 0" in check.message
+
+
+def test_a_model_too_slow_for_a_sample_fails_within_twice_the_time_budget(tmp_path: Path) -> None:
+    save_model(
+        Echo(delay_s=0.2), tmp_path / "m", flavor="pyfunc", input_example=pd.DataFrame({"a": [1.0]})
+    )
+    started = time.monotonic()
+    check = load_test(_served(tmp_path / "m", 1, trusted=True), None, time_budget_s=0.3)
+    assert time.monotonic() - started < 1.6  # warm-up and timed requests each stop at 0.3 s
+    assert not check.passed
+    assert "at least 20 are needed to judge p95" in check.message

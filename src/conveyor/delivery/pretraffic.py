@@ -209,7 +209,8 @@ def load_test(
     time_budget_s: float = TIME_BUDGET_S,
 ) -> Check:
     """Time up to ``requests`` single-row requests (stopping after ``time_budget_s``) after
-    a warm-up; fail when p95 is over ``budget.latency_p95_ms`` or any request fails."""
+    a warm-up (also stopped after ``time_budget_s``); fail when p95 is over
+    ``budget.latency_p95_ms``, when fewer than 20 requests were timed, or when any fails."""
     name = "load"
     bodies = _single_rows(candidate)
     if not bodies:
@@ -298,8 +299,11 @@ def _predict_body(served: Served, body: dict[str, Any] | bytes) -> Array:
 def _time_requests(served: Served, bodies: list[bytes], requests: int, limit_s: float) -> Latency:
     import numpy as np
 
+    warm_until = time.perf_counter() + limit_s  # a very slow model: at most 2 x limit_s
     for i in range(WARMUP):
         _predict_body(served, bodies[i % len(bodies)])
+        if time.perf_counter() > warm_until:
+            break
     elapsed: list[int] = []
     deadline = time.perf_counter() + limit_s
     while len(elapsed) < requests and time.perf_counter() < deadline:
