@@ -640,7 +640,7 @@ def split_from_metrics(server: Server) -> str:
 
 def logged_rows(server: Server, project: Path) -> str:
     """How many primary and shadow rows the full run's prediction log wrote."""
-    from conveyor.serving.predlog import read_predictions
+    from conveyor.monitoring.predictions import read_predictions
 
     said = re.search(r"predictions to (\S+)", server.log.read_text(errors="replace"))
     url = said[1] if said else str(project / ".conveyor" / "store")

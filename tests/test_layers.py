@@ -41,3 +41,17 @@ def test_no_cli_module_touches_the_store() -> None:
         for path in (SRC / "cli").glob("*.py")
     }
     assert {name: found for name, found in offenders.items() if found} == {}
+
+
+def test_delivery_and_monitoring_never_import_the_gateway() -> None:
+    """The gateway applies delivery's tables and feeds monitoring; neither depends on it, so a
+    rollout controller or an alerting process runs without the gateway (type-only imports
+    included)."""
+    offenders = {
+        str(path.relative_to(SRC)): sorted(
+            n for n in _imported(path) if re.match(r"conveyor\.serving(\.|$)", n)
+        )
+        for package in ("delivery", "monitoring")
+        for path in (SRC / package).rglob("*.py")
+    }
+    assert {name: found for name, found in offenders.items() if found} == {}

@@ -160,6 +160,10 @@ class ArtifactStore:
                 self.fs.pipe_file(final, data)
         return final
 
+    def path_of(self, name: str) -> str:
+        """The path of the named file ``name`` on :attr:`fs` (for readers that open it)."""
+        return self._path(_check_name(name))
+
     def list_named(self, prefix: str) -> list[str]:
         """The names of the named files below ``prefix``, sorted (none if it does not exist)."""
         base = self._path(_check_name(prefix))

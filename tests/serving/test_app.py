@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import gc
+import weakref
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
@@ -12,6 +15,7 @@ import orjson
 import pytest
 
 from conveyor.serving.app import create_app
+from conveyor.serving.pool import ModelPool
 
 pytestmark = pytest.mark.anyio
 
@@ -353,7 +357,8 @@ def _json_type() -> dict[str, str]:
 
 
 async def test_with_the_routing_tables_router(served) -> None:
-    from conveyor.serving.routing import Route, Router, RoutingTable
+    from conveyor.delivery.tables import Route, RoutingTable
+    from conveyor.serving.routing import Router
 
     router = Router([RoutingTable("cancer", (Route(1, 1.0),))])
     body = {"instances": served.features.head(5).to_numpy().tolist()}
@@ -477,3 +482,27 @@ async def test_no_response_shows_a_path_of_the_server(served) -> None:
     places = {str(served.root), str(Path.home()), sys.prefix, tempfile.gettempdir(), "/work"}
     for text in bodies:
         assert not [place for place in places if place in text], text
+
+
+async def test_an_unloaded_version_is_let_go_by_the_gateway(served) -> None:
+    """Unloading a version (the watcher does, once no table names it) frees it: nothing the
+    app keeps per version (batcher, input layout) holds on to it after the next request."""
+    pool = ModelPool()
+    for version in (1, 2):
+        pool.add(dataclasses.replace(served.pool.get("cancer", version)))
+    app = create_app(pool)
+    gone = weakref.ref(pool.get("cancer", 1))
+    body = {"instances": served.features.head(2).to_numpy().tolist()}
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as http:
+        for version in ("1", "2"):
+            response = await http.post(
+                "/v1/models/cancer:predict", json=body, headers={"X-Conveyor-Version": version}
+            )
+            assert response.status_code == 200
+        pool.remove("cancer", 1)
+        response = await http.post("/v1/models/cancer:predict", json=body)
+        assert response.headers["X-Conveyor-Model-Version"] == "2"
+    gc.collect()
+
+    assert gone() is None

@@ -19,7 +19,8 @@ from prometheus_client import values
 from prometheus_client.parser import text_string_to_metric_families
 
 from conveyor.errors import ConfigError
-from conveyor.serving.app import Prediction, create_app
+from conveyor.monitoring.observation import Prediction
+from conveyor.serving.app import create_app
 from conveyor.serving.metrics import GatewayMetrics
 
 pytestmark = pytest.mark.anyio

@@ -6,7 +6,8 @@ import httpx
 import numpy as np
 import pytest
 
-from conveyor.serving.app import Prediction, create_app
+from conveyor.monitoring.observation import Prediction
+from conveyor.serving.app import create_app
 
 pytestmark = pytest.mark.anyio
 

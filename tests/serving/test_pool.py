@@ -16,9 +16,9 @@ from conveyor.context import Context
 from conveyor.errors import UntrustedModel
 from conveyor.modelpack import save_model
 from conveyor.registry import Registry
-from conveyor.serving.deployments import build_gateway
 from conveyor.serving.errors import RequestError
 from conveyor.serving.pool import ModelPool, load_pool
+from conveyor.serving.watcher import build_gateway
 from crafted_models import RUNSTRING, log_crafted, plant_code
 
 

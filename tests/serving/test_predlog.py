@@ -13,8 +13,10 @@ import pytest
 
 from conveyor.artifacts import ArtifactStore
 from conveyor.errors import ArtifactError, InvalidValue
-from conveyor.serving.app import Prediction, create_app
-from conveyor.serving.predlog import PredictionLog, read_predictions, sampled
+from conveyor.monitoring.observation import Prediction
+from conveyor.monitoring.predictions import read_predictions
+from conveyor.serving.app import create_app
+from conveyor.serving.predlog import PredictionLog, sampled
 
 AT = datetime(2024, 5, 1, 12, 0, 30, tzinfo=UTC)
 

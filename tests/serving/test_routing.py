@@ -15,14 +15,19 @@ import random
 import subprocess
 import sys
 import threading
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import conveyor
+from conveyor.delivery.tables import Route, RoutingTable, Shadow
 from conveyor.errors import ConflictError, InvalidValue, NotFoundError
 from conveyor.serving.keys import field_value, header, sticky_key
-from conveyor.serving.routing import Route, Router, RoutingTable, Shadow, choose, shadows_for
+from conveyor.serving.routing import Router, choose, shadows_for
+
+SOURCE = str(Path(conveyor.__file__).parents[1])
 
 N_KEYS = 4000
 TOLERANCE = 5 * 0.5 / math.sqrt(N_KEYS)  # 5 binomial standard errors at p = 0.5: 0.0395
@@ -105,13 +110,15 @@ def test_a_version_with_weight_zero_gets_no_keys_and_no_draws() -> None:
 def test_sticky_assignment_is_the_same_in_another_process_with_another_hash_seed() -> None:
     table = table_of([50, 30, 20])
     code = (
-        "import json; from conveyor.serving.routing import Route, RoutingTable, choose;"
+        "import json; from conveyor.delivery.tables import Route, RoutingTable;"
+        "from conveyor.serving.routing import choose;"
         "t = RoutingTable('churn', (Route(1, 50), Route(2, 30), Route(3, 20)));"
         "print(json.dumps([choose(t, f'user-{i}') for i in range(200)]))"
     )
     out = subprocess.run(
         [sys.executable, "-c", code],
-        env={"PYTHONHASHSEED": "12345", "PATH": ""},
+        # the conveyor under test, wherever the interpreter's own install points
+        env={"PYTHONHASHSEED": "12345", "PATH": "", "PYTHONPATH": SOURCE},
         capture_output=True,
         text=True,
         check=True,

@@ -18,7 +18,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from conveyor.context import Context
-from conveyor.serving.predlog import read_predictions
+from conveyor.monitoring.predictions import read_predictions
 
 pytestmark = pytest.mark.slow
 

@@ -20,12 +20,14 @@ from prometheus_client.parser import text_string_to_metric_families
 from conveyor import tracking
 from conveyor.cli.main import main
 from conveyor.context import Context
-from conveyor.serving.app import Prediction, create_app
-from conveyor.serving.deployments import build_gateway, build_observers
+from conveyor.delivery.tables import Route, RoutingTable, Shadow
+from conveyor.monitoring.observation import Prediction
+from conveyor.monitoring.predictions import read_predictions
+from conveyor.serving.app import create_app
 from conveyor.serving.metrics import GatewayMetrics
 from conveyor.serving.pool import ModelPool
-from conveyor.serving.predlog import LogOptions, PredictionLog, read_predictions
-from conveyor.serving.routing import Route, Router, RoutingTable, Shadow, shadows_for
+from conveyor.serving.predlog import LogOptions, PredictionLog
+from conveyor.serving.routing import Router, shadows_for
 from conveyor.serving.server import (
     BATCH_VAR,
     LOG_VAR,
@@ -35,6 +37,7 @@ from conveyor.serving.server import (
     TIMEOUT_VAR,
 )
 from conveyor.serving.shadow import ShadowRunner
+from conveyor.serving.watcher import build_gateway, build_observers
 
 pytestmark = pytest.mark.anyio
 

@@ -10,12 +10,13 @@ from collections.abc import Iterator
 
 import pytest
 
-from conveyor import traffic
 from conveyor.context import Context
+from conveyor.delivery import traffic
+from conveyor.delivery.deployments import get_table, load_tables
+from conveyor.delivery.tables import Route, Shadow
 from conveyor.errors import ConflictError, InvalidValue, NotFoundError
 from conveyor.ids import new_id, utcnow
 from conveyor.registry import Registry
-from conveyor.serving.routing import Route, Router, Shadow
 from conveyor.settings import Settings
 from conveyor.store import Store, open_store
 from conveyor.store.entities import LoggedModel, NewRun
@@ -70,7 +71,7 @@ def test_setting_traffic_stores_revision_one_and_an_event(store: Store) -> None:
     assert stored.updated_by == ACTOR
     assert stored.updated_at.tzinfo is not None
     assert traffic_events(store) == [(None, "1=90 2=10 sticky X-Conveyor-Key")]
-    assert traffic.get_table(store, "churn") == table
+    assert get_table(store, "churn") == table
 
 
 def test_each_change_is_the_next_revision_with_from_and_to(store: Store) -> None:
@@ -183,7 +184,7 @@ def test_a_failing_change_leaves_neither_the_table_nor_an_event(
     with pytest.raises(RuntimeError, match="disk full"):
         traffic.set_traffic(as_(store), "churn", {1: 1, 2: 1})
 
-    table = traffic.get_table(store, "churn")
+    table = get_table(store, "churn")
     assert table is not None
     assert (table.routes, table.revision) == ((Route(1, 1.0),), 1)
     assert traffic_events(store) == [(None, "1=1")]
@@ -203,17 +204,17 @@ def test_a_stale_revision_is_a_conflict_and_changes_nothing(store: Store) -> Non
     assert len(traffic_events(store)) == 2
 
 
-def test_refresh_reloads_only_the_tables_that_changed(
+def test_load_tables_reads_only_the_tables_that_changed(
     store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     register(store, "churn", count=2)
     register(store, "fraud", count=1)
     traffic.set_traffic(as_(store), "churn", {1: 1})
     traffic.set_traffic(as_(store), "fraud", {1: 1})
-    router = Router()
 
-    assert sorted(traffic.refresh(router, store)) == ["churn", "fraud"]
-    assert traffic.refresh(router, store) == []
+    known = {t.model: t.revision for t in load_tables(store, {})}
+    assert sorted(known) == ["churn", "fraud"]
+    assert load_tables(store, known) == []
     traffic.set_traffic(as_(store), "churn", {2: 1})
     loaded: list[str] = []
     real_get = store.deployments.get
@@ -221,10 +222,10 @@ def test_refresh_reloads_only_the_tables_that_changed(
         store.deployments, "get", lambda name: loaded.append(name) or real_get(name)
     )
 
-    assert traffic.refresh(router, store) == ["churn"]
+    changed = load_tables(store, known)
+    assert [(t.model, t.routes) for t in changed] == [("churn", (Route(2, 1.0),))]
     assert loaded == ["churn"]
-    assert router.choose("churn", {}, None) == 2
-    assert [t.model for t in traffic.load_tables(store)] == ["churn", "fraud"]
+    assert [t.model for t in load_tables(store)] == ["churn", "fraud"]
 
 
 def test_parse_weights_names_the_bad_pair() -> None:

@@ -102,10 +102,10 @@ def serve(
     """
     from conveyor.cli.context import command_context
     from conveyor.serving.batching import BatchPolicy
-    from conveyor.serving.deployments import build_gateway, build_observers
     from conveyor.serving.metrics import GatewayMetrics
     from conveyor.serving.predlog import LogOptions
     from conveyor.serving.server import ServeOptions, check_port_free, run_server
+    from conveyor.serving.watcher import build_gateway, build_observers
 
     ctx = command_context()  # `conveyor serve`'s composition root
     options = ServeOptions(

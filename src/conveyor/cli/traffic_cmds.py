@@ -8,8 +8,8 @@ import typer
 
 if TYPE_CHECKING:
     from conveyor.context import Context
-    from conveyor.serving.routing import RoutingTable
-    from conveyor.traffic import Deployment
+    from conveyor.delivery.tables import RoutingTable
+    from conveyor.delivery.traffic import Deployment
 
 app = typer.Typer(
     name="traffic",
@@ -46,7 +46,7 @@ def set_weights(
     ] = None,
 ) -> None:
     """Split NAME's requests across versions by weight (normalised; shadows are kept)."""
-    from conveyor import traffic
+    from conveyor.delivery import traffic
 
     weights = traffic.parse_weights(pairs)
     table = traffic.set_traffic(_context(), name, weights, sticky=sticky)
@@ -64,7 +64,7 @@ def shadow(
     off: Annotated[bool, typer.Option("--off", help="Stop shadowing this version.")] = False,
 ) -> None:
     """Send VERSION a copy of a share of NAME's requests (never returned), or --off."""
-    from conveyor import traffic
+    from conveyor.delivery import traffic
 
     if off == (share is not None):
         raise typer.BadParameter("give exactly one of --share or --off")
@@ -84,8 +84,8 @@ def show(
     as_json: AsJson = False,
 ) -> None:
     """Show routing tables: versions with their share, shadows, sticky key, who changed it."""
-    from conveyor import traffic
     from conveyor.cli.context import print_json
+    from conveyor.delivery import traffic
 
     found = traffic.tables(_context(), name)
     if as_json:
@@ -100,8 +100,8 @@ def show(
 @app.command("history")
 def history(name: Name, as_json: AsJson = False) -> None:
     """Every change to NAME's routing table: when, who, from -> to."""
-    from conveyor import traffic
     from conveyor.cli.context import print_json
+    from conveyor.delivery import traffic
 
     events = traffic.history(_context(), name)
     if as_json:
@@ -125,7 +125,7 @@ def _routes(table: RoutingTable) -> str:
 
 
 def _as_dict(deployment: Deployment) -> dict[str, Any]:
-    from conveyor.traffic import as_table
+    from conveyor.delivery.deployments import as_table
 
     table = as_table(deployment)
     return {
@@ -143,7 +143,7 @@ def _as_dict(deployment: Deployment) -> dict[str, Any]:
 
 
 def _print(deployment: Deployment) -> None:
-    from conveyor.traffic import as_table
+    from conveyor.delivery.deployments import as_table
 
     table = as_table(deployment)
     typer.echo(

@@ -20,7 +20,6 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -33,10 +32,10 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from conveyor.errors import ModelError, NotFoundError
+from conveyor.monitoring.observation import Prediction, PredictionObserver
 from conveyor.serving import binary, protocols
 from conveyor.serving.batching import Batcher, BatchListener, BatchPolicy, ModelCallTimeout
 from conveyor.serving.errors import RequestError
-from conveyor.serving.inputs import Layout
 from conveyor.serving.openapi import openapi_document
 from conveyor.serving.timeouts import READ_TIMEOUT_S, BodyDeadline
 
@@ -65,29 +64,6 @@ class VersionChooser(Protocol):
 
 class PredictionTimeout(RequestError):
     """A prediction ran longer than the gateway's ``request_timeout_s`` (HTTP 504)."""
-
-
-@dataclass(frozen=True)
-class Prediction:
-    """One answered prediction, as observers see it (after the model answered)."""
-
-    request_id: str
-    model: str
-    version: int
-    inputs: ModelInput
-    outputs: Array
-    latency_s: float
-    at: datetime
-
-
-class PredictionObserver(Protocol):
-    """Told of every prediction: the prediction log, shadow traffic, metrics.
-
-    ``observe`` runs on the event loop after the model answered and before the response is
-    sent, so it must only record or hand work to another thread, never block.
-    """
-
-    def observe(self, prediction: Prediction) -> None: ...
 
 
 def create_app(
@@ -190,12 +166,12 @@ class Gateway:
         self.batching = batching or BatchPolicy()
         self.batch_listener = batch_listener
         self._batchers: dict[tuple[str, int], Batcher] = {}
+        self._generation = pool.generation  # the pool's, when _batchers was last pruned
         self.router = router
         self.observers = tuple(observers)
         self.max_body_bytes = max_body_bytes
         self.request_timeout_s = request_timeout_s
         self._openapi = orjson.dumps(openapi_document() if openapi is None else openapi)
-        self._layouts: dict[tuple[str, int], Layout] = {}
 
     def routes(self) -> list[Route]:
         """Every route the gateway answers."""
@@ -251,7 +227,7 @@ class Gateway:
             head, raw = binary.split_body(await self._body(request), header_length)
             body = protocols.read_json(head, None)
         served = self._choose(name, request, body, _path_version(request))
-        parsed = protocols.parse_v2(body, self._layout(served), raw)
+        parsed = protocols.parse_v2(body, served.layout, raw)
         want_proba = parsed.outputs is None or "predict_proba" in parsed.outputs
         request_id = parsed.id or _request_id(request)
         predicted, proba = await self._predict(served, parsed.data, want_proba, request_id)
@@ -271,7 +247,7 @@ class Gateway:
         name = request.path_params["model"]
         body = await self._json_body(request)
         served = self._choose(name, request, body, None)
-        data = protocols.parse_v1(body, self._layout(served))
+        data = protocols.parse_v1(body, served.layout)
         return await self._predictions(served, data, _request_id(request))
 
     async def invocations(self, request: Request) -> Response:
@@ -282,11 +258,11 @@ class Gateway:
         if media == "text/csv":
             raw = await self._body(request)
             served = self._choose(name, request, None, None)
-            data = protocols.parse_csv(raw, self._layout(served))
+            data = protocols.parse_csv(raw, served.layout)
         else:
             body = await self._json_body(request)
             served = self._choose(name, request, body, None)
-            data = protocols.parse_invocations(body, self._layout(served))
+            data = protocols.parse_invocations(body, served.layout)
         return await self._predictions(served, data, _request_id(request))
 
     async def openapi(self, request: Request) -> Response:
@@ -317,15 +293,20 @@ class Gateway:
 
     def _batcher(self, served: Served) -> Batcher:
         """The batcher of this loaded version (a version loaded again gets a new one)."""
+        if self._generation != self.pool.generation:  # a version came or went
+            self._prune()
         key = (served.name, served.version)
         batcher = self._batchers.get(key)
         if batcher is None or batcher.served is not served:
-            loaded = {(s.name, s.version) for s in self.pool.all()}
-            for gone in [k for k in self._batchers if k not in loaded]:
-                del self._batchers[gone]  # versions no longer served
             batcher = Batcher(served, self.batching, listener=self.batch_listener)
             self._batchers[key] = batcher
         return batcher
+
+    def _prune(self) -> None:
+        """Drop the batchers of versions no longer loaded: they hold the model in memory."""
+        self._generation = self.pool.generation
+        loaded = {id(served) for served in self.pool.all()}
+        self._batchers = {k: b for k, b in self._batchers.items() if id(b.served) in loaded}
 
     def _tell(
         self, served: Served, data: ModelInput, outputs: Array, request_id: str, took: float
@@ -366,12 +347,6 @@ class Gateway:
             except NotFoundError:  # a model without a routing table: the latest answers
                 version = None
         return self.pool.get(name, version)
-
-    def _layout(self, served: Served) -> Layout:
-        key = (served.name, served.version)
-        if key not in self._layouts:
-            self._layouts[key] = Layout.of(served.model.signature)
-        return self._layouts[key]
 
     def _invoked_model(self, request: Request) -> str:
         named = request.headers.get(MODEL_HEADER)

@@ -22,7 +22,6 @@ from starlette.applications import Starlette
 from conveyor.errors import ConfigError
 from conveyor.serving.app import MAX_BODY_BYTES, REQUEST_TIMEOUT_S, create_app
 from conveyor.serving.batching import BatchPolicy
-from conveyor.serving.deployments import build_gateway, build_observers
 from conveyor.serving.metrics import MULTIPROC_VAR, GatewayMetrics
 from conveyor.serving.predlog import LogOptions
 from conveyor.serving.server import (
@@ -36,6 +35,7 @@ from conveyor.serving.server import (
     prepare_to_serve,
 )
 from conveyor.serving.timeouts import READ_TIMEOUT_S
+from conveyor.serving.watcher import build_gateway, build_observers
 from conveyor.settings import variable
 
 

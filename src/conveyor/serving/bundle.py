@@ -79,8 +79,8 @@ def load_bundle(directory: str | os.PathLike[str]) -> ModelPool:
     would unpickle code (never in a bundle ``conveyor package`` built).
     """
     from conveyor.hashing import Hasher
-    from conveyor.serving.deployments import warm
     from conveyor.serving.pool import ModelPool, Served
+    from conveyor.serving.watcher import warm
 
     root = Path(directory)
     info = BundleInfo.read(root)

@@ -48,7 +48,7 @@ from conveyor.errors import ConfigError
 if TYPE_CHECKING:
     from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-    from conveyor.serving.app import Prediction
+    from conveyor.monitoring.observation import Prediction
     from conveyor.serving.batching import BatchRecord
     from conveyor.serving.pool import ModelPool
 

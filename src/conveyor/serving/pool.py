@@ -17,11 +17,13 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property
 from typing import TYPE_CHECKING
 
 from conveyor.errors import InvalidValue
 from conveyor.ids import utcnow
 from conveyor.serving.errors import RequestError
+from conveyor.serving.inputs import Layout
 
 if TYPE_CHECKING:
     from conveyor.context import Context
@@ -41,6 +43,12 @@ class Served:
     loaded_at: datetime
     load_seconds: float
 
+    @cached_property
+    def layout(self) -> Layout:
+        """How request inputs become this version's model input, worked out on first use and
+        kept with the version, so it goes when the version is unloaded."""
+        return Layout.of(self.model.signature)
+
     @property
     def flavor(self) -> str:
         """The model's flavor (``sklearn``, ``pyfunc``...)."""
@@ -53,6 +61,7 @@ class ModelPool:
     def __init__(self, *, trusted: Trust = False) -> None:
         self.trusted = trusted
         self._served: dict[tuple[str, int], Served] = {}
+        self.generation = 0  # counts adds and removes: per-version caches compare it
         self._locks: dict[tuple[str, int], threading.Lock] = {}
         self._guard = threading.Lock()
 
@@ -90,12 +99,14 @@ class ModelPool:
         """Serve an already loaded version (replacing one with the same key)."""
         with self._guard:  # a new dict, swapped in whole: readers never see one mid-change
             self._served = {**self._served, (served.name, served.version): served}
+            self.generation += 1
 
     def remove(self, name: str, version: int) -> None:
         """Stop serving a version; requests already holding it finish with it."""
         with self._guard:
             self._served = {k: v for k, v in self._served.items() if k != (name, version)}
             self._locks.pop((name, version), None)
+            self.generation += 1
 
     def get(self, name: str, version: int | None = None) -> Served:
         """The version asked for (the latest loaded one if None); 404 RequestError if absent."""

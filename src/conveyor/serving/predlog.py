@@ -1,26 +1,21 @@
-"""The prediction log: every answered prediction as rows of Parquet in the artifact store.
+"""The prediction log's writer: every answered prediction as rows of Parquet in the artifact store.
 
 :class:`PredictionLog` is a prediction observer. ``observe`` only appends to an in-memory
 buffer (it runs on the event loop); a background thread turns the buffer into Arrow tables
 every ``chunk_rows`` rows (short bursts of work, so requests in flight barely notice), masks
 the fields it was told to mask, and writes one Parquet file per model per time window (or
-per ``max_rows`` rows)::
-
-    <artifacts>/predictions/<model>/date=YYYY-MM-DD/<window start, UTC>-<uuid>.parquet
-    e.g.        predictions/churn/date=2024-05-01/20240501T120000Z-3f2a9c1e.parquet
-
-One row per input row: ``request_id``, ``time`` (UTC), ``model``, ``version``,
-``input.<name>`` per feature, ``output``, ``latency_ms``; shadow rows also carry
-``shadow_of`` (the version that answered), ``agrees`` and, for numeric outputs, ``diff``.
-Whether a request is logged is decided from its id (``sample_rate``), so a request's primary
-and shadow rows are kept or dropped together. Monitoring reads the log back with
-:func:`read_predictions`::
+per ``max_rows`` rows). The columns and the file layout are monitoring's
+(:mod:`conveyor.monitoring.predlog_schema`), and so is the reader
+(:func:`conveyor.monitoring.predictions.read_predictions`)::
 
     log = PredictionLog(ctx.artifacts_url, sample_rate=0.1, mask=["email"])
     app = create_app(pool, observers=[log])
     ...
     log.close()  # writes what is still buffered
-    read_predictions(ctx.artifacts_url, "churn", since=datetime(2024, 5, 1, tzinfo=UTC))
+
+Whether a request is logged is decided from its id (``sample_rate``), so a request's primary
+and shadow rows are kept or dropped together. Shadow rows are compared with the primary's
+here (:func:`compare`): ``agrees`` and, for numeric outputs, ``diff``.
 """
 
 from __future__ import annotations
@@ -31,7 +26,6 @@ import logging
 import math
 import threading
 import time
-import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -42,22 +36,20 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from conveyor.errors import ConveyorError, InvalidValue
+from conveyor.monitoring import predlog_schema as schema
 
 if TYPE_CHECKING:
     import pandas as pd
 
     from conveyor.artifacts import ArtifactStore
     from conveyor.flavors.base import Array, ModelInput
-    from conveyor.serving.app import Prediction
+    from conveyor.monitoring.observation import Prediction
     from conveyor.serving.metrics import GatewayMetrics
 
 log = logging.getLogger("conveyor.serving")
-PREFIX = "predictions"
-MASKED = "***"
 WINDOW_S = 60.0
 MAX_ROWS = 10_000
 CHUNK_ROWS = 500
-BASE_COLUMNS = ("request_id", "time", "model", "version", "shadow_of", "latency_ms")
 _SPAN = float(2**64)
 
 
@@ -268,7 +260,7 @@ class PredictionLog:
             taken = {key: (self._tables.pop(key), self._table_rows.pop(key)) for key in keys}
         written = []
         for (model, start), (tables, rows) in taken.items():
-            name = _file_name(model, datetime.fromtimestamp(start, UTC))
+            name = schema.file_name(model, datetime.fromtimestamp(start, UTC), self.window_s)
             try:
                 table = pa.concat_tables(tables, promote_options="default")
                 self._store.write_named(name, _parquet(table))
@@ -304,11 +296,6 @@ def _check(sample_rate: float, window_s: float, max_rows: int) -> None:
         raise InvalidValue(f"the prediction log's max_rows is {max_rows}; it must be >= 1")
 
 
-def _file_name(model: str, start: datetime) -> str:
-    stamp = start.strftime("%Y%m%dT%H%M%SZ")
-    return f"{PREFIX}/{model}/date={start:%Y-%m-%d}/{stamp}-{uuid.uuid4().hex[:12]}.parquet"
-
-
 def _frame(entries: list[_Entry], mask: Sequence[str]) -> pd.DataFrame:
     """All entries' rows, built column by column in one go (per set of input columns).
 
@@ -339,22 +326,22 @@ def _rows(entries: list[_Entry], names: tuple[str, ...], mask: Sequence[str]) ->
         return np.repeat(np.array(values, dtype=dtype), counts)
 
     columns: dict[str, Any] = {
-        "request_id": each([p.request_id for p in predictions], object),
-        "time": pd.DatetimeIndex(each([p.at for p in predictions]), tz=UTC).astype(
+        schema.REQUEST_ID: each([p.request_id for p in predictions], object),
+        schema.TIME: pd.DatetimeIndex(each([p.at for p in predictions]), tz=UTC).astype(
             "datetime64[us, UTC]"
         ),
-        "model": each([p.model for p in predictions], object),
-        "version": each([p.version for p in predictions], "int64"),
-        "shadow_of": pd.array(
+        schema.MODEL: each([p.model for p in predictions], object),
+        schema.VERSION: each([p.version for p in predictions], "int64"),
+        schema.SHADOW_OF: pd.array(
             each([None if e.primary is None else e.primary.version for e in entries], object),
             dtype="Int64",
         ),
-        "latency_ms": each([p.latency_s * 1000.0 for p in predictions], float),
+        schema.LATENCY_MS: each([p.latency_s * 1000.0 for p in predictions], float),
     }
     inputs = _stacked_inputs([p.inputs for p in predictions])
     for name, values in zip(names, _columns_of(inputs), strict=True):
-        columns[f"input.{name}"] = [MASKED] * rows if name in mask else values
-    columns["output"] = _column(_stack([np.asarray(p.outputs) for p in predictions]))
+        columns[schema.INPUT_PREFIX + name] = [schema.MASKED] * rows if name in mask else values
+    columns[schema.OUTPUT] = _column(_stack([np.asarray(p.outputs) for p in predictions]))
     agrees: Any = pd.array([None] * rows, dtype="boolean")
     diff: Any = np.full(rows, np.nan)
     if any(entry.primary is not None for entry in entries):
@@ -369,8 +356,8 @@ def _rows(entries: list[_Entry], names: tuple[str, ...], mask: Sequence[str]) ->
             differs.append(by if by is not None else np.full(count, np.nan))
         agrees = pd.array(np.concatenate([a.to_numpy(object) for a in agreed]), dtype="boolean")
         diff = np.concatenate(differs).astype(float)
-    columns["agrees"] = agrees
-    columns["diff"] = diff
+    columns[schema.AGREES] = agrees
+    columns[schema.DIFF] = diff
     return pd.DataFrame(columns)
 
 
@@ -428,43 +415,3 @@ def _parquet(table: Any) -> bytes:
     buffer = io.BytesIO()
     pq.write_table(table, buffer)
     return buffer.getvalue()
-
-
-def read_predictions(
-    artifacts_url: str,
-    model: str,
-    since: datetime | None = None,
-    until: datetime | None = None,
-) -> pd.DataFrame:
-    """The logged rows of ``model`` with ``since <= time < until`` (UTC), sorted by time.
-
-    Only the day partitions between ``since`` and ``until`` are read. No rows: an empty
-    frame with the base columns.
-
-    >>> read_predictions(ctx.artifacts_url, "churn", since=yesterday)  # doctest: +SKIP
-    """
-    import pandas as pd
-
-    from conveyor.artifacts import ArtifactStore
-
-    store = ArtifactStore(artifacts_url)
-    frames = [
-        pd.read_parquet(io.BytesIO(store.read_named(name)))
-        for name in store.list_named(f"{PREFIX}/{model}")
-        if name.endswith(".parquet") and _in_days(name, since, until)
-    ]
-    if not frames:
-        return pd.DataFrame(columns=list(BASE_COLUMNS))
-    rows = pd.concat(frames, ignore_index=True)
-    if since is not None:
-        rows = rows[rows["time"] >= pd.Timestamp(since)]
-    if until is not None:
-        rows = rows[rows["time"] < pd.Timestamp(until)]
-    return rows.sort_values("time", kind="stable").reset_index(drop=True)
-
-
-def _in_days(name: str, since: datetime | None, until: datetime | None) -> bool:
-    day = next((p.removeprefix("date=") for p in name.split("/") if p.startswith("date=")), "")
-    if since is not None and day < since.astimezone(UTC).strftime("%Y-%m-%d"):
-        return False
-    return until is None or day <= until.astimezone(UTC).strftime("%Y-%m-%d")

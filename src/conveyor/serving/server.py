@@ -22,7 +22,8 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from conveyor.errors import ConflictError
-from conveyor.serving.app import MAX_BODY_BYTES, REQUEST_TIMEOUT_S, PredictionObserver, create_app
+from conveyor.monitoring.observation import PredictionObserver
+from conveyor.serving.app import MAX_BODY_BYTES, REQUEST_TIMEOUT_S, create_app
 from conveyor.serving.batching import BatchPolicy
 from conveyor.serving.metrics import MULTIPROC_VAR, GatewayMetrics
 from conveyor.serving.pool import ModelPool

@@ -32,7 +32,7 @@ from conveyor.serving.predlog import compare
 
 if TYPE_CHECKING:
     from conveyor.flavors.base import Array
-    from conveyor.serving.app import Prediction
+    from conveyor.monitoring.observation import Prediction
     from conveyor.serving.metrics import GatewayMetrics
     from conveyor.serving.pool import ModelPool
     from conveyor.serving.predlog import PredictionLog

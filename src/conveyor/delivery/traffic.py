@@ -1,9 +1,10 @@
-"""Traffic: set a model's routing table, its shadows and sticky key; load tables for a gateway.
+"""Traffic changes: set a model's routing table, its shadows and sticky key; read tables and
+their history.
 
-Every change is validated as a :class:`~conveyor.serving.routing.RoutingTable` first, then
+Every change is validated as a :class:`~conveyor.delivery.tables.RoutingTable` first, then
 stored as the next revision with a ``traffic`` model event in the same transaction. A
-running gateway polls :func:`refresh`, which reads only the revisions and reloads the
-tables that changed, so a change takes effect without a restart.
+running gateway polls :func:`~conveyor.delivery.deployments.load_tables`, which reads only
+the revisions and then the tables that changed, so a change takes effect without a restart.
 
 Changes take the caller's :class:`~conveyor.context.Context` and record its principal::
 
@@ -16,14 +17,14 @@ import math
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING
 
+from conveyor.delivery.deployments import as_table, get_table
+from conveyor.delivery.tables import Route, RoutingTable, Shadow
 from conveyor.errors import InvalidValue, NotFoundError
-from conveyor.serving.routing import Route, Router, RoutingTable, Shadow
 from conveyor.store.entities import Deployment as Deployment  # re-exported for the CLI
 from conveyor.store.entities import ModelEvent
 
 if TYPE_CHECKING:
     from conveyor.context import Context
-    from conveyor.store import Store
 
 CLEAR_STICKY = "none"
 
@@ -45,23 +46,6 @@ def parse_weights(pairs: Iterable[str]) -> dict[int, float]:
             raise InvalidValue(f"version {int(version)} is given twice ({pair!r})")
         weights[int(version)] = value
     return weights
-
-
-def get_table(store: Store, model: str) -> RoutingTable | None:
-    """The stored routing table of ``model``, or None if it has none."""
-    found = store.deployments.get(model)
-    return None if found is None else as_table(found)
-
-
-def as_table(deployment: Deployment) -> RoutingTable:
-    """A stored deployment as the router's table."""
-    return RoutingTable(
-        deployment.name,
-        tuple(Route(v, w) for v, w in deployment.routes),
-        tuple(Shadow(v, s) for v, s in deployment.shadows),
-        deployment.sticky,
-        deployment.revision,
-    )
 
 
 def set_traffic(
@@ -110,23 +94,6 @@ def clear_shadow(ctx: Context, model: str, version: int) -> RoutingTable:
         )
     others = tuple(s for s in current.shadows if s.version != version)
     return _save(ctx, current, RoutingTable(model, current.routes, others, current.sticky))
-
-
-def load_tables(store: Store, known: Mapping[str, int] | None = None) -> list[RoutingTable]:
-    """The tables whose revision differs from ``known`` (model -> revision); all if None."""
-    if known is None:
-        return [as_table(d) for d in store.deployments.all()]
-    changed = [m for m, rev in store.deployments.revisions().items() if known.get(m) != rev]
-    found = (store.deployments.get(model) for model in changed)
-    return [as_table(d) for d in found if d is not None]
-
-
-def refresh(router: Router, store: Store) -> list[str]:
-    """Load into ``router`` the tables changed in the store; returns their models."""
-    tables = load_tables(store, router.revisions())
-    for table in tables:
-        router.update(table)
-    return [table.model for table in tables]
 
 
 def tables(ctx: Context, model: str | None = None) -> list[Deployment]:

@@ -23,13 +23,14 @@ from conveyor.errors import ConveyorError
 
 if TYPE_CHECKING:
     from conveyor.context import Context
+    from conveyor.delivery.tables import RoutingTable
     from conveyor.flavors.base import Trust
+    from conveyor.monitoring.observation import PredictionObserver
     from conveyor.registry import Registry
-    from conveyor.serving.app import PredictionObserver
     from conveyor.serving.metrics import GatewayMetrics
     from conveyor.serving.pool import ModelPool, Served
     from conveyor.serving.predlog import LogOptions, PredictionLog
-    from conveyor.serving.routing import Router, RoutingTable
+    from conveyor.serving.routing import Router
     from conveyor.serving.shadow import ShadowRunner
 
 log = logging.getLogger("conveyor.serving")
@@ -64,7 +65,7 @@ class DeploymentWatcher:
 
     def sync(self) -> list[str]:
         """Apply every table whose revision changed; the models whose routing changed."""
-        from conveyor.traffic import load_tables
+        from conveyor.delivery.deployments import load_tables
 
         applied = []
         for table in load_tables(self.registry.store, self.router.revisions()):

@@ -16,7 +16,7 @@ from conveyor.cli.main import main
 from conveyor.context import Context
 from conveyor.errors import NotFoundError
 from conveyor.serving.app import create_app
-from conveyor.serving.deployments import build_gateway
+from conveyor.serving.watcher import build_gateway
 
 
 def traffic(*args: str) -> None:

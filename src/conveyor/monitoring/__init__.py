@@ -1,0 +1,12 @@
+"""Monitoring: what a gateway observed, read back without the gateway.
+
+- :mod:`~conveyor.monitoring.observation`: the observer contract, one answered
+  :class:`~conveyor.monitoring.observation.Prediction` and the
+  :class:`~conveyor.monitoring.observation.PredictionObserver` the gateway tells of it;
+- :mod:`~conveyor.monitoring.predlog_schema`: the prediction log's columns and file layout;
+- :mod:`~conveyor.monitoring.predictions`: reading the log for a model, a time range and a
+  version, opening only the files whose window overlaps the range.
+
+``monitoring`` never imports :mod:`conveyor.serving`; the gateway imports it (its prediction
+log writer follows the schema here, its observers implement the contract here).
+"""
