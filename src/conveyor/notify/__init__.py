@@ -16,7 +16,7 @@ The pieces, one job each:
 Use::
 
     config = NotifyConfig.model_validate(raw["notify"])
-    dispatcher = Dispatcher(build_notifiers(config, os.environ))
+    dispatcher = Dispatcher(build_notifiers(config, settings.environment()))
     dispatcher.notify(Notification("rollout.started", "churn", "3", "canary of churn v3 at 5%"))
     dispatcher.close(timeout_s=10)
 

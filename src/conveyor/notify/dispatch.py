@@ -155,7 +155,7 @@ class Dispatcher:
 
     Example::
 
-        dispatcher = Dispatcher(build_notifiers(config, os.environ))
+        dispatcher = Dispatcher(build_notifiers(config, settings.environment()))
         dispatcher.notify(Notification("rollout.promoted", "churn", "3", "churn v3 promoted"))
         ...
         dispatcher.close(timeout_s=10)

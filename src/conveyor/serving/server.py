@@ -19,7 +19,7 @@ import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from conveyor.errors import ConflictError
 from conveyor.monitoring.observation import PredictionObserver
@@ -36,6 +36,9 @@ from conveyor.serving.timeouts import (
     head_deadline_protocol,
 )
 from conveyor.settings import export
+
+if TYPE_CHECKING:
+    from conveyor.monitoring.recorder import OutcomeRecorder
 
 MODELS_VAR = "CONVEYOR_SERVE_MODELS"
 TIMEOUT_VAR = "CONVEYOR_SERVE_TIMEOUT"
@@ -88,11 +91,13 @@ def run_server(
     observers: Sequence[PredictionObserver] = (),
     on_shutdown: Sequence[Callable[[], None]] = (),
     metrics: GatewayMetrics | None = None,
+    outcomes: OutcomeRecorder | None = None,
 ) -> None:
     """Serve until interrupted, on uvloop and httptools where they are installed.
 
-    ``observers``, ``on_shutdown`` (closing them) and ``metrics`` (which they count into)
-    serve the one-worker case; with several workers each builds its own.
+    ``observers``, ``on_shutdown`` (closing them), ``metrics`` (which they count into) and
+    ``outcomes`` (the outcome windows) serve the one-worker case; with several workers each
+    builds its own.
     """
     import uvicorn
 
@@ -117,6 +122,7 @@ def run_server(
             on_startup=[prepare_to_serve],
             on_shutdown=on_shutdown,
             read_timeout_s=options.read_timeout_s,
+            outcomes=outcomes,
         )
         uvicorn.run(app, **common)
         return

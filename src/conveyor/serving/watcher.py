@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from conveyor.delivery.tables import RoutingTable
     from conveyor.flavors.base import Trust
     from conveyor.monitoring.observation import PredictionObserver
+    from conveyor.monitoring.recorder import OutcomeRecorder
     from conveyor.registry import Registry
     from conveyor.serving.metrics import GatewayMetrics
     from conveyor.serving.pool import ModelPool, Served
@@ -178,20 +179,25 @@ def build_gateway(
 
 @dataclass(frozen=True)
 class Observers:
-    """The gateway's prediction observers: the prediction log (if on) and shadow traffic."""
+    """The gateway's prediction observers: the prediction log (if on), shadow traffic, and
+    the outcome windows (if on; ``create_app(..., outcomes=...)`` takes them)."""
 
     log: PredictionLog | None
     shadows: ShadowRunner
+    outcomes: OutcomeRecorder | None = None
 
     def all(self) -> list[PredictionObserver]:
         """What ``create_app(..., observers=...)`` takes."""
         return [self.shadows] if self.log is None else [self.log, self.shadows]
 
     def close(self) -> None:
-        """Finish the queued shadow copies, then write what the log still buffers (once)."""
+        """Finish the queued shadow copies, then write what the log still buffers (once),
+        and every outcome window counted, the open one too."""
         self.shadows.close()
         if self.log is not None:
             self.log.close()
+        if self.outcomes is not None:
+            self.outcomes.close()
 
 
 def build_observers(
@@ -200,10 +206,14 @@ def build_observers(
     ctx: Context,
     options: LogOptions,
     metrics: GatewayMetrics | None = None,
+    *,
+    outcomes: bool = True,
 ) -> Observers:
     """The prediction log into ``ctx``'s artifact store (unless ``options.enabled`` is
-    False) and the shadow runner feeding it, counting into ``metrics``; close them on
-    shutdown."""
+    False) and the shadow runner feeding it, counting into ``metrics``, and (``outcomes``)
+    the outcome windows written to ``ctx``'s metadata store every few seconds; close them
+    on shutdown."""
+    from conveyor.monitoring.recorder import OutcomeRecorder
     from conveyor.serving.predlog import PredictionLog
     from conveyor.serving.shadow import ShadowRunner
 
@@ -217,4 +227,8 @@ def build_observers(
             max_rows=options.max_rows,
             metrics=metrics,
         )
-    return Observers(log, ShadowRunner(pool, router, log, metrics=metrics))
+    recorder = None
+    if outcomes:
+        recorder = OutcomeRecorder(ctx.store.signals)
+        recorder.start()
+    return Observers(log, ShadowRunner(pool, router, log, metrics=metrics), recorder)
