@@ -10,8 +10,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from conveyor import events
-from conveyor.delivery import traffic
 from conveyor.context import Context
+from conveyor.delivery import traffic
 from conveyor.ids import new_id, utcnow
 from conveyor.monitoring.outcomes import LATENCY_BINS, outcomes
 from conveyor.settings import Settings
