@@ -91,7 +91,7 @@ def register_notifier(kind: K) -> K:
 
 
 def build_notifiers(config: NotifyConfig, environ: Mapping[str, str]) -> list[Notifier]:
-    """One notifier per target, secrets read from ``environ`` (``settings.environment()`` in the caller).
+    """One notifier per target, secrets read from ``environ`` (``settings.environment()``).
 
     Raises :class:`ConfigError` for a secret variable that is not set or a target that the
     SSRF rules refuse (``targets.py``).
