@@ -76,3 +76,10 @@ def test_judges_share_one_interface_and_no_traffic_is_never_a_pass() -> None:
     # Flagger counts "no values found" as a failed check: halted, rolled back at `threshold`.
     assert [j.judge(windows).decision for j in judges] == ["inconclusive"] * 3
     assert FlaggerJudge(threshold=1).judge(windows).decision == "fail"
+
+
+def test_latency_with_no_windows_at_all_is_inconclusive() -> None:
+    """No traffic yet (the rollout controller's first look): inconclusive, not a crash."""
+    from conveyor.delivery.analysis.latency import LatencyTest
+
+    assert LatencyTest().evaluate([]).decision == "inconclusive"

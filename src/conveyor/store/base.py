@@ -163,7 +163,14 @@ class DeploymentRepository(Protocol):
     ) -> Deployment: ...
 
     def promote(
-        self, name: str, version: int, alias: str, actor: str | None, expected_revision: int
+        self,
+        name: str,
+        version: int,
+        alias: str,
+        actor: str | None,
+        expected_revision: int,
+        kind: str = "promote",
+        reason: str | None = None,
     ) -> Deployment: ...
 
 

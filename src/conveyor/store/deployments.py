@@ -64,17 +64,25 @@ class SqlDeploymentRepository:
             return _save(s, name, routes, shadows, sticky, actor, expected_revision)
 
     def promote(
-        self, name: str, version: int, alias: str, actor: str | None, expected_revision: int
+        self,
+        name: str,
+        version: int,
+        alias: str,
+        actor: str | None,
+        expected_revision: int,
+        kind: str = "promote",
+        reason: str | None = None,
     ) -> Deployment:
         """Point ``alias`` at ``version`` and send it all of ``name``'s traffic (no shadows,
         the sticky key kept), in one transaction: routing follows the alias, so a reader
-        never sees the alias moved without the table or the other way round."""
+        never sees the alias moved without the table or the other way round. ``kind`` is
+        the alias event's (``promote`` or ``rollback``), ``reason`` goes in its details."""
         with self._session() as s:
             hold_event_order(s)
             row = s.get(DeploymentRow, name)
             sticky = None if row is None else row.sticky
             saved = _save(s, name, [(version, 100.0)], [], sticky, actor, expected_revision)
-            move_alias(s, name, alias, version, actor, "promote", saved.updated_at)
+            move_alias(s, name, alias, version, actor, kind, saved.updated_at, reason)
             return saved
 
 

@@ -311,7 +311,14 @@ class SqlRegistryRepository:
 
 
 def move_alias(
-    s: Session, name: str, alias: str, version: int, actor: str | None, kind: str, now: Any
+    s: Session,
+    name: str,
+    alias: str,
+    version: int,
+    actor: str | None,
+    kind: str,
+    now: Any,
+    reason: str | None = None,
 ) -> int | None:
     """Point ``alias`` at ``version`` with its event, inside the caller's transaction (which
     called :func:`hold_event_order` first); returns the version it pointed at before."""
@@ -321,7 +328,7 @@ def move_alias(
         s.add(ModelAliasRow(name=name, alias=alias, version=version))
     else:
         row.version = version
-    details = {"alias": alias}
+    details = {"alias": alias} if reason is None else {"alias": alias, "reason": reason}
     s.add(_event(name, version, kind, actor, now, _str(before), str(version), details))
     _touch(s, name, now)
     return before

@@ -157,8 +157,9 @@ class LatencyTest:
         kept = [w for w in windows if 0.0 < w.realised_share() < 1.0]
         canary = sum((w.canary for w in windows), np.zeros(EDGES_MS.size + 1))
         stable = sum((w.stable for w in windows), np.zeros(EDGES_MS.size + 1))
-        hits = np.array([w.canary for w in kept]).reshape(len(kept), -1)
-        totals = hits + np.array([w.stable for w in kept]).reshape(len(kept), -1)
+        width = EDGES_MS.size + 1  # explicit: no window kept (no traffic) is a 0-row matrix
+        hits = np.array([w.canary for w in kept]).reshape(len(kept), width)
+        totals = hits + np.array([w.stable for w in kept]).reshape(len(kept), width)
         shares = np.array([w.realised_share() for w in kept])
         p_value = always_valid_p(running_log_bayes_factor(hits, totals, shares, self.prior_))
         mean_ratio, p99_ratio = _ratios(canary, stable)
