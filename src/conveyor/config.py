@@ -20,6 +20,7 @@ reported as ``conveyor.yaml:7:5: stages.train.dep: unknown key (did you mean 'de
 from __future__ import annotations
 
 import difflib
+import itertools
 import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -290,7 +291,7 @@ def check_steps(steps: list[float]) -> None:
     """Canary steps: increasing percentages in (0, 100], the last one 100."""
     if not steps or any(not 0 < s <= 100 for s in steps):
         raise ValueError(f"steps are percentages in (0, 100], e.g. 5,25,50,100; got {steps}")
-    if any(b <= a for a, b in zip(steps, steps[1:], strict=False)) or steps[-1] != 100:
+    if any(b <= a for a, b in itertools.pairwise(steps)) or steps[-1] != 100:
         raise ValueError(f"steps must increase and end at 100, e.g. 5,25,50,100; got {steps}")
 
 
