@@ -71,7 +71,8 @@ def test_a_second_deploy_names_the_running_rollout(served, cli):
     aborted = cli("rollout", "abort", "churn", cwd=served)
     assert "aborted" in aborted.stdout
     history = cli("rollout", "history", "churn", cwd=served).stdout
-    assert rollout_id in history and "aborted" in history
+    assert rollout_id in history
+    assert "aborted" in history
 
 
 def test_rollback_goes_to_the_previous_champion_or_to_the_version_named(served, cli):

@@ -69,3 +69,32 @@ def _config(ctx: Context) -> ProjectConfig | None:
     if ctx.root is None or not (ctx.root / CONFIG_FILE).exists():
         return None
     return load_config(ctx.root / CONFIG_FILE)
+
+
+class ControllerThread:
+    """The rollout controller in the background of ``conveyor serve`` (one per serve
+    process; the per-model lock makes one of them lead across workers and replicas)."""
+
+    def __init__(self, ctx: Context, poll_s: float = 5.0) -> None:
+        import threading
+
+        self._ctx, self._poll_s = ctx, poll_s
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="rollout-controller", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self, timeout_s: float = 10.0) -> None:
+        """Finish the pass in progress, give up leadership, close the notifications."""
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout_s)
+
+    def _run(self) -> None:
+        controller, dispatcher = build_controller(self._ctx)
+        try:
+            controller.run(self._stop, self._poll_s)
+        finally:
+            if dispatcher is not None:
+                dispatcher.close(timeout_s=5)
