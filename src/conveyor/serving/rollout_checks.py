@@ -26,9 +26,10 @@ def pretraffic_check(budget: OperationalGates | None) -> PreTrafficCheck:
     candidate that cannot even load fails a ``load`` check (refused, not a crash)."""
 
     def check(ctx: Context, rollout: Rollout) -> PreTrafficReport:
-        from conveyor.delivery.pretraffic import Check, PreTrafficReport, pretraffic
+        from conveyor.delivery.pretraffic import Check, PreTrafficReport
         from conveyor.registry import Registry
         from conveyor.serving.pool import ModelPool
+        from conveyor.serving.pretraffic import pretraffic
 
         registry, pool = Registry(ctx), ModelPool()
         try:

@@ -18,11 +18,11 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from conveyor.config import OperationalGates
-from conveyor.delivery.pretraffic import compatibility, load_test, pretraffic, smoke_test
 from conveyor.errors import PreTrafficFailed
 from conveyor.ids import utcnow
 from conveyor.modelpack import load_model_dir, save_model
 from conveyor.serving.pool import Served
+from conveyor.serving.pretraffic import compatibility, load_test, pretraffic, smoke_test
 
 X, y = load_breast_cancer(return_X_y=True, as_frame=True)
 DROPPED = "mean radius"
