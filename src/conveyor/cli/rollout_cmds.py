@@ -30,6 +30,9 @@ def register(root: typer.Typer) -> None:
     """Add ``deploy``, ``rollback`` and the ``rollout`` group to ``root``."""
     root.command("deploy")(deploy)
     root.command("rollback")(rollback)
+    from conveyor.cli import rollout_replay_cmds
+
+    app.command("replay")(rollout_replay_cmds.replay)
     root.add_typer(app)
 
 
