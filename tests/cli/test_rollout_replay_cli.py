@@ -60,3 +60,31 @@ def test_replay_names_a_bad_policy_and_a_bad_time(served, cli, tmp_path):
     assert "steps" in bad.output
     assert when.exit_code == 1
     assert "--from 'yesterday' is neither a duration nor a date" in when.output
+
+
+def test_rollout_report_writes_the_page_and_its_plots(served, cli, tmp_path):
+    assert (
+        cli(
+            "deploy",
+            "churn",
+            "2",
+            "--strategy",
+            "bluegreen",
+            "--skip-pretraffic",
+            "--wait",
+            "--poll",
+            "0.05",
+            cwd=served,
+        ).exit_code
+        == 0
+    )
+
+    result = cli("rollout", "report", "churn", "-o", str(tmp_path / "out"), cwd=served)
+    html = cli("rollout", "report", "churn", "-o", str(tmp_path), "--format", "html", cwd=served)
+
+    assert result.exit_code == 0, result.output
+    text = (tmp_path / "out" / "rollout.md").read_text()
+    assert "of churn: v2 over v1, promoted" in text
+    assert (tmp_path / "out" / "weights.png").read_bytes().startswith(b"\x89PNG")
+    assert html.exit_code == 0, html.output
+    assert (tmp_path / "rollout.html").exists()

@@ -33,6 +33,7 @@ def register(root: typer.Typer) -> None:
     from conveyor.cli import rollout_replay_cmds
 
     app.command("replay")(rollout_replay_cmds.replay)
+    app.command("report")(rollout_replay_cmds.report)
     root.add_typer(app)
 
 

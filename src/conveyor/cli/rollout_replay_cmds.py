@@ -132,3 +132,21 @@ def _changes(result: Replay) -> list[ReplayVerdict]:
             shown.append(v)
         last = key
     return shown
+
+
+def report(
+    name: Name,
+    out: Annotated[Path, typer.Option("-o", "--out", help="Directory to write into.")],
+    rollout_id: Annotated[
+        str | None, typer.Option("--rollout", help="Rollout id (default: the latest).")
+    ] = None,
+    fmt: Annotated[str, typer.Option("--format", help="md (with PNGs) or html.")] = "md",
+) -> None:
+    """Write the report of NAME's rollout: weights, error rates and latency over time, and
+    the verdicts with their evidence."""
+    from conveyor.cli.context import command_context
+    from conveyor.reports.rollout import gather, write_rollout_report
+
+    record = gather(command_context(), name, rollout_id)
+    path = write_rollout_report(record, out, fmt=fmt)  # type: ignore[arg-type]
+    typer.echo(f"wrote {path}")
