@@ -144,7 +144,9 @@ def serve(
     observers = build_observers(pool, router, ctx, options.log, metrics) if metrics else None
     try:
         closing = [observers.close] if observers else []
-        run_server(pool, options, router, observers.all() if observers else (), closing, metrics)
+        watching = observers.all() if observers else ()
+        labels = observers.labels if observers else None
+        run_server(pool, options, router, watching, closing, metrics, labels)
     finally:
         watcher.stop()
         if observers is not None:

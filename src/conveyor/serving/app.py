@@ -43,6 +43,7 @@ if TYPE_CHECKING:
     from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
     from conveyor.flavors.base import Array, ModelInput
+    from conveyor.serving.feedback import LabelLog
     from conveyor.serving.metrics import GatewayMetrics
     from conveyor.serving.pool import ModelPool, Served
 
@@ -78,6 +79,7 @@ def create_app(
     on_startup: Sequence[Callable[[], None]] = (),
     on_shutdown: Sequence[Callable[[], None]] = (),
     read_timeout_s: float = READ_TIMEOUT_S,
+    feedback: LabelLog | None = None,
 ) -> Starlette:
     """The ASGI app serving every model in ``pool`` over the v2, v1 and MLflow protocols.
 
@@ -93,12 +95,14 @@ def create_app(
     never runs then, and the prediction log must be written here. A body that has not
     arrived ``read_timeout_s`` after the request head gets 408 (see
     :mod:`conveyor.serving.timeouts`); a client that goes away mid-body is one log line.
+    ``feedback`` takes delayed labels on ``POST /feedback`` (see
+    :mod:`conveyor.serving.feedback`); close it on shutdown like the observers.
 
     >>> app = create_app(pool, metrics=GatewayMetrics())  # doctest: +SKIP
     """
     if metrics is not None:
         observers = (*observers, metrics)
-    document = openapi_document(metrics=metrics is not None)
+    document = openapi_document(metrics=metrics is not None, feedback=feedback is not None)
     gateway = Gateway(
         pool,
         router,
@@ -110,6 +114,8 @@ def create_app(
         batch_listener=metrics.observe_batch if metrics is not None else None,
     )
     routes = gateway.routes()
+    if feedback is not None:
+        routes.append(Route("/feedback", gateway.feedback_route(feedback), methods=["POST"]))
     middleware = [Middleware(RequestIds), Middleware(BodyDeadline, timeout_s=read_timeout_s)]
     if metrics is not None:
         from conveyor.serving.metrics import MetricsMiddleware
@@ -268,6 +274,15 @@ class Gateway:
     async def openapi(self, request: Request) -> Response:
         """``GET /openapi.json``: the OpenAPI 3.1 description of these routes."""
         return Response(self._openapi, media_type="application/json")
+
+    def feedback_route(self, labels: LabelLog) -> Callable[[Request], Any]:
+        """``POST /feedback``: delayed labels for earlier predictions, by request id (202)."""
+
+        async def feedback(request: Request) -> Response:
+            taken = labels.receive(await self._json_body(request))
+            return _json({"accepted": taken}, 202)
+
+        return feedback
 
     async def _predictions(self, served: Served, data: ModelInput, request_id: str) -> Response:
         predicted, _ = await self._predict(served, data, False, request_id)

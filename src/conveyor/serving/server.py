@@ -25,6 +25,7 @@ from conveyor.errors import ConflictError
 from conveyor.monitoring.observation import PredictionObserver
 from conveyor.serving.app import MAX_BODY_BYTES, REQUEST_TIMEOUT_S, create_app
 from conveyor.serving.batching import BatchPolicy
+from conveyor.serving.feedback import LabelLog
 from conveyor.serving.metrics import MULTIPROC_VAR, GatewayMetrics
 from conveyor.serving.pool import ModelPool
 from conveyor.serving.predlog import LogOptions
@@ -88,11 +89,13 @@ def run_server(
     observers: Sequence[PredictionObserver] = (),
     on_shutdown: Sequence[Callable[[], None]] = (),
     metrics: GatewayMetrics | None = None,
+    feedback: LabelLog | None = None,
 ) -> None:
     """Serve until interrupted, on uvloop and httptools where they are installed.
 
-    ``observers``, ``on_shutdown`` (closing them) and ``metrics`` (which they count into)
-    serve the one-worker case; with several workers each builds its own.
+    ``observers``, ``on_shutdown`` (closing them), ``metrics`` (which they count into) and
+    ``feedback`` (the labels log of ``POST /feedback``) serve the one-worker case; with
+    several workers each builds its own.
     """
     import uvicorn
 
@@ -117,6 +120,7 @@ def run_server(
             on_startup=[prepare_to_serve],
             on_shutdown=on_shutdown,
             read_timeout_s=options.read_timeout_s,
+            feedback=feedback,
         )
         uvicorn.run(app, **common)
         return

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from conveyor.flavors.base import Trust
     from conveyor.monitoring.observation import PredictionObserver
     from conveyor.registry import Registry
+    from conveyor.serving.feedback import LabelLog
     from conveyor.serving.metrics import GatewayMetrics
     from conveyor.serving.pool import ModelPool, Served
     from conveyor.serving.predlog import LogOptions, PredictionLog
@@ -178,20 +179,24 @@ def build_gateway(
 
 @dataclass(frozen=True)
 class Observers:
-    """The gateway's prediction observers: the prediction log (if on) and shadow traffic."""
+    """The gateway's prediction observers: the prediction log (if on) and shadow traffic;
+    and the labels log ``POST /feedback`` writes to (``create_app(..., feedback=...)``)."""
 
     log: PredictionLog | None
     shadows: ShadowRunner
+    labels: LabelLog | None = None
 
     def all(self) -> list[PredictionObserver]:
         """What ``create_app(..., observers=...)`` takes."""
         return [self.shadows] if self.log is None else [self.log, self.shadows]
 
     def close(self) -> None:
-        """Finish the queued shadow copies, then write what the log still buffers (once)."""
+        """Finish the queued shadow copies, then write what the logs still buffer (once)."""
         self.shadows.close()
         if self.log is not None:
             self.log.close()
+        if self.labels is not None:
+            self.labels.close()
 
 
 def build_observers(
@@ -202,8 +207,9 @@ def build_observers(
     metrics: GatewayMetrics | None = None,
 ) -> Observers:
     """The prediction log into ``ctx``'s artifact store (unless ``options.enabled`` is
-    False) and the shadow runner feeding it, counting into ``metrics``; close them on
-    shutdown."""
+    False) and the shadow runner feeding it, counting into ``metrics``, and the labels log
+    of ``POST /feedback`` (same window); close them on shutdown."""
+    from conveyor.serving.feedback import LabelLog
     from conveyor.serving.predlog import PredictionLog
     from conveyor.serving.shadow import ShadowRunner
 
@@ -217,4 +223,5 @@ def build_observers(
             max_rows=options.max_rows,
             metrics=metrics,
         )
-    return Observers(log, ShadowRunner(pool, router, log, metrics=metrics))
+    labels = LabelLog(ctx.artifacts_url, window_s=options.window_s)
+    return Observers(log, ShadowRunner(pool, router, log, metrics=metrics), labels)

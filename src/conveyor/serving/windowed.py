@@ -89,12 +89,13 @@ class WindowedWriter(Generic[Item]):
         self._thread = threading.Thread(target=self._run, name=thread_name, daemon=True)
         self._thread.start()
 
-    def append(self, item: Item) -> None:
-        """Buffer ``item``; never blocks (dropped and counted when too much is waiting)."""
+    def append(self, item: Item) -> bool:
+        """Buffer ``item``; never blocks. False if it was not kept: closed already, or
+        dropped (and counted) because too much is waiting to be written."""
         rows = self.parts.rows(item)
         with self._lock:
             if self._closed.is_set():
-                return
+                return False
             dropped = self._buffered_rows + self._waiting_rows >= 10 * self.max_rows
             if dropped:
                 self._counts["dropped"] += 1
@@ -104,9 +105,10 @@ class WindowedWriter(Generic[Item]):
             full = self._buffered_rows >= self.chunk_rows
         if dropped:
             self._tell(self.parts.group(item), "dropped", rows)
-            return
+            return False
         if full:
             self._wake.set()
+        return True
 
     def flush(self) -> list[str]:
         """Write everything buffered now; the names of the files written."""
