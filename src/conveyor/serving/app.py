@@ -279,7 +279,10 @@ class Gateway:
         """``POST /feedback``: delayed labels for earlier predictions, by request id (202)."""
 
         async def feedback(request: Request) -> Response:
-            taken = labels.receive(await self._json_body(request))
+            from conveyor.serving.feedback import read_body
+
+            raw = await self._body(request)
+            taken = labels.receive(read_body(raw, request.headers.get("content-type")))
             return _json({"accepted": taken}, 202)
 
         return feedback

@@ -16,6 +16,7 @@ window of arrival (:mod:`conveyor.monitoring.labels`)::
 
 from __future__ import annotations
 
+import json
 import math
 from datetime import UTC, datetime
 from typing import Any
@@ -24,6 +25,7 @@ import orjson
 
 from conveyor.monitoring import labels as schema
 from conveyor.monitoring.labels import Label
+from conveyor.serving import protocols
 from conveyor.serving.errors import RequestError
 from conveyor.serving.windowed import Parts, WindowedWriter
 
@@ -34,6 +36,21 @@ MAX_NUMBER = 2**53  # beyond it a label is not a class nor a sane target, and fl
 FIELDS = ("request_id", "label", "model", "row")
 WINDOW_S = 60.0
 MAX_ROWS = 100_000
+
+
+def read_body(raw: bytes, content_type: str | None) -> Any:
+    """The JSON of a ``/feedback`` body. JSON has no NaN nor Infinity, but Python's ``json``
+    writes them: such a body is read, so that its label is refused by index and field (422)
+    rather than the whole body as malformed."""
+    try:
+        return protocols.read_json(raw, content_type)
+    except RequestError as exc:
+        if exc.status != 400:
+            raise
+        try:
+            return json.loads(raw)
+        except (ValueError, RecursionError):
+            raise exc from None
 
 
 def parse_feedback(body: Any, received_at: datetime) -> list[Label]:
