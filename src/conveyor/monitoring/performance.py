@@ -161,9 +161,7 @@ def build_report(
 ) -> PerformanceReport:
     """The report from frames already read (``scores(version, rows)`` gives probabilities)."""
     joined = join(predictions, labels)
-    matched = set(zip(joined[lab.REQUEST_ID], joined[lab.ROW], strict=True))
-    keys = zip(labels[lab.REQUEST_ID], labels[lab.ROW], strict=True)
-    unmatched = sum((rid, int(row)) not in matched for rid, row in keys)
+    unmatched = _unmatched(labels, joined)
     if task is None and len(joined):
         task = infer_task(joined[log.OUTPUT])
     windows = []
@@ -192,6 +190,16 @@ def join(predictions: pd.DataFrame, labels: pd.DataFrame) -> pd.DataFrame:
     rows[lab.ROW] = rows.groupby([rows[log.REQUEST_ID], rows[log.VERSION], shadow]).cumcount()
     wanted = labels[[lab.REQUEST_ID, lab.ROW, lab.LABEL]].astype({lab.ROW: "int64"})
     return rows.merge(wanted, how="left", on=[lab.REQUEST_ID, lab.ROW], validate="many_to_one")
+
+
+def _unmatched(labels: pd.DataFrame, joined: pd.DataFrame) -> int:
+    """How many labels match no logged prediction row."""
+    keys = [lab.REQUEST_ID, lab.ROW]
+    if labels.empty:
+        return 0
+    logged = joined[keys].drop_duplicates()
+    found = labels[keys].astype({lab.ROW: "int64"}).merge(logged, how="left", indicator=True)
+    return int((found["_merge"] == "left_only").sum())
 
 
 def infer_task(outputs: pd.Series) -> Task:
