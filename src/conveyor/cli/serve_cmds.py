@@ -145,8 +145,9 @@ def serve(
     try:
         closing = [observers.close] if observers else []
         watching = observers.all() if observers else ()
+        outcomes = observers.outcomes if observers else None
         labels = observers.labels if observers else None
-        run_server(pool, options, router, watching, closing, metrics, labels)
+        run_server(pool, options, router, watching, closing, metrics, outcomes, labels)
     finally:
         watcher.stop()
         if observers is not None:

@@ -37,12 +37,14 @@ from conveyor.serving import binary, protocols
 from conveyor.serving.batching import Batcher, BatchListener, BatchPolicy, ModelCallTimeout
 from conveyor.serving.errors import RequestError
 from conveyor.serving.openapi import openapi_document
+from conveyor.serving.outcomes import ANSWERING, OutcomeMiddleware
 from conveyor.serving.timeouts import READ_TIMEOUT_S, BodyDeadline
 
 if TYPE_CHECKING:
     from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
     from conveyor.flavors.base import Array, ModelInput
+    from conveyor.monitoring.recorder import OutcomeRecorder
     from conveyor.serving.feedback import LabelLog
     from conveyor.serving.metrics import GatewayMetrics
     from conveyor.serving.pool import ModelPool, Served
@@ -79,6 +81,7 @@ def create_app(
     on_startup: Sequence[Callable[[], None]] = (),
     on_shutdown: Sequence[Callable[[], None]] = (),
     read_timeout_s: float = READ_TIMEOUT_S,
+    outcomes: OutcomeRecorder | None = None,
     feedback: LabelLog | None = None,
 ) -> Starlette:
     """The ASGI app serving every model in ``pool`` over the v2, v1 and MLflow protocols.
@@ -95,13 +98,17 @@ def create_app(
     never runs then, and the prediction log must be written here. A body that has not
     arrived ``read_timeout_s`` after the request head gets 408 (see
     :mod:`conveyor.serving.timeouts`); a client that goes away mid-body is one log line.
-    ``feedback`` takes delayed labels on ``POST /feedback`` (see
-    :mod:`conveyor.serving.feedback`); close it on shutdown like the observers.
+    ``outcomes`` counts every request routed to a version, and its predictions, into
+    outcome windows (see :mod:`conveyor.serving.outcomes`). ``feedback`` takes delayed
+    labels on ``POST /feedback`` (see :mod:`conveyor.serving.feedback`); close it on
+    shutdown like the observers.
 
     >>> app = create_app(pool, metrics=GatewayMetrics())  # doctest: +SKIP
     """
     if metrics is not None:
         observers = (*observers, metrics)
+    if outcomes is not None:
+        observers = (*observers, outcomes)
     document = openapi_document(metrics=metrics is not None, feedback=feedback is not None)
     gateway = Gateway(
         pool,
@@ -124,6 +131,8 @@ def create_app(
         middleware.insert(
             0, Middleware(MetricsMiddleware, metrics=metrics, pool=pool, routes=routes)
         )
+    if outcomes is not None:
+        middleware.insert(0, Middleware(OutcomeMiddleware, recorder=outcomes))
     return Starlette(
         routes=routes,
         middleware=middleware,
@@ -364,7 +373,9 @@ class Gateway:
                 version = self.router.choose(name, request.headers, body)
             except NotFoundError:  # a model without a routing table: the latest answers
                 version = None
-        return self.pool.get(name, version)
+        served = self.pool.get(name, version)
+        request.scope.setdefault("state", {})[ANSWERING] = (served.name, served.version)
+        return served
 
     def _invoked_model(self, request: Request) -> str:
         named = request.headers.get(MODEL_HEADER)

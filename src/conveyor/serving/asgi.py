@@ -71,6 +71,7 @@ def from_environment() -> Starlette:
         on_startup=[prepare_to_serve],
         on_shutdown=[observers.close],  # the worker's last window, also on SIGTERM
         read_timeout_s=read_timeout,
+        outcomes=observers.outcomes,
         feedback=observers.labels,
     )
     return app

@@ -304,7 +304,11 @@ def _tensor(datatype: dict[str, Any]) -> dict[str, Any]:
     return _object(
         {
             "name": _STR,
-            "shape": _array({"type": "integer", "minimum": 0}),
+            # the gateway's limits (protocols.MAX_DIMS, MAX_DIM): a longer shape is a 400
+            "shape": {
+                **_array({"type": "integer", "minimum": 0, "maximum": 2**31 - 1}),
+                "maxItems": 8,
+            },
             "datatype": datatype,
             "parameters": {"type": "object"},
             "data": {},

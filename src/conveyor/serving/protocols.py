@@ -55,6 +55,9 @@ V2_DTYPES = {
 NUMPY_TO_V2 = {numpy: v2 for v2, numpy in V2_DTYPES.items()}
 OUTPUTS = ("predict", "predict_proba")
 MLFLOW_KEYS = ("dataframe_split", "dataframe_records", "instances", "inputs")
+# A tensor's shape: no body under the size limit needs more dimensions or a longer one.
+MAX_DIMS = 8
+MAX_DIM = 2**31 - 1
 
 
 @dataclass(frozen=True)
@@ -273,11 +276,20 @@ def _tensor(entry: object, index: int, cursor: Cursor) -> tuple[str, Array]:
     name, shape, datatype = tensor.get("name"), tensor.get("shape"), tensor.get("datatype")
     if not isinstance(name, str):
         raise RequestError(400, f"inputs[{index}].name must be a string", field="inputs")
-    if not isinstance(shape, list) or not all(_count(d) for d in shape):
+    if not isinstance(shape, list) or len(shape) > MAX_DIMS or not all(_count(d) for d in shape):
         raise RequestError(
-            400, f"input {name!r}: shape must be a list of non-negative integers", field=name
+            400,
+            f"input {name!r}: shape must be a list of at most {MAX_DIMS} integers "
+            f"from 0 to {MAX_DIM}",
+            field=name,
         )
     shape = [int(d) for d in shape]  # JSON's 2.0 is the integer 2
+    if math.prod(d for d in shape if d) > MAX_DIM:  # numpy refuses even an empty such array
+        # a well-formed shape (the OpenAPI document allows it) that no data can fill: a 422,
+        # like a shape that does not match its data
+        raise RequestError(
+            422, f"input {name!r}: shape {shape} describes more than {MAX_DIM} values", field=name
+        )
     if datatype not in V2_DTYPES:
         raise RequestError(
             422,
@@ -442,9 +454,11 @@ def _object(value: object, field: str) -> dict[str, Any]:
 
 
 def _count(value: object) -> bool:
+    """A tensor dimension: a whole number from 0 to MAX_DIM (numpy cannot even describe an
+    empty array whose other dimensions multiply past its size limit)."""
     if isinstance(value, float):
-        return value.is_integer() and value >= 0
-    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+        return value.is_integer() and 0 <= value <= MAX_DIM
+    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= MAX_DIM
 
 
 def _plain(array: Array) -> list[Any]:

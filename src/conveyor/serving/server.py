@@ -19,13 +19,12 @@ import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from conveyor.errors import ConflictError
 from conveyor.monitoring.observation import PredictionObserver
 from conveyor.serving.app import MAX_BODY_BYTES, REQUEST_TIMEOUT_S, create_app
 from conveyor.serving.batching import BatchPolicy
-from conveyor.serving.feedback import LabelLog
 from conveyor.serving.metrics import MULTIPROC_VAR, GatewayMetrics
 from conveyor.serving.pool import ModelPool
 from conveyor.serving.predlog import LogOptions
@@ -37,6 +36,10 @@ from conveyor.serving.timeouts import (
     head_deadline_protocol,
 )
 from conveyor.settings import export
+
+if TYPE_CHECKING:
+    from conveyor.monitoring.recorder import OutcomeRecorder
+    from conveyor.serving.feedback import LabelLog
 
 MODELS_VAR = "CONVEYOR_SERVE_MODELS"
 TIMEOUT_VAR = "CONVEYOR_SERVE_TIMEOUT"
@@ -89,13 +92,14 @@ def run_server(
     observers: Sequence[PredictionObserver] = (),
     on_shutdown: Sequence[Callable[[], None]] = (),
     metrics: GatewayMetrics | None = None,
+    outcomes: OutcomeRecorder | None = None,
     feedback: LabelLog | None = None,
 ) -> None:
     """Serve until interrupted, on uvloop and httptools where they are installed.
 
     ``observers``, ``on_shutdown`` (closing them), ``metrics`` (which they count into) and
-    ``feedback`` (the labels log of ``POST /feedback``) serve the one-worker case; with
-    several workers each builds its own.
+    ``outcomes`` (the outcome windows) and ``feedback`` (the labels log of ``POST /feedback``)
+    serve the one-worker case; with several workers each builds its own.
     """
     import uvicorn
 
@@ -120,6 +124,7 @@ def run_server(
             on_startup=[prepare_to_serve],
             on_shutdown=on_shutdown,
             read_timeout_s=options.read_timeout_s,
+            outcomes=outcomes,
             feedback=feedback,
         )
         uvicorn.run(app, **common)

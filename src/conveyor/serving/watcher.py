@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from conveyor.delivery.tables import RoutingTable
     from conveyor.flavors.base import Trust
     from conveyor.monitoring.observation import PredictionObserver
+    from conveyor.monitoring.recorder import OutcomeRecorder
     from conveyor.registry import Registry
     from conveyor.serving.feedback import LabelLog
     from conveyor.serving.metrics import GatewayMetrics
@@ -179,11 +180,13 @@ def build_gateway(
 
 @dataclass(frozen=True)
 class Observers:
-    """The gateway's prediction observers: the prediction log (if on) and shadow traffic;
-    and the labels log ``POST /feedback`` writes to (``create_app(..., feedback=...)``)."""
+    """The gateway's prediction observers: the prediction log (if on), shadow traffic, and
+    the outcome windows (if on; ``create_app(..., outcomes=...)`` takes them); and the labels
+    log ``POST /feedback`` writes to (``create_app(..., feedback=...)``)."""
 
     log: PredictionLog | None
     shadows: ShadowRunner
+    outcomes: OutcomeRecorder | None = None
     labels: LabelLog | None = None
 
     def all(self) -> list[PredictionObserver]:
@@ -191,12 +194,15 @@ class Observers:
         return [self.shadows] if self.log is None else [self.log, self.shadows]
 
     def close(self) -> None:
-        """Finish the queued shadow copies, then write what the logs still buffer (once)."""
+        """Finish the queued shadow copies, then write what the logs still buffer (once),
+        and every outcome window counted, the open one too."""
         self.shadows.close()
         if self.log is not None:
             self.log.close()
         if self.labels is not None:
             self.labels.close()
+        if self.outcomes is not None:
+            self.outcomes.close()
 
 
 def build_observers(
@@ -205,10 +211,14 @@ def build_observers(
     ctx: Context,
     options: LogOptions,
     metrics: GatewayMetrics | None = None,
+    *,
+    outcomes: bool = True,
 ) -> Observers:
     """The prediction log into ``ctx``'s artifact store (unless ``options.enabled`` is
-    False) and the shadow runner feeding it, counting into ``metrics``, and the labels log
-    of ``POST /feedback`` (same window); close them on shutdown."""
+    False) and the shadow runner feeding it, counting into ``metrics``, (``outcomes``)
+    the outcome windows written to ``ctx``'s metadata store every few seconds, and the labels
+    log of ``POST /feedback`` (same window); close them on shutdown."""
+    from conveyor.monitoring.recorder import OutcomeRecorder
     from conveyor.serving.feedback import LabelLog
     from conveyor.serving.predlog import PredictionLog
     from conveyor.serving.shadow import ShadowRunner
@@ -223,5 +233,9 @@ def build_observers(
             max_rows=options.max_rows,
             metrics=metrics,
         )
+    recorder = None
+    if outcomes:
+        recorder = OutcomeRecorder(ctx.store.signals)
+        recorder.start()
     labels = LabelLog(ctx.artifacts_url, window_s=options.window_s)
-    return Observers(log, ShadowRunner(pool, router, log, metrics=metrics), labels)
+    return Observers(log, ShadowRunner(pool, router, log, metrics=metrics), recorder, labels)

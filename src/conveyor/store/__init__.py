@@ -21,6 +21,7 @@ if TYPE_CHECKING:
         ModelRepository,
         RegistryRepository,
         RunRepository,
+        SignalRepository,
         StageCacheRepository,
     )
 
@@ -36,6 +37,7 @@ class Store:
     models: ModelRepository
     registry: RegistryRepository
     deployments: DeploymentRepository
+    signals: SignalRepository
 
     def close(self) -> None:
         """Release the database connections."""
@@ -50,6 +52,7 @@ def open_store(url: str) -> Store:
     from conveyor.store.models import SqlModelRepository
     from conveyor.store.registry import SqlRegistryRepository
     from conveyor.store.runs import SqlRunRepository
+    from conveyor.store.signals import SqlSignalRepository
     from conveyor.store.stage_cache import SqlStageCache
 
     engine = make_engine(url)
@@ -64,6 +67,7 @@ def open_store(url: str) -> Store:
         SqlModelRepository(scope),
         SqlRegistryRepository(scope),
         SqlDeploymentRepository(scope),
+        SqlSignalRepository(scope),
     )
 
 

@@ -17,10 +17,12 @@ from conveyor.store.entities import (
     ModelEvent,
     ModelVersion,
     NewRun,
+    OutcomeWindow,
     RegisteredModel,
     Run,
     RunArtifact,
     StageRun,
+    StreamEvent,
 )
 
 
@@ -157,3 +159,18 @@ class DeploymentRepository(Protocol):
         actor: str | None,
         expected_revision: int,
     ) -> Deployment: ...
+
+
+class SignalRepository(Protocol):
+    """What the gateway records for the rollout controller and alerts: outcome windows
+    (append-only, one row per writer, summed on read) and the model event stream."""
+
+    def add_windows(self, windows: Sequence[OutcomeWindow], writer: str) -> None: ...
+
+    def windows(
+        self, model: str, since: datetime, until: datetime, version: int | None = None
+    ) -> list[OutcomeWindow]: ...
+
+    def events_after(self, after_id: int, limit: int) -> list[StreamEvent]: ...
+
+    def last_event_id(self) -> int: ...

@@ -19,6 +19,7 @@ from conveyor.errors import ConflictError, NotFoundError
 from conveyor.ids import utcnow
 from conveyor.store.engine import SessionScope
 from conveyor.store.entities import Deployment, describe
+from conveyor.store.signals import hold_event_order
 from conveyor.store.tables import DeploymentRow, ModelEventRow, ModelVersionRow, RegisteredModelRow
 
 UNSERVABLE = ("archived", "rejected")
@@ -59,6 +60,7 @@ class SqlDeploymentRepository:
         """Store the table as revision ``expected_revision + 1`` (0: the model has none yet)."""
         now = utcnow()
         with self._session() as s:
+            hold_event_order(s)  # first: the event stream's order (store/signals.py)
             _check_versions(s, name, [v for v, _ in routes] + [v for v, _ in shadows])
             row = s.get(DeploymentRow, name, with_for_update=True)  # PostgreSQL: lock the row
             _check_revision(name, row, expected_revision)

@@ -203,3 +203,42 @@ def flatten_params(params: Mapping[str, Any], prefix: str = "") -> dict[str, Any
         else:
             flat[f"{prefix}{key}"] = value
     return flat
+
+
+@dataclass(frozen=True)
+class OutcomeWindow:
+    """What one model version answered in one fixed window (see
+    :mod:`conveyor.monitoring.outcomes` for the bins and how windows merge).
+
+    ``start`` is UTC, a multiple of ``window_s`` seconds since the epoch. ``latency`` holds
+    request counts per fixed latency bin; ``labels`` counts predicted class labels and
+    ``values`` numeric predictions per fixed value bin. ``writers`` is how many gateway
+    processes' rows were summed into this window.
+    """
+
+    model: str
+    version: int
+    start: datetime
+    window_s: int
+    requests: int
+    client_errors: int = 0  # 4xx: the request was refused (bad input, too large, ...)
+    model_errors: int = 0  # 5xx other than 504: the model failed
+    timeouts: int = 0  # 504: the model did not answer in time
+    latency: tuple[int, ...] = ()
+    labels: dict[str, int] = field(default_factory=dict)
+    values: dict[int, int] = field(default_factory=dict)
+    writers: int = 1
+
+    @property
+    def errors(self) -> int:
+        """Requests that did not get a prediction."""
+        return self.client_errors + self.model_errors + self.timeouts
+
+
+@dataclass(frozen=True)
+class StreamEvent:
+    """A model or routing event with its place in the event stream (``id`` increases in
+    commit order; see :func:`conveyor.events.events_after`)."""
+
+    id: int
+    event: ModelEvent

@@ -18,6 +18,7 @@ from conveyor.errors import ConflictError, NotFoundError, StoreError
 from conveyor.ids import utcnow
 from conveyor.store.engine import SessionScope
 from conveyor.store.entities import ModelEvent, ModelVersion, RegisteredModel
+from conveyor.store.signals import hold_event_order
 from conveyor.store.tables import (
     ModelAliasRow,
     ModelEventRow,
@@ -60,6 +61,7 @@ class SqlRegistryRepository:
     ) -> ModelVersion:
         now = utcnow()
         with self._session() as s:
+            hold_event_order(s)  # first: the event stream's order (store/signals.py)
             model = s.get(RegisteredModelRow, name)
             if model is None:
                 s.add(RegisteredModelRow(name=name, created_at=now, updated_at=now))
@@ -214,6 +216,7 @@ class SqlRegistryRepository:
         """Point ``alias`` at ``version``; returns the version it pointed at before."""
         now = utcnow()
         with self._session() as s:
+            hold_event_order(s)  # first: the event stream's order (store/signals.py)
             row = s.get(ModelAliasRow, (name, alias))
             before = None if row is None else row.version
             if row is None:
@@ -242,6 +245,7 @@ class SqlRegistryRepository:
         same transaction, so a concurrent move is never deleted by mistake)."""
         now = utcnow()
         with self._session() as s:
+            hold_event_order(s)  # first: the event stream's order (store/signals.py)
             row = s.get(ModelAliasRow, (name, alias), with_for_update=True)
             if row is None:
                 raise NotFoundError(f"model {name!r} has no alias {alias!r}")
@@ -273,6 +277,7 @@ class SqlRegistryRepository:
         """Set a version's status; returns the status it had."""
         now = utcnow()
         with self._session() as s:
+            hold_event_order(s)  # first: the event stream's order (store/signals.py)
             row = s.get(ModelVersionRow, (name, version))
             if row is None:
                 raise NotFoundError(f"model {name!r} has no version {version}")
@@ -286,6 +291,7 @@ class SqlRegistryRepository:
         """Tag the model (``version`` 0) or one of its versions."""
         now = utcnow()
         with self._session() as s:
+            hold_event_order(s)  # first: the event stream's order (store/signals.py)
             for key, value in tags.items():
                 old = s.get(ModelTagRow, (name, version, key))
                 before = None if old is None else old.value  # merge() updates ``old`` itself

@@ -253,3 +253,25 @@ class DeploymentRow(Base):
     revision: Mapped[int] = mapped_column(Integer)
     updated_at: Mapped[datetime]
     updated_by: Mapped[str | None] = mapped_column(String(255))
+
+
+class OutcomeWindowRow(Base):
+    """One gateway process's outcomes of one model version in one window; rows of several
+    writers (workers, replicas) for the same window are summed on read, never updated."""
+
+    __tablename__ = "outcome_windows"
+    __table_args__ = (Index("ix_outcome_windows_model_start", "model", "start"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    model: Mapped[str] = mapped_column(String(255))
+    version: Mapped[int] = mapped_column(Integer)
+    start: Mapped[datetime]
+    window_s: Mapped[int] = mapped_column(Integer)
+    writer: Mapped[str] = mapped_column(String(128))
+    requests: Mapped[int] = mapped_column(Integer)
+    client_errors: Mapped[int] = mapped_column(Integer)
+    model_errors: Mapped[int] = mapped_column(Integer)
+    timeouts: Mapped[int] = mapped_column(Integer)
+    latency: Mapped[list[int]] = mapped_column(JSON)  # counts per latency bin
+    labels: Mapped[dict[str, Any]]  # {"label": count}
+    values: Mapped[dict[str, Any]]  # {"value bin": count}
