@@ -44,8 +44,8 @@ def ctx(served, monkeypatch: pytest.MonkeyPatch) -> Iterator[Context]:
 class Gateway:
     """The app with a prediction log and a labels log into one artifact store, and a client."""
 
-    def __init__(self, served: Any, url: str, **options: Any) -> None:
-        self.predlog = PredictionLog(url)
+    def __init__(self, served: Any, url: str, mask: tuple[str, ...] = (), **options: Any) -> None:
+        self.predlog = PredictionLog(url, mask=mask)
         self.labels = LabelLog(url)
         self.app = create_app(
             served.pool, observers=[self.predlog], feedback=self.labels, **options
@@ -164,6 +164,24 @@ def test_a_one_row_window_and_an_empty_range_do_not_crash(served, ctx) -> None:
     empty = performance_report(ctx, "cancer", since=until + YEAR, until=until + 2 * YEAR)
     assert empty.windows == []
     assert empty.unmatched_labels == 0
+
+
+def test_masked_inputs_give_no_estimate_and_odd_labels_are_counted(served, ctx) -> None:
+    since = datetime.now(UTC)
+    gateway = Gateway(served, ctx.artifacts_url, mask=("mean radius",))
+    answers = gateway.predict([300, 301])
+    ids = [a.headers["x-request-id"] for a in answers]
+    body = [{"request_id": ids[0], "label": "spam"}, {"request_id": ids[1], "label": True}]
+    assert gateway.feedback(body).status_code == 202
+    gateway.close()
+    until = datetime.now(UTC) + timedelta(seconds=1)
+    (window,) = performance_report(ctx, "cancer", window=YEAR, since=since, until=until).windows
+    assert (window.labelled, window.invalid_labels) == (2, 1)  # "spam" is no class of 0/1
+    assert window.metrics[0].n == 1
+    assert window.metrics[0].value == float(answers[1].json()["predictions"][0] == 1)
+    assert window.estimate is None
+    assert "mean radius" in (window.estimate_note or "")
+    assert "masked" in (window.estimate_note or "")
 
 
 def test_late_labels_count_within_the_delay_and_not_after(tmp_path) -> None:
