@@ -110,7 +110,7 @@ def _print(report: PerformanceReport) -> None:
             "prediction in the range (unknown id, earlier prediction or not logged)."
         )
     if any(w.estimate for w in report.windows):
-        console.print(f"Estimates are {report.assumption}.")
+        console.print(f"(est.): {report.assumption}.")
 
 
 def _metric(metric: Metric) -> str:

@@ -44,8 +44,8 @@ if TYPE_CHECKING:
 Task = Literal["classification", "regression"]
 MAX_DELAY = timedelta(days=7)
 ASSUMPTION = (
-    "estimated from the model's own class probabilities (recomputed from the logged inputs), "
-    "assuming they are calibrated; not checked against labelled reference data"
+    "the estimate uses the model's own class probabilities (recomputed from the logged "
+    "inputs) and assumes they are calibrated; this is not checked against labelled data"
 )
 
 
