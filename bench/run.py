@@ -12,6 +12,7 @@ Usage, from the repository root::
     BENCH_HEAVY_REPS=2 make bench   # repetitions of DVC 3, 4 and MLflow M1, M4 (default 3)
     BENCH_ONLY=1,m5 .venv/bin/python bench/run.py   # some scenarios; RESULTS.md untouched
     BENCH_ONLY=quality make bench   # validation + bootstrap (bench/quality.py)
+    BENCH_ONLY=canary make bench    # canary judges' decision quality (bench/canary_bench.py)
     BENCH_ONLY=serving make bench   # conveyor serve vs mlflow models serve (prints a table;
                                     # bench/serving_bench.py; its block in RESULTS.md is pasted)
     BENCH_SEARCH_RUNS=10000 ...     # runs seeded for M4 (default 100,000)

@@ -121,7 +121,7 @@ def test_an_unreadable_file_names_the_path(tmp_path: Path) -> None:
                 cmd: python train.py
             """,
             "conveyor.yaml:1:1: version: unknown key "
-            "(known keys: stages, validation, evaluation, gates, gitignore_outs)",
+            "(known keys: stages, validation, evaluation, gates, deploy, notify, gitignore_outs)",
             id="unknown-top-level-key",
         ),
         pytest.param(

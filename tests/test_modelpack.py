@@ -302,3 +302,35 @@ def test_a_column_with_a_missing_value_in_the_example_is_optional() -> None:
     written = signature.as_dict()
     assert "optional" not in written["inputs"][1]  # files of models without gaps unchanged
     assert Signature.from_dict(written, "model.json") == signature
+
+
+# --- the example's outputs, recorded for the pre-traffic smoke test -------------------
+
+
+def test_the_example_outputs_are_recorded_at_save_time(tmp_path: Path) -> None:
+    loaded = save(tmp_path / "model", input_example=X.head(4))
+    manifest = json.loads((tmp_path / "model" / "conveyor-model.json").read_text())
+    assert manifest["example_output"] == "example_output.json"
+    recorded = loaded.example_output()
+    assert recorded is not None
+    assert recorded.dtype == np.float64
+    np.testing.assert_allclose(recorded, MODEL.predict(X.head(4)), rtol=1e-9)
+
+
+def test_a_directory_saved_before_example_outputs_still_loads(tmp_path: Path) -> None:
+    save(tmp_path / "model", input_example=X.head(2))
+    manifest_path = tmp_path / "model" / "conveyor-model.json"
+    manifest = json.loads(manifest_path.read_text())
+    del manifest["example_output"]  # as written by earlier Conveyor versions
+    manifest_path.write_text(json.dumps(manifest))
+    (tmp_path / "model" / "example_output.json").unlink()
+    loaded = load_model_dir(tmp_path / "model")
+    assert loaded.info.example_output is None
+    assert loaded.example_output() is None
+    assert loaded.input_example() is not None
+
+
+def test_a_given_signature_records_no_example_outputs(tmp_path: Path) -> None:
+    signature = infer_signature(X.head(2), MODEL.predict(X.head(2)))
+    loaded = save(tmp_path / "model", signature=signature, input_example=X.head(2))
+    assert loaded.example_output() is None  # save_model made no prediction to record

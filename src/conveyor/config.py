@@ -20,6 +20,7 @@ reported as ``conveyor.yaml:7:5: stages.train.dep: unknown key (did you mean 'de
 from __future__ import annotations
 
 import difflib
+import itertools
 import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -37,6 +38,7 @@ from pydantic import (
 
 from conveyor import yamlio
 from conveyor.errors import ConfigError
+from conveyor.notify.config import NotifyConfig
 from conveyor.project import CONFIG_FILE, DEFAULT_PARAMS_FILE, path_problem
 
 __all__ = ["CONFIG_FILE", "DEFAULT_PARAMS_FILE", "ProjectConfig", "StageConfig", "load_config"]
@@ -210,6 +212,89 @@ class GatesConfig(_Strict):
         return values
 
 
+DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
+UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+
+
+def parse_duration(value: str | float) -> float:
+    """Seconds in ``"90s"``, ``"2m"``, ``"1.5h"``, ``"1d"`` or a plain number of seconds."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        seconds = float(value)
+    else:
+        match = DURATION.match(str(value))
+        if match is None:
+            raise ValueError(f"{value!r} is not a duration; write e.g. 30s, 2m, 1h")
+        seconds = float(match.group(1)) * UNITS[match.group(2) or "s"]
+    if seconds <= 0:
+        raise ValueError(f"a duration must be positive, got {value!r}")
+    return seconds
+
+
+class DeployConfig(_Strict):
+    """How ``conveyor deploy`` delivers a new version; every field has a default."""
+
+    strategy: Literal["canary", "shadow", "ab", "bluegreen"] = Field(
+        default="canary", description="canary | shadow | ab | bluegreen."
+    )
+    steps: list[float] = Field(
+        default_factory=lambda: [5.0, 25.0, 50.0, 100.0],
+        description="canary: the candidate's traffic % per step, increasing, ending at 100.",
+    )
+    interval: str | float = Field(
+        default="2m", description="canary: the shortest time a step is held before it passes."
+    )
+    share: float = Field(default=0.2, gt=0, le=1, description="shadow: share of requests copied.")
+    duration: str | float = Field(default="1h", description="shadow and ab: how long they run.")
+    split: list[float] = Field(
+        default_factory=lambda: [50.0, 50.0], description="ab: stable and candidate weights."
+    )
+    sticky: str | None = Field(
+        default=None, description="A header or field:NAME that keeps a user on one version."
+    )
+    inconclusive_intervals: int = Field(
+        default=3, ge=1, description="Pause when a step stays inconclusive this many intervals."
+    )
+    pretraffic: bool = Field(default=True, description="Smoke, compatibility and load first.")
+    alias: str = Field(default="champion", description="The alias a promotion moves.")
+
+    @field_validator("interval", "duration")
+    @classmethod
+    def _duration(cls, value: str | float) -> str | float:
+        parse_duration(value)
+        return value
+
+    @field_validator("steps")
+    @classmethod
+    def _steps(cls, steps: list[float]) -> list[float]:
+        check_steps(steps)
+        return steps
+
+    @field_validator("split")
+    @classmethod
+    def _split(cls, split: list[float]) -> list[float]:
+        if len(split) != 2 or min(split) < 0 or sum(split) <= 0:
+            raise ValueError(
+                f"split is two weights, stable then candidate, e.g. 50,50; got {split}"
+            )
+        return split
+
+    @property
+    def interval_s(self) -> float:
+        return parse_duration(self.interval)
+
+    @property
+    def duration_s(self) -> float:
+        return parse_duration(self.duration)
+
+
+def check_steps(steps: list[float]) -> None:
+    """Canary steps: increasing percentages in (0, 100], the last one 100."""
+    if not steps or any(not 0 < s <= 100 for s in steps):
+        raise ValueError(f"steps are percentages in (0, 100], e.g. 5,25,50,100; got {steps}")
+    if any(b <= a for a, b in itertools.pairwise(steps)) or steps[-1] != 100:
+        raise ValueError(f"steps must increase and end at 100, e.g. 5,25,50,100; got {steps}")
+
+
 class ProjectConfig(_Strict):
     """The whole ``conveyor.yaml``."""
 
@@ -221,6 +306,12 @@ class ProjectConfig(_Strict):
         default=None, description="The candidate and holdout that evaluate/check score."
     )
     gates: GatesConfig | None = Field(default=None, description="Quality gates for check.")
+    deploy: DeployConfig = Field(
+        default_factory=DeployConfig, description="How `conveyor deploy` delivers a version."
+    )
+    notify: NotifyConfig = Field(
+        default_factory=lambda: NotifyConfig([]), description="Where rollout events are sent."
+    )
     gitignore_outs: bool = Field(
         default=True, description="Add declared outs to a .gitignore beside each (as DVC)."
     )

@@ -23,6 +23,7 @@ The tree::
     │                                  no target column, unknown format, wrong columns)
     ├── ValidationFailed               data broke its schema (the findings are attached)
     ├── GateFailed                     a model failed one or more quality gates
+    ├── PreTrafficFailed               a version failed a check before any user traffic
     └── Interrupted                    the user pressed Ctrl-C (exit code 130)
 
 Messages say what was expected, what came, where, and what to do. The CLI prints
@@ -159,6 +160,15 @@ class GateFailed(ConveyorError):
     def __init__(self, message: str, *, result: object = None, hint: str | None = None) -> None:
         super().__init__(message, hint=hint)
         self.result = result
+
+
+class PreTrafficFailed(ConveyorError):
+    """A version failed a pre-traffic check (smoke, compatibility, load) and gets no traffic;
+    ``report`` is the :class:`~conveyor.delivery.pretraffic.PreTrafficReport` with the evidence."""
+
+    def __init__(self, message: str, *, report: object = None, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.report = report
 
 
 class Interrupted(ConveyorError):

@@ -5,6 +5,7 @@
     <dir>/conveyor-model.json   what is in the directory (format, flavor, signature, pins…)
     <dir>/model/...             the flavor's own files
     <dir>/input_example.json    a few input rows (pandas "split" orient, or a list)
+    <dir>/example_output.json   what the model predicted for those rows when it was saved
     <dir>/reference.parquet     a seeded sample of the training data, for drift monitoring
     <dir>/requirements.txt      pinned ``name==version`` lines
 
@@ -53,6 +54,7 @@ FORMAT = 1
 MANIFEST = "conveyor-model.json"
 MODEL_DIR = "model"
 EXAMPLE_FILE = "input_example.json"
+EXAMPLE_OUTPUT_FILE = "example_output.json"
 REFERENCE_FILE = "reference.parquet"
 REQUIREMENTS_FILE = "requirements.txt"
 REFERENCE_SEED = 0
@@ -70,6 +72,7 @@ class ModelInfo:
     input_example: str | None = None
     reference_data: str | None = None
     reference_rows: int = 0
+    example_output: str | None = None  # absent from directories saved before it existed
     format: int = field(default=FORMAT)
 
     def as_dict(self) -> dict[str, Any]:
@@ -105,6 +108,9 @@ class ModelInfo:
             input_example=_file_field(data, "input_example", EXAMPLE_FILE, where),
             reference_data=_file_field(data, "reference_data", REFERENCE_FILE, where),
             reference_rows=_field(data, "reference_rows", int, where),
+            example_output=_file_field(data, "example_output", EXAMPLE_OUTPUT_FILE, where)
+            if "example_output" in data
+            else None,
         )
 
 
@@ -158,19 +164,22 @@ class LoadedModel:
         """The input example saved with the model, if any."""
         if self.info.input_example is None:
             return None
-        import numpy as np
-        import pandas as pd
-
         with _translated("reading the input_example", self.directory):
-            data = json.loads((self.directory / self.info.input_example).read_text("utf-8"))
-            if not isinstance(data, dict):
-                return np.asarray(data)
-            frame = pd.DataFrame(data["data"], columns=data["columns"])
-        signature = self.signature
-        if signature and signature.columns == list(frame.columns):
-            with suppress(TypeError, ValueError):  # JSON lost the dtype; the signature has it
-                frame = frame.astype({spec.name: spec.dtype for spec in signature.inputs})
-        return frame
+            return _read_example(self.directory / self.info.input_example, self.signature)
+
+    def example_output(self) -> Array | None:
+        """What the model predicted for :meth:`input_example` when it was saved, if recorded.
+
+        Recorded by :func:`save_model` when it inferred the signature (so it had the model
+        predict); directories saved before this existed, or with a signature given, have none.
+        """
+        if self.info.example_output is None:
+            return None
+        import numpy as np
+
+        with _translated("reading the example_output", self.directory):
+            data = json.loads((self.directory / self.info.example_output).read_text("utf-8"))
+            return np.asarray(data["data"], dtype=data["dtype"]).reshape(data["shape"])
 
     def reference_data(self) -> pd.DataFrame | None:
         """The sample of training data saved as the drift reference, if any."""
@@ -219,11 +228,12 @@ def save_model(
     building = target.parent / f".{target.name}.tmp-{new_id()}"
     building.mkdir()
     try:
-        signature = _save_files(building, target, model, chosen, signature, input_example)
+        signature, output = _save_files(building, target, model, chosen, signature, input_example)
         rows = 0
         if reference is not None:
             rows = _write_reference(building / REFERENCE_FILE, target, reference, reference_rows)
-        info = _write_manifest(building, chosen, signature, input_example is not None, rows)
+        files = _ManifestFiles(input_example is not None, rows, output)
+        info = _write_manifest(building, chosen, signature, files)
         _move_into_place(building, target)
     except BaseException:
         shutil.rmtree(building, ignore_errors=True)
@@ -264,26 +274,41 @@ def _save_files(
     flavor: Flavor,
     signature: Signature | None,
     input_example: ModelInput | None,
-) -> Signature | None:
-    """Write the flavor's files and the example; return the signature, inferred if need be."""
+) -> tuple[Signature | None, bool]:
+    """Write the flavor's files and the example; return the signature, inferred if need be,
+    and whether ``example_output.json`` was written."""
     (root / MODEL_DIR).mkdir()
     with _translated(f"saving the {flavor.name} model", target):
         flavor.save(model, root / MODEL_DIR, input_example=input_example)
     if input_example is None:
-        return signature
+        return signature, False
     _write_example(root / EXAMPLE_FILE, target, input_example)
-    if signature is None:
-        # Only the pickle flavor needs trust, and its file is the caller's own object just
-        # written; every other flavor loads under the same rules as load_model_dir.
-        trusted = flavor.name == "pyfunc"
-        with _translated("predicting the input_example with the saved model", target):
-            output = flavor.load(root / MODEL_DIR, trusted=trusted).predict(input_example)
-        signature = infer_signature(input_example, output)
-    return signature
+    if signature is not None:
+        return signature, False
+    # Only the pickle flavor needs trust, and its file is the caller's own object just
+    # written; every other flavor loads under the same rules as load_model_dir.
+    trusted = flavor.name == "pyfunc"
+    with _translated("predicting the input_example with the saved model", target):
+        predictor = flavor.load(root / MODEL_DIR, trusted=trusted)
+        signature = infer_signature(input_example, predictor.predict(input_example))
+        # The expected outputs are those of the example as stored (JSON keeps 10 decimals),
+        # which is what a pre-traffic smoke test sends; the in-memory one may differ a hair.
+        stored = signature.conform(_read_example(root / EXAMPLE_FILE, signature))
+        written = _write_example_output(root / EXAMPLE_OUTPUT_FILE, predictor.predict(stored))
+    return signature, written
+
+
+@dataclass(frozen=True)
+class _ManifestFiles:
+    """Which optional files the directory holds."""
+
+    example: bool
+    reference_rows: int
+    example_output: bool
 
 
 def _write_manifest(
-    root: Path, flavor: Flavor, signature: Signature | None, example: bool, rows: int
+    root: Path, flavor: Flavor, signature: Signature | None, files: _ManifestFiles
 ) -> ModelInfo:
     """Write ``requirements.txt`` and ``conveyor-model.json``; return what the latter says."""
     requirements = _requirements(flavor)
@@ -295,9 +320,10 @@ def _write_manifest(
         requirements=requirements,
         python=platform.python_version(),
         created_at=utcnow().isoformat(),
-        input_example=EXAMPLE_FILE if example else None,
-        reference_data=REFERENCE_FILE if rows else None,
-        reference_rows=rows,
+        input_example=EXAMPLE_FILE if files.example else None,
+        reference_data=REFERENCE_FILE if files.reference_rows else None,
+        reference_rows=files.reference_rows,
+        example_output=EXAMPLE_OUTPUT_FILE if files.example_output else None,
     )
     (root / MANIFEST).write_text(json.dumps(info.as_dict(), indent=2) + "\n", encoding="utf-8")
     return info
@@ -322,6 +348,38 @@ def _write_example(path: Path, target: Path, example: ModelInput) -> None:
 
             text = json.dumps(np.asarray(example).tolist())
         path.write_text(text, encoding="utf-8")
+
+
+def _read_example(path: Path, signature: Signature | None) -> ModelInput:
+    """The stored example: a DataFrame with the signature's dtypes, or an array."""
+    import numpy as np
+    import pandas as pd
+
+    data = json.loads(path.read_text("utf-8"))
+    if not isinstance(data, dict):
+        return np.asarray(data)
+    frame = pd.DataFrame(data["data"], columns=data["columns"])
+    if signature and signature.columns == list(frame.columns):
+        with suppress(TypeError, ValueError):  # JSON lost the dtype; the signature has it
+            frame = frame.astype({spec.name: spec.dtype for spec in signature.inputs})
+    return frame
+
+
+def _write_example_output(path: Path, output: Array) -> bool:
+    """Write the predictions as ``{"dtype", "shape", "data"}``; False (nothing written) for
+    outputs JSON cannot carry exactly (NaN, infinities, objects)."""
+    import numpy as np
+
+    array = np.asarray(output)
+    try:
+        text = json.dumps(
+            {"dtype": str(array.dtype), "shape": list(array.shape), "data": array.tolist()},
+            allow_nan=False,
+        )
+    except (TypeError, ValueError):
+        return False
+    path.write_text(text, encoding="utf-8")
+    return True
 
 
 def _as_frame(data: object) -> pd.DataFrame:

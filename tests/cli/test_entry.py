@@ -44,6 +44,21 @@ def test_run_is_answered_only_when_there_is_nothing_to_do(make_project, monkeypa
     assert quick_answer(["runs"]) is None
 
 
+def test_run_is_not_answered_while_a_killed_run_left_stage_processes(
+    make_project, monkeypatch, capsys
+):
+    # A stage a killed run left running may still rename its out over the workspace: only
+    # the full runner, under the run lock, ends it and then says whether anything is stale.
+    root = project(make_project)
+    monkeypatch.chdir(root)
+    main(["run"])
+    capsys.readouterr()
+    (root / ".conveyor" / "stages.running").write_text("")
+
+    assert quick_answer(["run"]) is None
+    assert quick_answer(["status"]) == 0  # status reads only; it may answer
+
+
 def test_errors_are_left_to_the_full_cli(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # no conveyor.yaml here
 

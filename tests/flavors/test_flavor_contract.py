@@ -289,6 +289,7 @@ def test_the_saved_flavor_is_the_one_asked_for(saved: Saved) -> None:
     assert manifest["python"] == ".".join(map(str, sys.version_info[:3]))
     assert sorted(p.name for p in saved.directory.iterdir()) == [
         "conveyor-model.json",
+        "example_output.json",
         "input_example.json",
         "model",
         "reference.parquet",

@@ -27,13 +27,18 @@ def quick_answer(argv: Sequence[str]) -> int | None:
     from conveyor.project import load_project
 
     try:
-        states = pipeline_status(load_project(), targets)
+        project = load_project()
+        states = pipeline_status(project, targets)
     except ConveyorError:
         return None  # the full CLI reports it, with its formatting
     if argv[0] == "status":
         sys.stdout.write(status_text(states))
         return 0
-    if all(state.up_to_date for state in states):
+    from conveyor.pipeline.children import left_behind
+
+    # Stage processes a killed run left may still change an out: only the full runner,
+    # under the run lock, ends them before it answers "up to date".
+    if all(state.up_to_date for state in states) and not left_behind(project.state_dir):
         sys.stdout.write(UP_TO_DATE_RUN + "\n")
         return 0
     return None

@@ -19,6 +19,7 @@ from conveyor.cli import (
     package_cmds,
     pipeline_cmds,
     quality_cmds,
+    rollout_cmds,
     runs_cmds,
     serve_cmds,
     traffic_cmds,
@@ -42,6 +43,7 @@ validate_cmds.register(app)
 serve_cmds.register(app)
 package_cmds.register(app)
 traffic_cmds.register(app)
+rollout_cmds.register(app)
 monitor_cmds.register(app)
 
 

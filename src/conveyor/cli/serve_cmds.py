@@ -142,6 +142,10 @@ def serve(
     typer.echo(f"listening on {options.url} with {workers} worker(s); Ctrl-C stops")
     metrics = GatewayMetrics() if workers == 1 else None  # workers make their own
     observers = build_observers(pool, router, ctx, options.log, metrics) if metrics else None
+    from conveyor.serving.rollout_checks import ControllerThread
+
+    rollouts = ControllerThread(ctx)  # the rollout controller: leads models no other leads
+    rollouts.start()
     try:
         closing = [observers.close] if observers else []
         watching = observers.all() if observers else ()
@@ -149,6 +153,7 @@ def serve(
         labels = observers.labels if observers else None
         run_server(pool, options, router, watching, closing, metrics, outcomes, labels)
     finally:
+        rollouts.stop()
         watcher.stop()
         if observers is not None:
             observers.close()

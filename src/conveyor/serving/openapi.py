@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from conveyor.serving.protocols import MAX_DIM, MAX_DIMS
+
 JSON = "application/json"
 ERROR = {"$ref": "#/components/schemas/Error"}
 MODEL = {"name": "model", "in": "path", "required": True, "schema": {"type": "string"}}
@@ -304,10 +306,9 @@ def _tensor(datatype: dict[str, Any]) -> dict[str, Any]:
     return _object(
         {
             "name": _STR,
-            # the gateway's limits (protocols.MAX_DIMS, MAX_DIM): a longer shape is a 400
             "shape": {
-                **_array({"type": "integer", "minimum": 0, "maximum": 2**31 - 1}),
-                "maxItems": 8,
+                **_array({"type": "integer", "minimum": 0, "maximum": MAX_DIM}),
+                "maxItems": MAX_DIMS,
             },
             "datatype": datatype,
             "parameters": {"type": "object"},

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
         DeploymentRepository,
         ModelRepository,
         RegistryRepository,
+        RolloutRepository,
         RunRepository,
         SignalRepository,
         StageCacheRepository,
@@ -38,6 +39,7 @@ class Store:
     registry: RegistryRepository
     deployments: DeploymentRepository
     signals: SignalRepository
+    rollouts: RolloutRepository
 
     def close(self) -> None:
         """Release the database connections."""
@@ -51,6 +53,7 @@ def open_store(url: str) -> Store:
     from conveyor.store.migrate import upgrade
     from conveyor.store.models import SqlModelRepository
     from conveyor.store.registry import SqlRegistryRepository
+    from conveyor.store.rollouts import SqlRolloutRepository
     from conveyor.store.runs import SqlRunRepository
     from conveyor.store.signals import SqlSignalRepository
     from conveyor.store.stage_cache import SqlStageCache
@@ -68,6 +71,7 @@ def open_store(url: str) -> Store:
         SqlRegistryRepository(scope),
         SqlDeploymentRepository(scope),
         SqlSignalRepository(scope),
+        SqlRolloutRepository(scope),
     )
 
 

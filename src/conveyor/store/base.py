@@ -19,6 +19,8 @@ from conveyor.store.entities import (
     NewRun,
     OutcomeWindow,
     RegisteredModel,
+    Rollout,
+    RolloutVerdict,
     Run,
     RunArtifact,
     StageRun,
@@ -160,6 +162,17 @@ class DeploymentRepository(Protocol):
         expected_revision: int,
     ) -> Deployment: ...
 
+    def promote(
+        self,
+        name: str,
+        version: int,
+        alias: str,
+        actor: str | None,
+        expected_revision: int,
+        kind: str = "promote",
+        reason: str | None = None,
+    ) -> Deployment: ...
+
 
 class SignalRepository(Protocol):
     """What the gateway records for the rollout controller and alerts: outcome windows
@@ -174,3 +187,23 @@ class SignalRepository(Protocol):
     def events_after(self, after_id: int, limit: int) -> list[StreamEvent]: ...
 
     def last_event_id(self) -> int: ...
+
+
+class RolloutRepository(Protocol):
+    """Rollouts (at most one active per model) and the verdicts of their steps."""
+
+    def create(self, rollout: Rollout) -> Rollout: ...
+
+    def get(self, rollout_id: str) -> Rollout: ...
+
+    def active(self, model: str | None = None) -> list[Rollout]: ...
+
+    def of_model(self, model: str, limit: int = 50) -> list[Rollout]: ...
+
+    def update(
+        self, rollout_id: str, expect: Sequence[str], changes: Mapping[str, Any]
+    ) -> Rollout: ...
+
+    def add_verdict(self, verdict: RolloutVerdict) -> None: ...
+
+    def verdicts(self, rollout_id: str) -> list[RolloutVerdict]: ...

@@ -19,6 +19,7 @@ from conveyor.errors import ConflictError, NotFoundError
 from conveyor.ids import utcnow
 from conveyor.store.engine import SessionScope
 from conveyor.store.entities import Deployment, describe
+from conveyor.store.registry import move_alias
 from conveyor.store.signals import hold_event_order
 from conveyor.store.tables import DeploymentRow, ModelEventRow, ModelVersionRow, RegisteredModelRow
 
@@ -58,32 +59,67 @@ class SqlDeploymentRepository:
         expected_revision: int,
     ) -> Deployment:
         """Store the table as revision ``expected_revision + 1`` (0: the model has none yet)."""
-        now = utcnow()
         with self._session() as s:
             hold_event_order(s)  # first: the event stream's order (store/signals.py)
-            _check_versions(s, name, [v for v, _ in routes] + [v for v, _ in shadows])
-            row = s.get(DeploymentRow, name, with_for_update=True)  # PostgreSQL: lock the row
-            _check_revision(name, row, expected_revision)
-            before = None if row is None else _entity(row).summary()
-            if row is None:
-                row = DeploymentRow(name=name)
-                s.add(row)
-            row.routes = [{"version": v, "weight": float(w)} for v, w in sorted(routes)]
-            row.shadows = [{"version": v, "share": float(share)} for v, share in sorted(shadows)]
-            row.sticky = sticky
-            row.revision = expected_revision + 1
-            row.updated_at = now
-            row.updated_by = actor
-            try:
-                s.flush()
-            except IntegrityError as exc:  # another writer created the table first
-                raise _changed(name, expected_revision, None) from exc
-            saved = _entity(row)
-            s.add(_traffic_event(saved, before))
-            model = s.get(RegisteredModelRow, name)
-            if model is not None:
-                model.updated_at = now
-        return saved
+            return _save(s, name, routes, shadows, sticky, actor, expected_revision)
+
+    def promote(
+        self,
+        name: str,
+        version: int,
+        alias: str,
+        actor: str | None,
+        expected_revision: int,
+        kind: str = "promote",
+        reason: str | None = None,
+    ) -> Deployment:
+        """Point ``alias`` at ``version`` and send it all of ``name``'s traffic (no shadows,
+        the sticky key kept), in one transaction: routing follows the alias, so a reader
+        never sees the alias moved without the table or the other way round. ``kind`` is
+        the alias event's (``promote`` or ``rollback``), ``reason`` goes in its details."""
+        with self._session() as s:
+            hold_event_order(s)
+            row = s.get(DeploymentRow, name)
+            sticky = None if row is None else row.sticky
+            saved = _save(s, name, [(version, 100.0)], [], sticky, actor, expected_revision)
+            move_alias(s, name, alias, version, actor, kind, saved.updated_at, reason)
+            return saved
+
+
+def _save(
+    s: Session,
+    name: str,
+    routes: Sequence[tuple[int, float]],
+    shadows: Sequence[tuple[int, float]],
+    sticky: str | None,
+    actor: str | None,
+    expected_revision: int,
+) -> Deployment:
+    """The body of :meth:`SqlDeploymentRepository.save`, in the caller's transaction."""
+    now = utcnow()
+    _check_versions(s, name, [v for v, _ in routes] + [v for v, _ in shadows])
+    row = s.get(DeploymentRow, name, with_for_update=True)  # PostgreSQL: lock the row
+    _check_revision(name, row, expected_revision)
+    before = None if row is None else _entity(row).summary()
+    if row is None:
+        row = DeploymentRow(name=name)
+        s.add(row)
+    row.routes = [{"version": v, "weight": float(w)} for v, w in sorted(routes)]
+    row.shadows = [{"version": v, "share": float(share)} for v, share in sorted(shadows)]
+    row.sticky = sticky
+    row.revision = expected_revision + 1
+    row.updated_at = now
+    row.updated_by = actor
+    try:
+        s.flush()
+    except IntegrityError as exc:  # another writer created the table first
+        raise _changed(name, expected_revision, None) from exc
+    saved = _entity(row)
+    s.add(_traffic_event(saved, before))
+    model = s.get(RegisteredModelRow, name)
+    if model is not None:
+        model.updated_at = now
+    return saved
 
 
 def _check_versions(s: Session, name: str, versions: list[int]) -> None:

@@ -242,3 +242,57 @@ class StreamEvent:
 
     id: int
     event: ModelEvent
+
+
+ROLLOUT_ACTIVE = ("pending", "pretraffic", "progressing", "paused")
+"""Statuses of a rollout that still owns its model's traffic (one per model at a time)."""
+ROLLOUT_FINAL = ("promoted", "rolled_back", "aborted", "refused")
+
+
+@dataclass(frozen=True)
+class Rollout:
+    """One progressive delivery of ``candidate`` in place of ``stable``.
+
+    ``steps`` are the candidate's traffic percentages in order (canary ``5, 25, 50, 100``;
+    shadow: its share in percent; ab: the candidate's side of the split; bluegreen:
+    ``100``); ``step`` indexes them. ``step_started_at`` is when the current step's weights
+    were applied: its verdicts judge only what was answered since. ``options`` holds the
+    strategy's settings (interval, sticky key, duration...), stored as given.
+    """
+
+    id: str
+    model: str
+    candidate: int
+    stable: int | None
+    strategy: str
+    steps: tuple[float, ...]
+    step: int
+    status: str
+    options: dict[str, Any]
+    started_by: str | None
+    created_at: datetime
+    updated_at: datetime
+    step_started_at: datetime | None = None
+    ended_at: datetime | None = None
+    reason: str | None = None
+
+    @property
+    def active(self) -> bool:
+        return self.status in ROLLOUT_ACTIVE
+
+    @property
+    def weight(self) -> float:
+        """The candidate's traffic percentage at the current step."""
+        return self.steps[min(self.step, len(self.steps) - 1)] if self.steps else 0.0
+
+
+@dataclass(frozen=True)
+class RolloutVerdict:
+    """One judgement of a rollout's step, with the evidence it rests on."""
+
+    rollout_id: str
+    step: int
+    at: datetime
+    decision: str  # pass | fail | inconclusive
+    explanation: str
+    evidence: dict[str, Any] = field(default_factory=dict)

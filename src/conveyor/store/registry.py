@@ -214,29 +214,9 @@ class SqlRegistryRepository:
         self, name: str, alias: str, version: int, actor: str | None, kind: str = "alias"
     ) -> int | None:
         """Point ``alias`` at ``version``; returns the version it pointed at before."""
-        now = utcnow()
         with self._session() as s:
             hold_event_order(s)  # first: the event stream's order (store/signals.py)
-            row = s.get(ModelAliasRow, (name, alias))
-            before = None if row is None else row.version
-            if row is None:
-                s.add(ModelAliasRow(name=name, alias=alias, version=version))
-            else:
-                row.version = version
-            s.add(
-                _event(
-                    name,
-                    version,
-                    kind,
-                    actor,
-                    now,
-                    before=_str(before),
-                    after=str(version),
-                    details={"alias": alias},
-                )
-            )
-            _touch(s, name, now)
-        return before
+            return move_alias(s, name, alias, version, actor, kind, utcnow())
 
     def delete_alias(
         self, name: str, alias: str, actor: str | None, version: int | None = None
@@ -328,6 +308,30 @@ class SqlRegistryRepository:
                 )
                 for e in s.scalars(query.order_by(ModelEventRow.id))
             ]
+
+
+def move_alias(
+    s: Session,
+    name: str,
+    alias: str,
+    version: int,
+    actor: str | None,
+    kind: str,
+    now: Any,
+    reason: str | None = None,
+) -> int | None:
+    """Point ``alias`` at ``version`` with its event, inside the caller's transaction (which
+    called :func:`hold_event_order` first); returns the version it pointed at before."""
+    row = s.get(ModelAliasRow, (name, alias))
+    before = None if row is None else row.version
+    if row is None:
+        s.add(ModelAliasRow(name=name, alias=alias, version=version))
+    else:
+        row.version = version
+    details = {"alias": alias} if reason is None else {"alias": alias, "reason": reason}
+    s.add(_event(name, version, kind, actor, now, _str(before), str(version), details))
+    _touch(s, name, now)
+    return before
 
 
 def _event(

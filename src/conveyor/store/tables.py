@@ -275,3 +275,47 @@ class OutcomeWindowRow(Base):
     latency: Mapped[list[int]] = mapped_column(JSON)  # counts per latency bin
     labels: Mapped[dict[str, Any]]  # {"label": count}
     values: Mapped[dict[str, Any]]  # {"value bin": count}
+
+
+class RolloutRow(Base):
+    """A rollout: its plan, where it stands, who started it. ``active_model`` is the model
+    while the rollout is active and NULL after, so a unique constraint on it allows one
+    active rollout per model on every backend (NULLs never collide)."""
+
+    __tablename__ = "rollouts"
+    __table_args__ = (Index("ix_rollouts_model", "model"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    model: Mapped[str] = mapped_column(
+        ForeignKey("registered_models.name", ondelete="CASCADE"), nullable=False
+    )
+    active_model: Mapped[str | None] = mapped_column(String(255), unique=True)
+    candidate: Mapped[int] = mapped_column(Integer)
+    stable: Mapped[int | None] = mapped_column(Integer)
+    strategy: Mapped[str] = mapped_column(String(32))
+    steps: Mapped[list[float]] = mapped_column(JSON)
+    step: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(32))
+    options: Mapped[dict[str, Any]] = mapped_column(JSON)
+    started_by: Mapped[str | None] = mapped_column(String(255))
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    step_started_at: Mapped[datetime | None]
+    ended_at: Mapped[datetime | None]
+    reason: Mapped[str | None] = mapped_column(Text)
+
+
+class RolloutVerdictRow(Base):
+    """One verdict of one rollout step, with its evidence."""
+
+    __tablename__ = "rollout_verdicts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    rollout_id: Mapped[str] = mapped_column(
+        ForeignKey("rollouts.id", ondelete="CASCADE"), index=True
+    )
+    step: Mapped[int] = mapped_column(Integer)
+    at: Mapped[datetime]
+    decision: Mapped[str] = mapped_column(String(16))
+    explanation: Mapped[str] = mapped_column(Text)
+    evidence: Mapped[dict[str, Any]] = mapped_column(JSON)

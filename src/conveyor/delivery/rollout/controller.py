@@ -1,0 +1,233 @@
+"""The rollout controller: a step machine over the rollouts in the store.
+
+Each pass, for every active rollout of a model it leads (:mod:`.leader`), the controller
+reads the rollout and does the one thing its status calls for::
+
+    pending ──pre-traffic fails──▶ refused            (never any traffic)
+       │ checks pass (or none): step 0's weights
+       ▼
+    progressing ──fail──▶ rolled_back                  (candidate to 0% at once)
+       │  pass and the interval held: next step; the last (100%) promotes
+       │  inconclusive for `inconclusive_intervals` intervals, or ab/shadow over: paused
+       ▼
+    promoted                                           (alias and table, one transaction)
+
+Everything it knows is in the store (status, step, when the step began), so a controller
+killed anywhere resumes on the next pass of whichever controller leads the model next:
+each transition is written after the traffic change it stands for, and every traffic
+change is idempotent, so redoing the last one is harmless.
+
+Verdicts judge the candidate against the stable version over the windows since the current
+step began (:func:`.evidence.judge_windows`): the same span, the same traffic mix.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+from conveyor.delivery import traffic
+from conveyor.delivery.rollout import service
+from conveyor.delivery.rollout.evidence import as_evidence, default_judge, judge_windows
+from conveyor.delivery.rollout.leader import Leadership
+from conveyor.errors import ConflictError, ConveyorError
+from conveyor.ids import utcnow
+from conveyor.monitoring.outcomes import WINDOW_S, outcomes
+from conveyor.store.entities import OutcomeWindow, Rollout, RolloutVerdict
+
+if TYPE_CHECKING:
+    from conveyor.context import Context
+    from conveyor.delivery.analysis.judge import Window
+    from conveyor.delivery.pretraffic import PreTrafficReport
+
+log = logging.getLogger(__name__)
+
+PreTrafficCheck = Callable[["Context", Rollout], "PreTrafficReport"]
+"""Runs the pre-traffic checks of a rollout's candidate (see ``serving/rollout_checks.py``)."""
+POLL_S = 5.0
+
+
+class Controller:
+    """Moves every active rollout it leads one step of the machine per :meth:`tick`.
+
+    ``clock`` is the time verdicts are judged up to (tests give a manual one);
+    ``pretraffic`` runs the checks before any traffic (None: a rollout asking for them is
+    refused, since no check must never mean a pass).
+    """
+
+    def __init__(
+        self,
+        ctx: Context,
+        *,
+        pretraffic: PreTrafficCheck | None = None,
+        notify: service.Notify = service.quiet,
+        clock: Callable[[], datetime] = utcnow,
+        leadership: Leadership | None = None,
+    ) -> None:
+        self.ctx = ctx
+        self.pretraffic = pretraffic
+        self.notify = notify
+        self.clock = clock
+        self.leadership = leadership or Leadership(ctx.store)
+
+    def tick(self) -> list[Rollout]:
+        """One pass over the active rollouts; returns them as they are after it."""
+        moved = []
+        for rollout in self.ctx.store.rollouts.active():
+            if not self.leadership.try_lead(rollout.model):
+                continue  # another controller leads this model
+            try:
+                moved.append(self.advance(rollout))
+            except ConflictError as exc:  # a user paused/aborted it meanwhile: next pass
+                log.info("rollout %s changed under the controller: %s", rollout.id, exc)
+        return moved
+
+    def run(self, stop: threading.Event, poll_s: float = POLL_S) -> None:
+        """Tick every ``poll_s`` seconds until ``stop`` is set; then give up leadership."""
+        try:
+            while not stop.is_set():
+                try:
+                    self.tick()
+                except ConveyorError as exc:  # the store was unreachable: try again later
+                    log.warning("rollout controller: %s", exc)
+                stop.wait(poll_s)
+        finally:
+            self.leadership.close()
+
+    def advance(self, rollout: Rollout) -> Rollout:
+        """Do what ``rollout``'s status calls for now."""
+        if rollout.status in ("pending", "pretraffic"):
+            return self._start(rollout)
+        if rollout.status == "progressing":
+            return self._judge(rollout)
+        return rollout  # paused: a human decides
+
+    def _start(self, rollout: Rollout) -> Rollout:
+        if rollout.options.get("pretraffic", True):
+            rollout = self._update(rollout, {"status": "pretraffic"})
+            refusal = self._pretraffic(rollout)
+            if refusal is not None:
+                return refusal
+        if rollout.strategy == "bluegreen":
+            return service.finish_promoted(
+                self.ctx, rollout, "blue-green: switched after pre-traffic checks", self.notify
+            )
+        self._apply(rollout, rollout.step)
+        return self._update(rollout, {"status": "progressing", "step_started_at": self.clock()})
+
+    def _pretraffic(self, rollout: Rollout) -> Rollout | None:
+        """None when the checks pass; else the rollout, refused, with the report as evidence."""
+        if self.pretraffic is None:
+            report = None
+            passed, summary, evidence = False, "no pre-traffic checker is configured", {}
+        else:
+            report = self.pretraffic(self.ctx, rollout)
+            passed, evidence = report.passed, report.as_dict()
+            failed = [c for c in report.checks if not c.passed]
+            summary = "; ".join(f"{c.name}: {c.message}" for c in failed) or "all checks pass"
+        self._record(rollout, "pass" if passed else "fail", f"pre-traffic: {summary}", evidence)
+        if passed:
+            return None
+        done = self._update(rollout, {"status": "refused", "reason": f"pre-traffic: {summary}"})
+        service.announce(
+            self.notify,
+            "rollout.rolled_back",
+            done,
+            f"{rollout.model} v{rollout.candidate} refused before any traffic: {summary}",
+            report=evidence,
+        )
+        return done
+
+    def _judge(self, rollout: Rollout) -> Rollout:
+        now, began = self.clock(), rollout.step_started_at or self.clock()
+        held = (now - began).total_seconds()
+        interval = float(rollout.options.get("interval_s", 120))
+        if rollout.strategy == "shadow":
+            return self._hold_until_done(rollout, held, "shadow")
+        windows = self.windows(rollout, began, now)
+        verdict = default_judge(windows).judge(windows)
+        self._record(rollout, verdict.decision, verdict.explanation, as_evidence(verdict, windows))
+        if verdict.decision == "fail":
+            return service.end_rolled_back(
+                self.ctx,
+                rollout,
+                "rolled_back",
+                f"step {rollout.step + 1}: {verdict.explanation}",
+                self.notify,
+            )
+        if rollout.strategy == "ab":
+            return self._hold_until_done(rollout, held, "A/B test")
+        if verdict.decision == "pass" and held >= interval:
+            return self._next_step(rollout)
+        limit = interval * int(rollout.options.get("inconclusive_intervals", 3))
+        if verdict.decision == "inconclusive" and held >= limit:
+            why = f"inconclusive for {held:.0f} s at {rollout.weight:g}%: {verdict.explanation}"
+            return service.pause(self.ctx, rollout.model, why, self.notify)
+        return rollout
+
+    def windows(self, rollout: Rollout, since: datetime, until: datetime) -> list[Window]:
+        """Canary and stable outcome windows wholly inside the step, as judge windows."""
+        start = _next_window(since)
+
+        def read(version: int | None) -> list[OutcomeWindow]:
+            if version is None:
+                return []
+            return outcomes(self.ctx, rollout.model, start, until, version=version)
+
+        return judge_windows(read(rollout.candidate), read(rollout.stable), rollout.weight / 100)
+
+    def _hold_until_done(self, rollout: Rollout, held: float, what: str) -> Rollout:
+        if held < float(rollout.options.get("duration_s", 3600)):
+            return rollout
+        if rollout.strategy == "shadow":
+            traffic.clear_shadow(self.ctx, rollout.model, rollout.candidate)
+        why = f"{what} finished after {held:.0f} s: promote or abort it"
+        return service.pause(self.ctx, rollout.model, why, self.notify)
+
+    def _next_step(self, rollout: Rollout) -> Rollout:
+        following = rollout.step + 1
+        if following >= len(rollout.steps) or rollout.steps[following] >= 100:
+            why = f"every step passed ({', '.join(f'{s:g}%' for s in rollout.steps)})"
+            return service.finish_promoted(self.ctx, rollout, why, self.notify)
+        self._apply(rollout, following)
+        moved = self._update(rollout, {"step": following, "step_started_at": self.clock()})
+        service.announce(
+            self.notify,
+            "rollout.step_passed",
+            rollout,
+            f"{rollout.model} v{rollout.candidate} passed {rollout.weight:g}%, "
+            f"now at {moved.weight:g}%",
+        )
+        return moved
+
+    def _apply(self, rollout: Rollout, step: int) -> None:
+        """The step's weights (idempotent: applying them twice changes nothing)."""
+        assert rollout.stable is not None or rollout.strategy == "bluegreen"
+        weight = rollout.steps[step]
+        sticky = rollout.options.get("sticky")
+        if rollout.strategy == "shadow":
+            traffic.set_traffic(self.ctx, rollout.model, {rollout.stable: 100.0}, sticky=sticky)  # type: ignore[dict-item]
+            traffic.set_shadow(self.ctx, rollout.model, rollout.candidate, weight / 100)
+            return
+        weights = {rollout.stable: 100.0 - weight, rollout.candidate: weight}
+        traffic.set_traffic(self.ctx, rollout.model, weights, sticky=sticky)  # type: ignore[arg-type]
+
+    def _update(self, rollout: Rollout, changes: dict[str, object]) -> Rollout:
+        return self.ctx.store.rollouts.update(rollout.id, [rollout.status], changes)
+
+    def _record(self, rollout: Rollout, decision: str, why: str, evidence: dict) -> None:  # type: ignore[type-arg]
+        verdict = RolloutVerdict(rollout.id, rollout.step, self.clock(), decision, why, evidence)
+        self.ctx.store.rollouts.add_verdict(verdict)
+
+
+def _next_window(moment: datetime) -> datetime:
+    """The start of the first outcome window that begins at or after ``moment``."""
+    seconds = moment.timestamp()
+    return datetime.fromtimestamp(math.ceil(seconds / WINDOW_S) * WINDOW_S, tz=UTC)
+
+
+__all__ = ["Controller", "PreTrafficCheck"]
