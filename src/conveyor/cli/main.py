@@ -15,6 +15,7 @@ import typer
 from conveyor.cli import (
     ci_cmds,
     models_cmds,
+    monitor_cmds,
     package_cmds,
     pipeline_cmds,
     quality_cmds,
@@ -43,6 +44,7 @@ serve_cmds.register(app)
 package_cmds.register(app)
 traffic_cmds.register(app)
 rollout_cmds.register(app)
+monitor_cmds.register(app)
 
 
 def _version(value: bool) -> None:

@@ -150,7 +150,8 @@ def serve(
         closing = [observers.close] if observers else []
         watching = observers.all() if observers else ()
         outcomes = observers.outcomes if observers else None
-        run_server(pool, options, router, watching, closing, metrics, outcomes)
+        labels = observers.labels if observers else None
+        run_server(pool, options, router, watching, closing, metrics, outcomes, labels)
     finally:
         rollouts.stop()
         watcher.stop()

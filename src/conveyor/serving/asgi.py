@@ -72,6 +72,7 @@ def from_environment() -> Starlette:
         on_shutdown=[observers.close],  # the worker's last window, also on SIGTERM
         read_timeout_s=read_timeout,
         outcomes=observers.outcomes,
+        feedback=observers.labels,
     )
     return app
 

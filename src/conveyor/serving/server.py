@@ -39,6 +39,7 @@ from conveyor.settings import export
 
 if TYPE_CHECKING:
     from conveyor.monitoring.recorder import OutcomeRecorder
+    from conveyor.serving.feedback import LabelLog
 
 MODELS_VAR = "CONVEYOR_SERVE_MODELS"
 TIMEOUT_VAR = "CONVEYOR_SERVE_TIMEOUT"
@@ -92,12 +93,13 @@ def run_server(
     on_shutdown: Sequence[Callable[[], None]] = (),
     metrics: GatewayMetrics | None = None,
     outcomes: OutcomeRecorder | None = None,
+    feedback: LabelLog | None = None,
 ) -> None:
     """Serve until interrupted, on uvloop and httptools where they are installed.
 
     ``observers``, ``on_shutdown`` (closing them), ``metrics`` (which they count into) and
-    ``outcomes`` (the outcome windows) serve the one-worker case; with several workers each
-    builds its own.
+    ``outcomes`` (the outcome windows) and ``feedback`` (the labels log of ``POST /feedback``)
+    serve the one-worker case; with several workers each builds its own.
     """
     import uvicorn
 
@@ -123,6 +125,7 @@ def run_server(
             on_shutdown=on_shutdown,
             read_timeout_s=options.read_timeout_s,
             outcomes=outcomes,
+            feedback=feedback,
         )
         uvicorn.run(app, **common)
         return

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from conveyor.monitoring.observation import PredictionObserver
     from conveyor.monitoring.recorder import OutcomeRecorder
     from conveyor.registry import Registry
+    from conveyor.serving.feedback import LabelLog
     from conveyor.serving.metrics import GatewayMetrics
     from conveyor.serving.pool import ModelPool, Served
     from conveyor.serving.predlog import LogOptions, PredictionLog
@@ -180,22 +181,26 @@ def build_gateway(
 @dataclass(frozen=True)
 class Observers:
     """The gateway's prediction observers: the prediction log (if on), shadow traffic, and
-    the outcome windows (if on; ``create_app(..., outcomes=...)`` takes them)."""
+    the outcome windows (if on; ``create_app(..., outcomes=...)`` takes them); and the labels
+    log ``POST /feedback`` writes to (``create_app(..., feedback=...)``)."""
 
     log: PredictionLog | None
     shadows: ShadowRunner
     outcomes: OutcomeRecorder | None = None
+    labels: LabelLog | None = None
 
     def all(self) -> list[PredictionObserver]:
         """What ``create_app(..., observers=...)`` takes."""
         return [self.shadows] if self.log is None else [self.log, self.shadows]
 
     def close(self) -> None:
-        """Finish the queued shadow copies, then write what the log still buffers (once),
+        """Finish the queued shadow copies, then write what the logs still buffer (once),
         and every outcome window counted, the open one too."""
         self.shadows.close()
         if self.log is not None:
             self.log.close()
+        if self.labels is not None:
+            self.labels.close()
         if self.outcomes is not None:
             self.outcomes.close()
 
@@ -210,10 +215,11 @@ def build_observers(
     outcomes: bool = True,
 ) -> Observers:
     """The prediction log into ``ctx``'s artifact store (unless ``options.enabled`` is
-    False) and the shadow runner feeding it, counting into ``metrics``, and (``outcomes``)
-    the outcome windows written to ``ctx``'s metadata store every few seconds; close them
-    on shutdown."""
+    False) and the shadow runner feeding it, counting into ``metrics``, (``outcomes``)
+    the outcome windows written to ``ctx``'s metadata store every few seconds, and the labels
+    log of ``POST /feedback`` (same window); close them on shutdown."""
     from conveyor.monitoring.recorder import OutcomeRecorder
+    from conveyor.serving.feedback import LabelLog
     from conveyor.serving.predlog import PredictionLog
     from conveyor.serving.shadow import ShadowRunner
 
@@ -231,4 +237,5 @@ def build_observers(
     if outcomes:
         recorder = OutcomeRecorder(ctx.store.signals)
         recorder.start()
-    return Observers(log, ShadowRunner(pool, router, log, metrics=metrics), recorder)
+    labels = LabelLog(ctx.artifacts_url, window_s=options.window_s)
+    return Observers(log, ShadowRunner(pool, router, log, metrics=metrics), recorder, labels)
