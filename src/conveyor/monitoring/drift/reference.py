@@ -1,0 +1,138 @@
+"""The reference state of one column, fitted once: what every comparison needs.
+
+A numeric column keeps its finite values sorted (each current window is merged into them
+with one ``searchsorted``), its sd, and its missing / non-finite counts; a categorical or
+binary column keeps its categories and their counts. Both keep the effect thresholds
+calibrated on their own chunks (``calibrate.py``) and the rate of "new" categories inside
+the reference. Sorting is done per chunk and the chunks merged (a stable sort of sorted
+runs), so the calibration costs no second sort.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from conveyor.monitoring.drift import calibrate
+from conveyor.monitoring.drift.rules import Kind
+
+Floats = npt.NDArray[np.float64]
+Counts = npt.NDArray[np.int64]
+
+
+@dataclass(frozen=True)
+class Shares:
+    """How many rows a side has, and how many are missing / non-finite / new."""
+
+    rows: int
+    missing: int
+    non_finite: int = 0
+    new: int = 0
+
+
+@dataclass(frozen=True)
+class ColumnReference:
+    """One fitted reference column (``sorted_values`` numeric; ``categories`` otherwise)."""
+
+    name: str
+    kind: Kind
+    shares: Shares
+    thresholds: dict[str, float]  # signal -> calibrated effect threshold
+    sorted_values: Floats = field(default_factory=lambda: np.empty(0))
+    scale: float = 1.0  # the reference sd (numeric effects are in its units)
+    categories: pd.Index = field(default_factory=lambda: pd.Index([]))
+    counts: Counts = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    calibrated_chunks: int = 0
+
+    @property
+    def n_values(self) -> int:
+        """Values the distribution test sees (finite, not missing)."""
+        if self.kind == "numeric":
+            return len(self.sorted_values)
+        return int(self.counts.sum())
+
+
+def as_floats(values: pd.Series) -> Floats:
+    """A column as float64; anything that is not a number becomes NaN (counted missing)."""
+    numbers = pd.to_numeric(values, errors="coerce")
+    return np.asarray(numbers.to_numpy(dtype="float64", na_value=np.nan), dtype=np.float64)
+
+
+def fit_numeric(name: str, values: pd.Series, chunks: int, quantile: float) -> ColumnReference:
+    """Sort the finite values chunk by chunk, calibrate, and merge the chunks."""
+    data = as_floats(values)
+    missing = np.isnan(data)
+    non_finite = np.isinf(data)
+    bounds = calibrate.chunk_bounds(len(data), chunks) or [(0, len(data))]
+    sorted_chunks = []
+    for start, stop in bounds:
+        part = data[start:stop]
+        sorted_chunks.append(np.sort(part[np.isfinite(part)]))
+    merged = np.sort(np.concatenate(sorted_chunks), kind="stable")  # merges sorted runs
+    scale = max(float(np.std(merged)), 1e-12) if len(merged) else 1.0
+    thresholds = {"distribution": 0.0, "missing": 0.0, "non_finite": 0.0}
+    if len(bounds) > 1 and len(merged):
+        edges = calibrate.quantile_edges(merged)
+        thresholds["distribution"] = calibrate.high_quantile(
+            calibrate.numeric_values(sorted_chunks, edges, scale), quantile
+        )
+    if len(bounds) > 1:
+        rows = np.array([b - a for a, b in bounds], dtype=np.int64)
+        for signal, hits in (("missing", missing), ("non_finite", non_finite)):
+            per_chunk = np.array([hits[a:b].sum() for a, b in bounds], dtype=np.int64)
+            thresholds[signal] = calibrate.high_quantile(
+                calibrate.share_values(per_chunk, rows), quantile
+            )
+    shares = Shares(len(data), int(missing.sum()), int(non_finite.sum()))
+    return ColumnReference(
+        name,
+        "numeric",
+        shares,
+        thresholds,
+        sorted_values=merged,
+        scale=scale,
+        calibrated_chunks=len(bounds) if len(bounds) > 1 else 0,
+    )
+
+
+def fit_categorical(
+    name: str, kind: Kind, values: pd.Series, chunks: int, quantile: float
+) -> ColumnReference:
+    """Count the categories (overall and per chunk), calibrate, note the new-category rate."""
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    codes = np.asarray(codes, dtype=np.int64)
+    n_cat = len(uniques)
+    missing = codes < 0
+    counts = np.bincount(codes[~missing], minlength=n_cat).astype(np.int64)
+    thresholds = {"distribution": 0.0, "missing": 0.0, "new_category": 0.0}
+    new_in_reference = 0
+    bounds = calibrate.chunk_bounds(len(codes), chunks)
+    if len(bounds) > 1 and n_cat > 0:
+        chunk_of = np.repeat(np.arange(len(bounds)), [b - a for a, b in bounds])
+        keep = ~missing
+        flat = chunk_of[keep] * n_cat + codes[keep]
+        matrix = np.bincount(flat, minlength=len(bounds) * n_cat).reshape(len(bounds), n_cat)
+        if kind == "binary":
+            values_ = calibrate.binary_values(matrix)
+            _, new_in_reference = calibrate.categorical_values(matrix)
+        else:
+            values_, new_in_reference = calibrate.categorical_values(matrix)
+        thresholds["distribution"] = calibrate.high_quantile(values_, quantile)
+        rows = np.array([b - a for a, b in bounds], dtype=np.int64)
+        per_chunk = np.array([missing[a:b].sum() for a, b in bounds], dtype=np.int64)
+        thresholds["missing"] = calibrate.high_quantile(
+            calibrate.share_values(per_chunk, rows), quantile
+        )
+    shares = Shares(len(codes), int(missing.sum()), new=new_in_reference)
+    return ColumnReference(
+        name,
+        kind,
+        shares,
+        thresholds,
+        categories=pd.Index(uniques),
+        counts=counts,
+        calibrated_chunks=len(bounds) if len(bounds) > 1 else 0,
+    )
