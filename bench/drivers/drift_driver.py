@@ -50,8 +50,8 @@ def main() -> None:
         )
         ref = Dataset.from_pandas(reference, data_definition=definition)
         cur = Dataset.from_pandas(current, data_definition=definition)
-        snapshot = Report([DataDriftPreset()]).run(cur, ref)
-        drifted = json.dumps(snapshot.dict())[:0] or "see snapshot"
+        Report([DataDriftPreset()]).run(cur, ref)
+        drifted = "not read"
     else:
         from conveyor.monitoring.drift import detect_drift
 
