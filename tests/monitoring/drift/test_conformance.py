@@ -7,7 +7,7 @@ import pytest
 from scipy import stats as sp
 from scipy.spatial.distance import jensenshannon
 
-from conveyor.monitoring.drift import multiple, stats
+from conveyor.monitoring.drift import bins, multiple, rules, stats
 
 SIZES = [(1, 1), (1, 7), (5, 7), (100, 300), (2_000, 2_000), (20_000, 15_000)]
 
@@ -70,3 +70,48 @@ def test_bonferroni_and_untested_signals() -> None:
     assert adjusted[0] == pytest.approx(0.02)
     assert np.isnan(adjusted[1])
     assert adjusted[2] == pytest.approx(0.6)
+
+
+def _shapes(rng: np.random.Generator, n: int) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Reference and current samples: smooth, tied, heavy-tailed, skewed, with atoms."""
+    atom = rng.random(2 * n) < 0.3
+    mixed = np.where(atom, 0.0, rng.normal(1.0, 1.0, 2 * n))
+    return {
+        "normal": (rng.normal(size=n), rng.normal(0.01, 1.0, n)),
+        "ties": (rng.poisson(4.0, n).astype(float), rng.poisson(4.05, n).astype(float)),
+        "cauchy": (rng.standard_cauchy(n), rng.standard_cauchy(n) + 0.02),
+        "lognormal": (rng.lognormal(0.0, 2.0, n), rng.lognormal(0.02, 2.0, n)),
+        "atoms": (mixed[:n], mixed[n:] + 0.005),
+    }
+
+
+@pytest.mark.parametrize("shape", ["normal", "ties", "cauchy", "lognormal", "atoms"])
+def test_binned_ks_is_within_its_stated_bound_of_scipy(shape: str) -> None:
+    n = 200_000
+    x, y = _shapes(np.random.default_rng(7), n)[shape]
+    chunks = [np.sort(part) for part in np.array_split(x, 10)]
+    ref, _ = bins.fit(chunks, rules.ks_bins(n, 0.05))
+    assert rules.ks_method(n, ref.error, 0.05, rules.KS_BINNED_MIN_REF) == "binned"
+    ys = np.sort(y)
+    d, w = bins.ks_wasserstein(ref, ys)
+    exact = sp.ks_2samp(x, y).statistic
+    # The stated bound: D_binned <= D <= D_binned + error, error <= 0.1 x critical value.
+    assert d <= exact + 1e-12
+    assert exact <= d + ref.error + 1e-12
+    assert ref.error <= rules.KS_BIN_ERROR_SHARE * rules.ks_critical(0.05, n, n)
+    # Wasserstein: within each bin's width times the larger CDF rise inside it.
+    cur_le = np.searchsorted(ys, ref.edges, side="right") / n
+    rise = np.maximum(np.diff(ref.le), np.diff(cur_le))
+    bound = float(np.dot(np.diff(ref.edges), rise))
+    assert abs(w - sp.wasserstein_distance(x, y)) <= bound + 1e-9 * abs(w)
+
+
+def test_binned_p_value_is_scipys_for_the_binned_statistic() -> None:
+    n1, n2 = 60_000, 80_000
+    rng = np.random.default_rng(11)
+    x, y = rng.normal(size=n1), rng.normal(0.02, 1.0, n2)
+    ref, _ = bins.fit([np.sort(x)], rules.ks_bins(n1, 0.05))
+    d, _ = bins.ks_wasserstein(ref, np.sort(y))
+    expected = sp.ks_2samp(x, y)
+    assert stats.ks_p_value(d, n1, n2) >= expected.pvalue  # D_binned <= D: never more alarms
+    assert abs(d - expected.statistic) <= ref.error

@@ -17,8 +17,9 @@ the CDF (KS, Wasserstein) the bias is exactly a factor ``(k - 1) / k``:
 against the whole reference sets thresholds 10 % too low; for chi-square or JS it is worse
 for small categories. Here the chunk never sits in its own reference.
 
-The chunk-vs-rest values are computed on the reference's quantile bins (at most 1,001 edges:
-exact for references up to that size, within one bin's width above).
+The chunk-vs-rest values are computed on the reference's quantile bins (at most 1,001 edges
+on the exact KS path, the KS bins on the binned path: exact for references up to that
+size, within one bin's width above).
 """
 
 from __future__ import annotations
@@ -74,6 +75,11 @@ def quantile_edges(sorted_values: Floats) -> Floats:
 def numeric_values(sorted_chunks: list[Floats], edges: Floats, scale: float) -> list[float]:
     """Normalised Wasserstein distance of each chunk against the rest, on ``edges``."""
     cums = [np.searchsorted(c, edges, side="right").astype(np.float64) for c in sorted_chunks]
+    return numeric_values_from_counts(cums, edges, scale)
+
+
+def numeric_values_from_counts(cums: list[Floats], edges: Floats, scale: float) -> list[float]:
+    """:func:`numeric_values` from each chunk's count of values ``<=`` every edge."""
     total = np.sum(cums, axis=0)
     n_total = total[-1]
     out = []

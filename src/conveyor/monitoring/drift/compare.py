@@ -12,7 +12,7 @@ import math
 import numpy as np
 import pandas as pd
 
-from conveyor.monitoring.drift import power, stats
+from conveyor.monitoring.drift import bins, power, stats
 from conveyor.monitoring.drift.reference import ColumnReference, Shares, as_floats
 from conveyor.monitoring.drift.report import Signal
 from conveyor.monitoring.drift.rules import choose, size_class
@@ -34,20 +34,30 @@ def _numeric(
 ) -> tuple[list[Signal], Shares]:
     data = as_floats(current)
     finite = np.isfinite(data)
-    ys = np.sort(data[finite])
-    shares = Shares(len(data), int(np.isnan(data).sum()), int(np.isinf(data).sum()))
-    xs = ref.sorted_values
-    n1, n2 = len(xs), len(ys)
+    n_finite = int(finite.sum())
+    ys = np.sort(data if n_finite == len(data) else data[finite])
+    n_nan = int(np.isnan(data).sum())
+    shares = Shares(len(data), n_nan, len(data) - n_finite - n_nan)
+    n1, n2 = ref.n_values, len(ys)
     rule = choose("numeric", size_class(n1, n2, large_n))
     threshold = max(rule.floor, ref.thresholds["distribution"])
     if n1 == 0 or n2 == 0:
         main = _untested("ks", rule.effect, threshold, n1, n2, "finite", ref, shares)
     else:
-        d, p, w = stats.ks_wasserstein(xs, ys)
+        if ref.bins is not None:
+            d, w = bins.ks_wasserstein(ref.bins, ys)
+            p = stats.ks_p_value(d, n1, n2)
+            method = (
+                f"KS (binned on {len(ref.bins.edges):,} reference quantiles; exact D is "
+                f"at most {ref.bins.error:.2g} higher)"
+            )
+        else:
+            d, p, w = stats.ks_wasserstein(ref.sorted_values, ys)
+            method = "KS (exact)"
         effect = w / ref.scale
         mde = max(power.ks_shift(n1, n2, alpha), rule.floor)
         why = (
-            f"KS D={d:.4g}, p={p:.3g}; Wasserstein {effect:.3g} reference sd "
+            f"{method} D={d:.4g}, p={p:.3g}; Wasserstein {effect:.3g} reference sd "
             f"(bar {threshold:.3g}); {n1:,} vs {n2:,} finite values"
         )
         main = Signal("distribution", "ks", d, p, effect, rule.effect, threshold, mde, n1, n2, why)

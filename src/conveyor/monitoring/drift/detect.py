@@ -51,6 +51,8 @@ class DriftDetector:
         large_n: effective sample size from which effect floors apply (rules.LARGE_N).
         kinds: per-column overrides of the inferred kind (numeric/categorical/binary).
         workers: threads across columns (numpy releases the GIL while sorting).
+        ks_binned_min_ref: finite reference values from which KS may run on the reference's
+            quantile bins (rules.KS_BINNED_MIN_REF; see rules.ks_method).
 
     After :meth:`fit`: ``columns_`` (the fitted columns) and ``n_reference_``.
     """
@@ -65,6 +67,7 @@ class DriftDetector:
         large_n: int = rules.LARGE_N,
         kinds: dict[str, str] | None = None,
         workers: int = DEFAULT_WORKERS,
+        ks_binned_min_ref: int = rules.KS_BINNED_MIN_REF,
     ) -> None:
         self.alpha = alpha
         self.correction = correction
@@ -73,6 +76,7 @@ class DriftDetector:
         self.large_n = large_n
         self.kinds = dict(kinds or {})
         self.workers = workers
+        self.ks_binned_min_ref = ks_binned_min_ref
         self._validate()
         self.columns_: dict[str, ColumnReference] = {}
         self.n_reference_ = 0
@@ -98,6 +102,10 @@ class DriftDetector:
             problems.append(f"kinds must be numeric, categorical or binary; got {bad}")
         if not (isinstance(self.workers, int) and self.workers >= 1):
             problems.append(f"workers must be an integer >= 1, got {self.workers!r}")
+        if not (isinstance(self.ks_binned_min_ref, int) and self.ks_binned_min_ref >= 1):
+            problems.append(
+                f"ks_binned_min_ref must be a positive integer, got {self.ks_binned_min_ref!r}"
+            )
         if problems:
             raise ConfigError("drift detection: " + "; ".join(problems))
 
@@ -123,7 +131,14 @@ class DriftDetector:
             values = reference[name]
             kind = self.kinds.get(str(name)) or rules.column_kind(values)
             if kind == "numeric":
-                return fit_numeric(str(name), values, self.chunks, self.calibration_quantile)
+                return fit_numeric(
+                    str(name),
+                    values,
+                    self.chunks,
+                    self.calibration_quantile,
+                    alpha=float(self.alpha),
+                    binned_min_ref=self.ks_binned_min_ref,
+                )
             return fit_categorical(str(name), kind, values, self.chunks, self.calibration_quantile)  # type: ignore[arg-type]
 
         with ThreadPoolExecutor(self.workers) as pool:

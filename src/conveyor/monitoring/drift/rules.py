@@ -22,10 +22,19 @@ each a two-proportion z-test with Cohen's h as its effect.
 above a floor; the p-value is still computed and still passes the multiple-testing
 control. Below it the floor is 0 and the test decides (with the calibrated threshold of
 ``calibrate.py`` as the only effect bar).
+
+How KS is computed (:func:`ks_method`): exactly (both samples sorted and merged) while the
+reference has fewer than :data:`KS_BINNED_MIN_REF` finite values; from there on the
+reference is kept as :func:`ks_bins` quantiles (``bins.py``), where the binned statistic is
+at most ``bin error`` below the exact one. The binned path is used only when that error is
+at most :data:`KS_BIN_ERROR_SHARE` of the KS critical value ``c(alpha) * sqrt(1/n_ref)``
+(``c(alpha) = sqrt(-ln(alpha/2)/2)``); the critical value of every current window is larger
+(``sqrt(1/n_ref + 1/n_cur)``), so the bound holds for any window. Otherwise: exact.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Literal
 
@@ -40,6 +49,14 @@ LARGE_N = 10_000
 
 INTEGER_CATEGORY_LIMIT = 10
 """Integer columns with at most this many distinct reference values are categorical."""
+
+KS_BINNED_MIN_REF = 50_000
+"""Finite reference values from which KS runs on the reference's quantile bins."""
+
+KS_BIN_ERROR_SHARE = 0.1
+"""The binned KS error must stay at most this share of the KS critical value at alpha."""
+
+KsMethod = Literal["exact", "binned"]
 
 
 @dataclass(frozen=True)
@@ -124,6 +141,28 @@ def choose(kind: Kind, size: Size) -> Rule:
     return next(rule for rule in RULES if rule.kind == kind and rule.size == size)
 
 
+def ks_critical(alpha: float, n_ref: int, n_cur: int | None = None) -> float:
+    """Smirnov's asymptotic KS critical value at ``alpha`` (``n_cur=None``: the smallest
+    it can be for any current window, ``c(alpha) / sqrt(n_ref)``)."""
+    spread = 1.0 / n_ref + (1.0 / n_cur if n_cur else 0.0)
+    return math.sqrt(-math.log(alpha / 2.0) / 2.0) * math.sqrt(spread)
+
+
+def ks_bins(n_ref: int, alpha: float) -> int:
+    """How many reference quantiles to keep: bins of mass ``1/B`` at most half the allowed
+    error (the other half is slack for ties and approximate quantiles)."""
+    allowed = KS_BIN_ERROR_SHARE * ks_critical(alpha, n_ref)
+    return min(n_ref, math.ceil(2.0 / allowed))
+
+
+def ks_method(n_ref: int, bin_error: float | None, alpha: float, min_ref: int) -> KsMethod:
+    """``binned`` when the reference is large and its measured bin error small enough."""
+    if n_ref < min_ref or bin_error is None:
+        return "exact"
+    allowed = KS_BIN_ERROR_SHARE * ks_critical(alpha, n_ref)
+    return "binned" if bin_error <= allowed else "exact"
+
+
 def column_kind(values: pd.Series) -> Kind:
     """The kind of a reference column, from its dtype and its distinct non-null values.
 
@@ -156,6 +195,11 @@ def table() -> str:
         for s in SHARE_RULES
     ]
     lines.append(f"large n: n_ref*n_cur/(n_ref+n_cur) >= {LARGE_N:,} (values the test sees)")
+    lines.append(
+        f"KS: exact below {KS_BINNED_MIN_REF:,} finite reference values; from there on the "
+        "reference's quantile bins (ks_bins), only while the bin error is at most "
+        f"{KS_BIN_ERROR_SHARE:g} x the KS critical value at alpha, else exact"
+    )
     return "\n".join(lines)
 
 
