@@ -69,11 +69,17 @@ def _numeric(
 def _categorical(
     ref: ColumnReference, current: pd.Series, alpha: float, large_n: int
 ) -> tuple[list[Signal], Shares]:
-    codes = np.asarray(ref.categories.get_indexer(current), dtype=np.int64)
-    missing = np.asarray(current.isna().to_numpy(), dtype=bool)
-    unseen = (codes < 0) & ~missing
-    counts = np.bincount(codes[codes >= 0], minlength=len(ref.categories)).astype(np.int64)
-    shares = Shares(len(codes), int(missing.sum()), new=int(unseen.sum()))
+    # Factorize the window once (nulls -> -1), count its own categories, then look up only
+    # its distinct values among the reference's: no per-row hash lookup, no isna pass.
+    codes, uniques = pd.factorize(current, use_na_sentinel=True)
+    codes = np.asarray(codes, dtype=np.int64)
+    own = np.bincount(codes[codes >= 0], minlength=len(uniques))
+    where = np.asarray(ref.categories.get_indexer(uniques), dtype=np.int64)
+    seen = where >= 0
+    counts = np.bincount(where[seen], weights=own[seen], minlength=len(ref.categories))
+    counts = counts.astype(np.int64)
+    missing = len(codes) - int(own.sum())
+    shares = Shares(len(codes), missing, new=int(own[~seen].sum()))
     if ref.kind == "binary":
         main = _binary(ref, counts, shares, alpha, large_n)
     else:

@@ -86,10 +86,11 @@ def fit_numeric(
     missing = np.isnan(data)
     non_finite = np.isinf(data)
     bounds = calibrate.chunk_bounds(len(data), chunks) or [(0, len(data))]
+    all_finite = not (missing.any() or non_finite.any())
     sorted_chunks = []
     for start, stop in bounds:
         part = data[start:stop]
-        sorted_chunks.append(np.sort(part[np.isfinite(part)]))
+        sorted_chunks.append(np.sort(part if all_finite else part[np.isfinite(part)]))
     n_finite = sum(len(c) for c in sorted_chunks)
     scale = _sd(sorted_chunks, n_finite)
     binned: QuantileBins | None = None

@@ -182,8 +182,7 @@ def column_kind(values: pd.Series) -> Kind:
         ):
             return "categorical"
         return "numeric"
-    distinct = values.dropna()
-    return "binary" if 0 < distinct.nunique() <= 2 else "categorical"
+    return "binary" if 0 < values.nunique(dropna=True) <= 2 else "categorical"
 
 
 def table() -> str:
