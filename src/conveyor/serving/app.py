@@ -36,9 +36,10 @@ from conveyor.monitoring.observation import Prediction, PredictionObserver
 from conveyor.serving import binary, protocols
 from conveyor.serving.batching import Batcher, BatchListener, BatchPolicy, ModelCallTimeout
 from conveyor.serving.errors import RequestError
+from conveyor.serving.limits import READ_TIMEOUT_S
 from conveyor.serving.openapi import openapi_document
 from conveyor.serving.outcomes import ANSWERING, OutcomeMiddleware
-from conveyor.serving.timeouts import READ_TIMEOUT_S, BodyDeadline
+from conveyor.serving.timeouts import BodyDeadline
 
 if TYPE_CHECKING:
     from starlette.types import ASGIApp, Message, Receive, Scope, Send

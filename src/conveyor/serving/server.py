@@ -25,16 +25,12 @@ from conveyor.errors import ConflictError
 from conveyor.monitoring.observation import PredictionObserver
 from conveyor.serving.app import MAX_BODY_BYTES, REQUEST_TIMEOUT_S, create_app
 from conveyor.serving.batching import BatchPolicy
+from conveyor.serving.limits import KEEP_ALIVE_S, LIMIT_CONCURRENCY, READ_TIMEOUT_S
 from conveyor.serving.metrics import MULTIPROC_VAR, GatewayMetrics
 from conveyor.serving.pool import ModelPool
 from conveyor.serving.predlog import LogOptions
 from conveyor.serving.routing import Router
-from conveyor.serving.timeouts import (
-    KEEP_ALIVE_S,
-    LIMIT_CONCURRENCY,
-    READ_TIMEOUT_S,
-    head_deadline_protocol,
-)
+from conveyor.serving.timeouts import head_deadline_protocol
 from conveyor.settings import export
 
 if TYPE_CHECKING:
