@@ -1,13 +1,14 @@
 """Keeping a running gateway in step with the routing tables in the store (hot swap).
 
 ``conveyor traffic set`` writes a table with a new revision; the watcher notices it on its
-next poll (every ``interval_s``), loads and warms every version the table names that the
-pool lacks, and only then swaps the table into the router. A version therefore receives
-traffic only once it is ready, and requests already in flight on the old version finish
-there. A version that no table names any more (and that ``--model`` did not ask for) is
-unloaded ``drain_s`` seconds later, so it stops holding memory; until then a request forcing
-it with ``X-Conveyor-Version`` still gets it. A version that cannot be loaded or warmed
-leaves the old table in place and the error in the log.
+next poll (every ``interval_s``; a table that routes by alias is also resolved again when
+the alias moves, with the same revision: see ``deployments.moved_aliases``), loads and warms
+every version the table names that the pool lacks, and only then swaps the table into the
+router. A version therefore receives traffic only once it is ready, and requests already in
+flight on the old version finish there. A version that no table names any more (and that
+``--model`` did not ask for) is unloaded ``drain_s`` seconds later, so it stops holding
+memory; until then a request forcing it with ``X-Conveyor-Version`` still gets it. A version
+that cannot be loaded or warmed leaves the old table in place and the error in the log.
 """
 
 from __future__ import annotations
@@ -66,11 +67,16 @@ class DeploymentWatcher:
         self._thread: threading.Thread | None = None
 
     def sync(self) -> list[str]:
-        """Apply every table whose revision changed; the models whose routing changed."""
-        from conveyor.delivery.deployments import load_tables
+        """Apply every table whose revision changed, and every table routing by an alias that
+        moved; the models whose routing changed."""
+        from conveyor.delivery.deployments import load_tables, moved_aliases
 
+        store = self.registry.store
+        changed = load_tables(store, self.router.revisions())
+        reloaded = {table.model for table in changed}
+        held = {m: t for m, t in self.router.tables().items() if m not in reloaded}
         applied = []
-        for table in load_tables(self.registry.store, self.router.revisions()):
+        for table in changed + moved_aliases(store, held):
             try:
                 self._ready(table)
             except ConveyorError as exc:
