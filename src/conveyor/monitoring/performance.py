@@ -192,6 +192,18 @@ def join(predictions: pd.DataFrame, labels: pd.DataFrame) -> pd.DataFrame:
     return rows.merge(wanted, how="left", on=[lab.REQUEST_ID, lab.ROW], validate="many_to_one")
 
 
+def correct(joined: pd.DataFrame) -> np.ndarray:
+    """Per row of :func:`join`'s frame: 1.0 where the prediction equals its label, 0.0 where
+    it does not, NaN where no usable label came (the comparison :func:`build_report`'s
+    accuracy makes)."""
+    marks = np.full(len(joined), np.nan)
+    has = joined[lab.LABEL].notna().to_numpy()
+    labelled = joined[has]
+    truth, valid = _truth(labelled[lab.LABEL], joined[log.OUTPUT], "classification")
+    marks[np.flatnonzero(has)[valid]] = _same(labelled[log.OUTPUT].to_numpy()[valid], truth)
+    return marks
+
+
 def _unmatched(labels: pd.DataFrame, joined: pd.DataFrame) -> int:
     """How many labels match no logged prediction row."""
     keys = [lab.REQUEST_ID, lab.ROW]
