@@ -12,6 +12,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from conveyor.dotted import flatten_params
 from conveyor.errors import ConveyorError, NotFoundError
 from conveyor.gitinfo import resolve_rev, show_file
 from conveyor.pipeline.lock import LOCK_FILE, LockedStage, parse_lock, read_lock
@@ -19,7 +20,7 @@ from conveyor.pipeline.metrics import parse_metrics
 from conveyor.project import Project
 from conveyor.settings import Settings
 from conveyor.store import Store
-from conveyor.store.entities import Run, flatten_params
+from conveyor.store.entities import Run
 
 
 @dataclass(frozen=True)

@@ -92,3 +92,22 @@ def test_help_loads_neither_the_gateway_nor_the_stores(make_project):
     )
     imported = {line.split("|")[-1].strip() for line in done.stderr.splitlines() if "|" in line}
     assert not imported & {"asyncio", "sqlite3", "sqlalchemy", "blake3", "conveyor.hashing"}
+
+
+def test_status_and_an_up_to_date_run_load_no_store_pydantic_or_typer(make_project, monkeypatch):
+    # The two commands typed most answer from files; the store's dataclasses alone cost
+    # ~20 ms (they came back once through a params helper), SQLAlchemy ~400 ms.
+    root = project(make_project)
+    monkeypatch.chdir(root)
+    assert main(["run"]) == 0
+    for command in ("status", "run"):
+        done = subprocess.run(
+            [sys.executable, "-X", "importtime", "-m", "conveyor", command],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        imported = {line.split("|")[-1].strip() for line in done.stderr.splitlines()}
+        heavy = {"conveyor.store.entities", "sqlalchemy", "pydantic", "typer", "click"}
+        assert not imported & heavy, command

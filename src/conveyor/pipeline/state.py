@@ -13,11 +13,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from conveyor.dotted import flatten_params
 from conveyor.hashing import Hashed, Hasher, hash_bytes
 from conveyor.pipeline.lock import LockedStage
 from conveyor.pipeline.params import ParamsReader
 from conveyor.pipeline.spec import Stage
-from conveyor.store.entities import flatten_params
 
 KEY_VERSION = 1
 

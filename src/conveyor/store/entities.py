@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -195,19 +194,6 @@ def describe(
     if sticky:
         parts.append(f"sticky {sticky}")
     return " ".join(parts)
-
-
-def flatten_params(params: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
-    """Params with every nested mapping spread into dotted keys, as they are recorded,
-    shown, compared and searched: ``{"train": {"max_depth": 3}}`` is
-    ``{"train.max_depth": 3}``. An empty mapping stays as it is: it is the value."""
-    flat: dict[str, Any] = {}
-    for key, value in params.items():
-        if isinstance(value, Mapping) and value:
-            flat.update(flatten_params(value, f"{prefix}{key}."))
-        else:
-            flat[f"{prefix}{key}"] = value
-    return flat
 
 
 @dataclass(frozen=True)

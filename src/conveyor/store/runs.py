@@ -13,10 +13,11 @@ from typing import Any
 from sqlalchemy import exists, insert, select, update
 from sqlalchemy.orm import Session
 
+from conveyor.dotted import flatten_params
 from conveyor.errors import ConflictError, NotFoundError
 from conveyor.ids import utcnow
 from conveyor.store.engine import SessionScope
-from conveyor.store.entities import NewRun, Run, StageRun, flatten_params
+from conveyor.store.entities import NewRun, Run, StageRun
 from conveyor.store.tables import (
     LatestMetricRow,
     MetricRow,
