@@ -5,6 +5,7 @@ first failing verdict, no traffic pauses it; one leader per model; pre-traffic r
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
@@ -187,3 +188,27 @@ def test_a_candidate_failing_pretraffic_is_refused_and_never_gets_traffic(ctx: C
     (verdict,) = ctx.store.rollouts.verdicts(rollout.id)
     assert verdict.evidence["checks"][0]["evidence"] == {"row": 3}
     assert sent[-1].kind == "rollout.rolled_back"
+
+
+def test_a_gateway_controller_leads_the_models_it_serves_before_any_rollout(
+    ctx: Context,
+) -> None:
+    """So a `deploy --wait` beside a running gateway watches, and the gateway drives."""
+    gateway = Controller(ctx, leadership=Leadership(ctx.store))
+    stop = threading.Event()
+    thread = threading.Thread(
+        target=gateway.run, args=(stop, 0.05), kwargs={"claim": lambda: ["churn"]}
+    )
+    thread.start()
+    try:
+        deadline = time.monotonic() + 5
+        while "churn" not in gateway.leadership.leads() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        service.deploy(ctx, "churn", 2, DeployConfig(pretraffic=False))
+        waiting = Controller(ctx, leadership=Leadership(ctx.store))  # what --wait builds
+        waiting.tick()
+        assert waiting.leadership.leads() == set()
+        assert gateway.leadership.leads() == {"churn"}
+    finally:
+        stop.set()
+        thread.join()
