@@ -42,11 +42,12 @@ def serving(
         **{k: v for k, v in os.environ.items() if not k.startswith(("CONVEYOR_", "PROMETHEUS"))},
         **(env or {}),
     }
+    sink = None if log is None else log.open("wb")
     proc = subprocess.Popen(
         [sys.executable, "-m", "conveyor", "serve", "--port", str(port), *args],
         cwd=root,
         env=env,
-        stdout=subprocess.PIPE if log is None else log.open("wb"),
+        stdout=subprocess.PIPE if sink is None else sink,
         stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{port}"
@@ -68,6 +69,8 @@ def serving(
             proc.wait(10)
         if proc.stdout:
             proc.stdout.close()
+        if sink is not None:
+            sink.close()
 
 
 def _predict(url: str, served, prefix: str, count: int) -> None:
