@@ -29,6 +29,7 @@ bench: install
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python bench/run.py
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python bench/quality.py
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python bench/canary_bench.py
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python bench/drift_bench.py
 	@case ",$(BENCH_ONLY)," in ,,|*,serving,*) \
 	  command -v wrk >/dev/null || echo "note: wrk is not installed (Debian: apt-get install wrk);" \
 	    "the serving bench falls back to a Python load generator, which caps its figures"; \

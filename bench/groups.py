@@ -197,7 +197,7 @@ def selection(only: str) -> dict[str, set[int]]:
     """
     chosen: dict[str, set[int]] = {}
     tokens = [t.strip().lower() for t in only.split(",") if t.strip()]
-    others = ("quality", "serving", "canary")  # bench/quality.py, serving_bench.py, canary_bench.py
+    others = ("quality", "serving", "canary", "drift")  # the benches outside run.py
     if tokens and all(t in others for t in tokens):
         return {}
     for token in tokens:
@@ -214,7 +214,8 @@ def selection(only: str) -> dict[str, set[int]]:
         number = token[len(group.text.prefix) :]
         if not number.isdigit() or int(number) not in group.numbers():
             raise SystemExit(
-                f"BENCH_ONLY: {token!r} is not a group (dvc, mlflow, quality, serving, canary) "
+                f"BENCH_ONLY: {token!r} is not a group "
+                "(dvc, mlflow, quality, serving, canary, drift) "
                 "or a scenario (1..5, m0..m5)"
             )
         chosen.setdefault(group.key, set()).add(int(number))

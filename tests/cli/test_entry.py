@@ -77,3 +77,18 @@ def test_the_module_runs_as_the_command(make_project):
     )
 
     assert done.stdout == "s: stale\n    never ran successfully\n"
+
+
+def test_help_loads_neither_the_gateway_nor_the_stores(make_project):
+    # `conveyor --help` is typed often; it should not pay for asyncio (the gateway's limits)
+    # or the project, hashing and database modules (closing contexts nobody built).
+    root = project(make_project)
+    done = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "conveyor", "--help"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    imported = {line.split("|")[-1].strip() for line in done.stderr.splitlines() if "|" in line}
+    assert not imported & {"asyncio", "sqlite3", "sqlalchemy", "blake3", "conveyor.hashing"}

@@ -48,9 +48,10 @@ def test_set_shadow_show_and_history(project, cli):
             "model": "churn",
             "revision": 2,
             "routes": [
-                {"version": 3, "weight": 90.0, "share": 0.9},
-                {"version": 4, "weight": 10.0, "share": 0.1},
+                {"version": 3, "weight": 90.0, "share": 0.9, "aliases": []},
+                {"version": 4, "weight": 10.0, "share": 0.1, "aliases": []},
             ],
+            "alias_routes": [],
             "shadows": [{"version": 2, "share": 0.2}],
             "sticky": "X-Conveyor-Key",
             "updated_by": "ana@example.com",
@@ -73,6 +74,53 @@ def test_set_shadow_show_and_history(project, cli):
     ]
 
 
+def test_routes_by_alias_follow_the_alias_without_a_new_revision(project, cli):
+    cli("models", "alias", "churn", "3", "champion", cwd=project)
+    cli("models", "alias", "churn", "4", "challenger", cwd=project)
+
+    set_ = cli("traffic", "set", "churn", "champion=90", "challenger=10", cwd=project)
+
+    assert set_.exit_code == 0, set_.output
+    assert set_.stdout.strip() == "churn revision 1: @champion->v3=90.0% @challenger->v4=10.0%"
+    human = cli("traffic", "show", "churn", cwd=project).stdout
+    assert "v3       90.0%  weight 90  via @champion" in human
+    assert "v4       10.0%  weight 10  via @challenger" in human
+
+    moved = cli("models", "alias", "churn", "2", "champion", cwd=project)
+    assert moved.exit_code == 0, moved.output
+    shown = json.loads(cli("traffic", "show", "churn", "--json", cwd=project).stdout)[0]
+    assert shown["revision"] == 1  # the table did not change; the alias did
+    assert shown["alias_routes"] == [
+        {"alias": "challenger", "weight": 10.0},
+        {"alias": "champion", "weight": 90.0},
+    ]
+    assert [(r["version"], r["share"], r["aliases"]) for r in shown["routes"]] == [
+        (2, 0.9, ["champion"]),
+        (4, 0.1, ["challenger"]),
+    ]
+    lines = cli("traffic", "history", "churn", cwd=project).stdout
+    assert "- -> challenger=10 champion=90  by ana@example.com" in lines
+
+
+def test_mixed_routes_resolving_to_one_version_add_their_weights(project, cli):
+    cli("models", "alias", "churn", "3", "champion", cwd=project)
+
+    set_ = cli("traffic", "set", "churn", "champion=90", "3=5", "4=5", cwd=project)
+
+    assert set_.exit_code == 0, set_.output
+    assert set_.stdout.strip() == "churn revision 1: @champion->v3=95.0% v4=5.0%"
+
+
+def test_an_unknown_alias_is_refused_naming_the_aliases_that_exist(project, cli):
+    cli("models", "alias", "churn", "3", "champion", cwd=project)
+
+    result = cli("traffic", "set", "churn", "champion=90", "canary=10", cwd=project)
+
+    assert result.exit_code == 1
+    assert "model 'churn' has no alias canary (its aliases: champion)" in result.stderr
+    assert cli("traffic", "show", "churn", "--json", cwd=project).stdout.strip() == "[]"
+
+
 def test_show_without_tables_says_how_to_set_one(project, cli):
     shown = cli("traffic", "show", cwd=project)
 
@@ -84,6 +132,7 @@ def test_show_without_tables_says_how_to_set_one(project, cli):
     ("args", "message"),
     [
         (["set", "churn", "3=abc"], "weight 'abc' in '3=abc' is not a number"),
+        (["set", "churn", "no way=1"], "'no way=1' is not VERSION=WEIGHT or ALIAS=WEIGHT"),
         (["set", "churn", "3=-1"], "weight of churn/3 is -1.0; weights must be numbers >= 0"),
         (["set", "churn", "3=0", "4=0"], "every weight is 0"),
         (["set", "chrun", "3=1"], "no registered model named 'chrun'"),

@@ -9,6 +9,8 @@ import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
+import numpy as np
+import pandas as pd
 import pytest
 from tests.store.test_deployments_contract import register
 
@@ -20,8 +22,12 @@ from conveyor.delivery.pretraffic import Check, PreTrafficReport
 from conveyor.delivery.rollout import service
 from conveyor.delivery.rollout.controller import Controller
 from conveyor.delivery.rollout.leader import Leadership
+from conveyor.monitoring.labels import Label
+from conveyor.monitoring.observation import Prediction
 from conveyor.monitoring.outcomes import LATENCY_BINS
 from conveyor.notify.events import Notification
+from conveyor.serving.feedback import LabelLog
+from conveyor.serving.predlog import PredictionLog
 from conveyor.settings import Settings
 from conveyor.store import Store, open_store
 from conveyor.store.entities import OutcomeWindow, Rollout
@@ -43,7 +49,8 @@ class Clock:
 def ctx(tmp_path) -> Iterator[Context]:  # type: ignore[no-untyped-def]
     store = open_store(f"sqlite:///{tmp_path / 'conveyor.db'}")
     register(store, count=2)
-    context = Context(Settings(user="ana@example.com"), None, store=store)
+    settings = Settings(user="ana@example.com", artifacts_url=str(tmp_path / "artifacts"))
+    context = Context(settings, None, store=store)
     traffic.set_traffic(context, "churn", {1: 100})
     store.registry.set_alias("churn", "champion", 1, "ana@example.com")
     yield context
@@ -188,6 +195,116 @@ def test_a_candidate_failing_pretraffic_is_refused_and_never_gets_traffic(ctx: C
     (verdict,) = ctx.store.rollouts.verdicts(rollout.id)
     assert verdict.evidence["checks"][0]["evidence"] == {"row": 3}
     assert sent[-1].kind == "rollout.rolled_back"
+
+
+def _labelled(ctx: Context, arms: dict[int, tuple[int, int]]) -> None:
+    """Through the gateway's own writers: ``arms[version] = (requests, wrong)`` one-row
+    predictions of class 1 in the step's first minute, each labelled 30 s later."""
+    predlog, labels = PredictionLog(ctx.artifacts_url), LabelLog(ctx.artifacts_url)
+    for version, (requests, wrong) in arms.items():
+        for i in range(requests):
+            at = T0 + timedelta(seconds=i * 50 / requests)
+            rid = f"v{version}-{i}"
+            inputs = pd.DataFrame({"x": [float(i)]})
+            predlog.observe(Prediction(rid, "churn", version, inputs, np.array([1]), 0.01, at))
+            truth = "0" if i < wrong else "1"
+            labels.record([Label(rid, truth, at + timedelta(seconds=5), "churn")])
+    predlog.close()
+    labels.close()
+
+
+def test_a_less_accurate_canary_fails_on_accuracy_from_delayed_labels(ctx: Context) -> None:
+    rollout, controller, clock, _ = _deploy(ctx)
+    controller.tick()
+    _windows(ctx.store, T0, 6, {2: (200, 2), 1: (3800, 38)})  # errors and latency alike
+    _labelled(ctx, {2: (400, 120), 1: (1600, 80)})  # 70% right against 95%
+    clock.now = T0 + timedelta(seconds=60)
+
+    controller.tick()
+
+    done = ctx.store.rollouts.get(rollout.id)
+    assert (done.status, done.step) == ("rolled_back", 0)
+    assert _share(ctx, 2) == 0.0
+    (verdict,) = ctx.store.rollouts.verdicts(rollout.id)
+    assert verdict.decision == "fail"
+    assert "accuracy" in verdict.explanation
+    metrics = {m["metric"]: m for m in verdict.evidence["metrics"]}
+    assert metrics["accuracy"]["decision"] == "fail"
+    assert metrics["error_rate"]["decision"] != "fail"
+    assert (metrics["accuracy"]["n_canary"], metrics["accuracy"]["n_stable"]) == (400, 1600)
+    assert metrics["accuracy"]["min_sample"] > 0
+    assert verdict.evidence["labels"] == {
+        "canary": {"labelled": 400, "wrong": 120},
+        "stable": {"labelled": 1600, "wrong": 80},
+    }
+
+
+def test_an_equally_accurate_canary_passes_and_no_labels_never_block(ctx: Context) -> None:
+    rollout, controller, clock, _ = _deploy(ctx)
+    controller.tick()
+    _windows(ctx.store, T0, 12, {2: (200, 2), 1: (3800, 38)})
+    _labelled(ctx, {2: (100, 5), 1: (1900, 95)})  # 95% right on both: far below min sample
+    clock.now = T0 + timedelta(seconds=120)
+
+    controller.tick()
+
+    moved = ctx.store.rollouts.get(rollout.id)
+    assert (moved.status, moved.step) == ("progressing", 1)  # inconclusive labels don't hold it
+    (verdict,) = ctx.store.rollouts.verdicts(rollout.id)
+    metrics = {m["metric"]: m for m in verdict.evidence["metrics"]}
+    assert verdict.decision == "pass"
+    assert metrics["accuracy"]["decision"] == "inconclusive"
+    assert verdict.evidence["labels"]["canary"] == {"labelled": 100, "wrong": 5}
+
+    _windows(ctx.store, clock.now, 12, {2: (2000, 20), 1: (2000, 20)})  # step 2: no labels
+    clock.now += timedelta(seconds=120)
+    controller.tick()
+    assert ctx.store.rollouts.get(rollout.id).status == "promoted"
+    last = ctx.store.rollouts.verdicts(rollout.id)[-1]
+    assert "accuracy" not in {m["metric"] for m in last.evidence["metrics"]}
+
+
+def test_a_shadow_that_disagrees_with_the_primary_is_rolled_back_on_agreement(
+    ctx: Context,
+) -> None:
+    rollout, controller, clock, sent = _deploy(ctx, strategy="shadow", share=1.0)
+    controller.tick()
+    table = get_table(ctx.store, "churn")
+    assert table is not None
+    assert 2 in {s.version for s in table.shadows}
+    predlog = PredictionLog(ctx.artifacts_url)
+    for i in range(200):
+        at = T0 + timedelta(seconds=i / 4)
+        inputs = pd.DataFrame({"x": [float(i)]})
+        primary = Prediction(f"r{i}", "churn", 1, inputs, np.array([1]), 0.01, at)
+        shadow = Prediction(f"r{i}", "churn", 2, inputs, np.array([i % 2]), 0.01, at)
+        predlog.observe(primary)
+        predlog.observe_shadow(shadow, primary)
+    predlog.close()
+    clock.now = T0 + timedelta(seconds=60)
+
+    controller.tick()
+
+    done = ctx.store.rollouts.get(rollout.id)
+    assert done.status == "rolled_back"
+    table = get_table(ctx.store, "churn")
+    assert table is not None
+    assert not table.shadows
+    (verdict,) = ctx.store.rollouts.verdicts(rollout.id)
+    metrics = {m["metric"]: m for m in verdict.evidence["metrics"]}
+    assert metrics["agreement"]["decision"] == "fail"
+    assert verdict.evidence["agreement"] == {"agreed": 100, "compared": 200}
+    assert sent[-1].kind == "rollout.rolled_back"
+
+
+def test_a_shadow_without_rows_yet_is_held_not_failed(ctx: Context) -> None:
+    rollout, controller, clock, _ = _deploy(ctx, strategy="shadow", share=1.0)
+    controller.tick()
+    clock.now = T0 + timedelta(seconds=60)
+    controller.tick()
+    assert ctx.store.rollouts.get(rollout.id).status == "progressing"
+    (verdict,) = ctx.store.rollouts.verdicts(rollout.id)
+    assert verdict.decision == "inconclusive"
 
 
 def test_a_gateway_controller_leads_the_models_it_serves_before_any_rollout(

@@ -35,6 +35,7 @@ from schemathesis.checks import (
 )
 
 from conveyor.serving.app import create_app
+from conveyor.serving.feedback import LabelLog
 from conveyor.serving.openapi import openapi_document
 
 MAX_EXAMPLES = 50
@@ -49,7 +50,7 @@ CHECKS = [
 MALFORMED = (400, 413, 415)
 OPERATIONS = [
     (method.upper(), path)
-    for path, item in openapi_document()["paths"].items()
+    for path, item in openapi_document(feedback=True)["paths"].items()
     for method in item
     if path != "/openapi.json"  # the document itself: fetched by the loader below
 ]
@@ -62,9 +63,11 @@ CASES = [
 
 
 @pytest.fixture(scope="module")
-def api(served) -> Any:
-    app = create_app(served.pool)
-    return schemathesis.openapi.from_asgi("/openapi.json", app, config=schemathesis.Config())
+def api(served, tmp_path_factory: pytest.TempPathFactory) -> Any:
+    labels = LabelLog(str(tmp_path_factory.mktemp("labels")))  # /feedback is fuzzed too
+    app = create_app(served.pool, feedback=labels)
+    yield schemathesis.openapi.from_asgi("/openapi.json", app, config=schemathesis.Config())
+    labels.close()
 
 
 def _strategies(operation: Any, mode: GenerationMode) -> st.SearchStrategy[Any]:

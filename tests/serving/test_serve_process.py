@@ -18,6 +18,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from conveyor.context import Context
+from conveyor.monitoring.labels import read_labels
 from conveyor.monitoring.predictions import read_predictions
 
 pytestmark = pytest.mark.slow
@@ -96,6 +97,17 @@ def _logged(root: Path, prefix: str, monkeypatch: pytest.MonkeyPatch) -> int:
     return int(rows["request_id"].str.startswith(f"{prefix}-").sum())
 
 
+def _send_labels(url: str, prefix: str, count: int) -> None:
+    labels = [{"request_id": f"{prefix}-{i}", "label": i % 2} for i in range(count)]
+    answer = httpx.post(f"{url}/feedback", json=labels)
+    assert answer.status_code == 202, answer.text
+
+
+def _labelled(root: Path, prefix: str) -> int:
+    labels = read_labels(Context.resolve(start=root).artifacts_url)
+    return int(labels["request_id"].str.startswith(f"{prefix}-").sum())
+
+
 def _requests_counted(url: str) -> float:
     text = httpx.get(f"{url}/metrics").text
     return sum(
@@ -110,9 +122,11 @@ def _requests_counted(url: str) -> float:
 def test_sigterm_writes_the_prediction_log_before_exiting(served, monkeypatch) -> None:
     with serving(served.root, "--model", "cancer@champion", "--log-window", "3600") as (url, proc):
         _predict(url, served, "sigterm-one", 12)
+        _send_labels(url, "sigterm-one", 5)
         proc.send_signal(signal.SIGTERM)
         proc.wait(30)
     assert _logged(served.root, "sigterm-one", monkeypatch) == 12
+    assert _labelled(served.root, "sigterm-one") == 5  # the labels log is written too
 
 
 def test_two_workers_share_the_port_merge_metrics_and_both_write_their_log(
@@ -122,9 +136,11 @@ def test_two_workers_share_the_port_merge_metrics_and_both_write_their_log(
     with serving(served.root, *args) as (url, proc):
         _predict(url, served, "two-workers", 30)
         assert _requests_counted(url) == 30  # whichever worker answers the scrape
+        _send_labels(url, "two-workers", 3)
         proc.send_signal(signal.SIGTERM)
         proc.wait(30)
     assert _logged(served.root, "two-workers", monkeypatch) == 30
+    assert _labelled(served.root, "two-workers") == 3
 
 
 def _traffic(root: Path, monkeypatch: pytest.MonkeyPatch, *args: str) -> None:

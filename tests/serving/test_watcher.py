@@ -125,3 +125,31 @@ def test_versions_no_table_names_are_unloaded_after_draining(served, project: Pa
     watcher.sync()
     assert [s.version for s in pool.all() if s.name == "cancer"] == [1, 2]
     watcher.stop()
+
+
+def test_a_table_routing_by_alias_follows_a_promotion(served, project: Path, live_server) -> None:
+    from conveyor.registry import Registry
+
+    ctx = Context.resolve()
+    Registry(ctx).promote("cancer", 1)
+    traffic("set", "cancer", "champion=100")
+    pool, router, watcher = build_gateway([], ctx, poll=False)
+
+    def answered() -> set[str]:
+        with httpx.Client(base_url=f"http://{address}") as http:
+            return {
+                http.post("/v1/models/cancer:predict", json=row(served)).headers[
+                    "X-Conveyor-Model-Version"
+                ]
+                for _ in range(10)
+            }
+
+    with live_server(create_app(pool, router=router)) as address:
+        assert answered() == {"1"}
+        revision = router.tables()["cancer"].revision
+        Registry(ctx).promote("cancer", 2)  # no traffic command
+        assert watcher.sync() == ["cancer"]
+        assert answered() == {"2"}
+        assert watcher.sync() == []  # the alias did not move again: nothing to apply
+    assert router.tables()["cancer"].revision == revision  # the table did not change
+    watcher.stop()

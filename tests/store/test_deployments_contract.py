@@ -232,7 +232,12 @@ def test_parse_weights_names_the_bad_pair() -> None:
     assert traffic.parse_weights(["3=90", "4=10.5"]) == {3: 90.0, 4: 10.5}
     with pytest.raises(InvalidValue, match="weight 'abc' in '3=abc' is not a number"):
         traffic.parse_weights(["3=abc"])
-    with pytest.raises(InvalidValue, match="'three=1' is not VERSION=WEIGHT"):
-        traffic.parse_weights(["three=1"])
+    assert traffic.parse_weights(["champion=9", "3=1"]) == {"champion": 9.0, 3: 1.0}
+    with pytest.raises(InvalidValue, match="'3' is not VERSION=WEIGHT or ALIAS=WEIGHT"):
+        traffic.parse_weights(["3"])
+    with pytest.raises(InvalidValue, match="'-x=1' is not VERSION=WEIGHT or ALIAS=WEIGHT"):
+        traffic.parse_weights(["-x=1"])
+    with pytest.raises(InvalidValue, match="alias champion is given twice"):
+        traffic.parse_weights(["champion=1", "champion=2"])
     with pytest.raises(InvalidValue, match="version 3 is given twice"):
         traffic.parse_weights(["3=1", "3=2"])

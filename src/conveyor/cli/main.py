@@ -15,6 +15,7 @@ import typer
 from conveyor.cli import (
     ci_cmds,
     models_cmds,
+    monitor_cmds,
     package_cmds,
     pipeline_cmds,
     quality_cmds,
@@ -43,6 +44,7 @@ serve_cmds.register(app)
 package_cmds.register(app)
 traffic_cmds.register(app)
 rollout_cmds.register(app)
+monitor_cmds.register(app)
 
 
 def _version(value: bool) -> None:
@@ -66,7 +68,6 @@ def main(argv: list[str] | None = None) -> int:
     """Run the CLI and return its exit code (never a traceback for a ConveyorError)."""
     import click
 
-    from conveyor.cli.context import close_contexts
     from conveyor.errors import ConveyorError
 
     command = typer.main.get_command(app)
@@ -89,8 +90,16 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:
         return 0
     finally:
-        close_contexts()
+        _close_contexts()
     return result if isinstance(result, int) else 0
+
+
+def _close_contexts() -> None:
+    # Only a command that built a context imported cli.context; importing it here would
+    # cost `--help` the project and hashing modules it never uses.
+    built = sys.modules.get("conveyor.cli.context")
+    if built is not None:
+        built.close_contexts()
 
 
 def _print_error(exc: BaseException) -> None:

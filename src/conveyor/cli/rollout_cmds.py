@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 if TYPE_CHECKING:
+    from conveyor.cli.rollout_display import LiveFollow
     from conveyor.config import DeployConfig
     from conveyor.context import Context
     from conveyor.delivery.rollout.service import RolloutStatus
@@ -30,6 +31,10 @@ def register(root: typer.Typer) -> None:
     """Add ``deploy``, ``rollback`` and the ``rollout`` group to ``root``."""
     root.command("deploy")(deploy)
     root.command("rollback")(rollback)
+    from conveyor.cli import rollout_replay_cmds
+
+    app.command("replay")(rollout_replay_cmds.replay)
+    app.command("report")(rollout_replay_cmds.report)
     root.add_typer(app)
 
 
@@ -132,6 +137,7 @@ def _follow(ctx: Context, name: str, poll: float) -> int:
     from conveyor.serving.rollout_checks import build_controller
 
     controller, dispatcher = build_controller(ctx)
+    live = _live_display()
     seen: tuple[Any, ...] = ()
     try:
         while True:
@@ -142,16 +148,29 @@ def _follow(ctx: Context, name: str, poll: float) -> int:
                 current.rollout.step,
                 current.verdict and current.verdict.at,
             )
-            if key != seen:
-                seen = key
+            if live is not None:
+                live.show(current)  # every look: the elapsed time moves on
+            elif key != seen:
                 typer.echo(_line(current))
+            seen = key
             if current.rollout.status in FINAL_EXIT:
                 return FINAL_EXIT[current.rollout.status]
             time.sleep(poll)
     finally:
+        if live is not None:
+            live.__exit__(None, None, None)
         controller.leadership.close()
         if dispatcher is not None:
             dispatcher.close(timeout_s=10)
+
+
+def _live_display() -> LiveFollow | None:
+    """A live panel on a terminal; None (plain lines) when stdout is not one."""
+    if not sys.stdout.isatty():
+        return None
+    from conveyor.cli.rollout_display import LiveFollow
+
+    return LiveFollow().__enter__()
 
 
 def _line(current: RolloutStatus) -> str:

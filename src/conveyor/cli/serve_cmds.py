@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from conveyor.serving.batching import DEFAULT_MAX_BATCH_SIZE, DEFAULT_MAX_WAIT_S
-from conveyor.serving.timeouts import LIMIT_CONCURRENCY, READ_TIMEOUT_S
+from conveyor.serving.limits import LIMIT_CONCURRENCY, READ_TIMEOUT_S
 
 
 def register(app: typer.Typer) -> None:
@@ -151,7 +151,8 @@ def serve(
         closing = [observers.close] if observers else []
         watching = observers.all() if observers else ()
         outcomes = observers.outcomes if observers else None
-        run_server(pool, options, router, watching, closing, metrics, outcomes)
+        labels = observers.labels if observers else None
+        run_server(pool, options, router, watching, closing, metrics, outcomes, labels)
     finally:
         rollouts.stop()
         watcher.stop()

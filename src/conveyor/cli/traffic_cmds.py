@@ -35,7 +35,11 @@ def _context() -> Context:
 def set_weights(
     name: Name,
     pairs: Annotated[
-        list[str], typer.Argument(metavar="VERSION=WEIGHT...", help="e.g. 3=90 4=10.")
+        list[str],
+        typer.Argument(
+            metavar="VERSION=WEIGHT...",
+            help="e.g. 3=90 4=10, or by alias: champion=90 challenger=10 (follows the alias).",
+        ),
     ],
     sticky: Annotated[
         str | None,
@@ -86,15 +90,17 @@ def show(
     """Show routing tables: versions with their share, shadows, sticky key, who changed it."""
     from conveyor.cli.context import print_json
     from conveyor.delivery import traffic
+    from conveyor.delivery.deployments import resolve
 
-    found = traffic.tables(_context(), name)
+    ctx = _context()
+    found = [(d, resolve(ctx.store, d)) for d in traffic.tables(ctx, name)]
     if as_json:
-        print_json([_as_dict(d) for d in found])
+        print_json([_as_dict(d, table) for d, table in found])
         return
     if not found:
         typer.echo("No routing tables yet (`conveyor traffic set MODEL 3=90 4=10`).")
-    for deployment in found:
-        _print(deployment)
+    for deployment, table in found:
+        _print(deployment, table)
 
 
 @app.command("history")
@@ -121,39 +127,48 @@ def history(name: Name, as_json: AsJson = False) -> None:
 
 
 def _routes(table: RoutingTable) -> str:
-    return " ".join(f"v{r.version}={table.share(r.version):.1%}" for r in table.routes)
+    return " ".join(
+        f"{_via(table, r.version)}v{r.version}={table.share(r.version):.1%}" for r in table.routes
+    )
 
 
-def _as_dict(deployment: Deployment) -> dict[str, Any]:
-    from conveyor.delivery.deployments import as_table
+def _via(table: RoutingTable, version: int) -> str:
+    """``@champion->`` for a version an alias route resolved to, else nothing."""
+    return "".join(f"@{alias}->" for alias in table.aliases_of(version))
 
-    table = as_table(deployment)
+
+def _as_dict(deployment: Deployment, table: RoutingTable) -> dict[str, Any]:
     return {
         "model": deployment.name,
         "revision": deployment.revision,
         "routes": [
-            {"version": r.version, "weight": r.weight, "share": table.share(r.version)}
+            {
+                "version": r.version,
+                "weight": r.weight,
+                "share": table.share(r.version),
+                "aliases": list(table.aliases_of(r.version)),
+            }
             for r in table.routes
         ],
         "shadows": [{"version": s.version, "share": s.share} for s in table.shadows],
+        "alias_routes": [{"alias": a, "weight": w} for a, w in deployment.alias_routes],
         "sticky": deployment.sticky,
         "updated_at": deployment.updated_at.isoformat(),
         "updated_by": deployment.updated_by,
     }
 
 
-def _print(deployment: Deployment) -> None:
-    from conveyor.delivery.deployments import as_table
-
-    table = as_table(deployment)
+def _print(deployment: Deployment, table: RoutingTable) -> None:
     typer.echo(
         f"{deployment.name}  revision {deployment.revision}  "
         f"sticky {deployment.sticky or '-'}  changed {deployment.updated_at:%Y-%m-%d %H:%M} "
         f"by {deployment.updated_by or 'unknown'}"
     )
     for route in table.routes:
+        via = " ".join(f"@{alias}" for alias in table.aliases_of(route.version))
         typer.echo(
             f"  v{route.version:<5} {table.share(route.version):>7.1%}  weight {route.weight:g}"
+            + (f"  via {via}" if via else "")
         )
     for s in table.shadows:
         typer.echo(f"  v{s.version:<5} shadow {s.share:.0%} of requests")

@@ -37,7 +37,9 @@ class RoutingTable:
     """One model's routes, shadows and sticky key, validated on construction.
 
     ``sticky`` is a header name (``X-Conveyor-Key``) or ``field:NAME`` for an input field.
-    Routes and shadows are kept sorted by version.
+    Routes and shadows are kept sorted by version. ``aliases`` are the aliases the stored
+    table routes by, each with the version it resolved to when the table was read (the
+    routes already hold those versions; a gateway compares them to notice an alias move).
 
     >>> table = RoutingTable("churn", (Route(4, 1), Route(3, 9)))
     >>> [(r.version, round(table.share(r.version), 2)) for r in table.routes]
@@ -49,9 +51,11 @@ class RoutingTable:
     shadows: tuple[Shadow, ...] = ()
     sticky: str | None = None
     revision: int = 0
+    aliases: tuple[tuple[str, int], ...] = ()
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "routes", tuple(sorted(self.routes, key=_version)))
+        object.__setattr__(self, "aliases", tuple(sorted(self.aliases)))
         object.__setattr__(self, "shadows", tuple(sorted(self.shadows, key=_version)))
         _check_routes(self.model, self.routes)
         _check_shadows(self.model, self.routes, self.shadows)
@@ -66,6 +70,10 @@ class RoutingTable:
     def share(self, version: int) -> float:
         """The normalised share of requests ``version`` answers (0 for shadows and others)."""
         return next((r.weight / self.total for r in self.routes if r.version == version), 0.0)
+
+    def aliases_of(self, version: int) -> tuple[str, ...]:
+        """The aliases of the table that resolved to ``version`` (none for a numbered route)."""
+        return tuple(alias for alias, v in self.aliases if v == version)
 
     def versions(self) -> tuple[int, ...]:
         """Every version the table names, routes then shadows."""

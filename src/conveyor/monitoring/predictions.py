@@ -55,7 +55,7 @@ def read_table(
 
     store = ArtifactStore(artifacts_url)
     filters = _filters(since, until, version)
-    tables = [_read(store, name, filters) for name in log_files(store, model, since, until)]
+    tables = [read_file(store, name, filters) for name in log_files(store, model, since, until)]
     tables = [table for table in tables if table.num_rows]
     if not tables:
         return None
@@ -96,7 +96,12 @@ def _filters(
     return found or None
 
 
-def _read(store: ArtifactStore, name: str, filters: list[tuple[str, str, Any]] | None) -> pa.Table:
+def read_file(
+    store: ArtifactStore,
+    name: str,
+    filters: list[tuple[str, str, Any]] | None,
+    what: str = "prediction log",
+) -> pa.Table:
     """One log file, filtered as it is read; a file that cannot be read names itself."""
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -105,6 +110,6 @@ def _read(store: ArtifactStore, name: str, filters: list[tuple[str, str, Any]] |
         return pq.read_table(store.path_of(name), filesystem=store.fs, filters=filters)
     except (OSError, pa.ArrowException) as exc:
         raise ArtifactError(
-            f"prediction log file {name} in {store.url} could not be read: {exc}",
+            f"{what} file {name} in {store.url} could not be read: {exc}",
             hint="move the damaged file aside; the other files are read without it",
         ) from exc

@@ -66,6 +66,13 @@ def model_prefix(model: str) -> str:
 
 def file_name(model: str, start: datetime, window_s: float) -> str:
     """The name of a new log file for ``model``'s window from ``start`` (UTC) of ``window_s``."""
+    return window_file_name(model_prefix(model), start, window_s)
+
+
+def window_file_name(folder: str, start: datetime, window_s: float) -> str:
+    """A new file's name in ``folder`` for the window from ``start`` (UTC) of ``window_s``:
+    ``<folder>/date=YYYY-MM-DD/<start>Z-<window>s-<id>.parquet`` (the labels log uses it too).
+    """
     start = start.astimezone(UTC)
     named = start.replace(microsecond=start.microsecond // 1000 * 1000)  # milliseconds
     stamp = named.strftime("%Y%m%dT%H%M%S")
@@ -75,7 +82,7 @@ def file_name(model: str, start: datetime, window_s: float) -> str:
     length_ms = math.ceil(((start - named).total_seconds() + window_s) * 1000 - 1e-6)
     window = f"{length_ms / 1000:.3f}".rstrip("0").rstrip(".")
     unique = uuid.uuid4().hex[:12]
-    return f"{model_prefix(model)}/date={start:%Y-%m-%d}/{stamp}Z-{window}s-{unique}.parquet"
+    return f"{folder}/date={start:%Y-%m-%d}/{stamp}Z-{window}s-{unique}.parquet"
 
 
 def file_window(name: str) -> FileWindow | None:

@@ -36,15 +36,17 @@ from conveyor.monitoring.observation import Prediction, PredictionObserver
 from conveyor.serving import binary, protocols
 from conveyor.serving.batching import Batcher, BatchListener, BatchPolicy, ModelCallTimeout
 from conveyor.serving.errors import RequestError
+from conveyor.serving.limits import READ_TIMEOUT_S
 from conveyor.serving.openapi import openapi_document
 from conveyor.serving.outcomes import ANSWERING, OutcomeMiddleware
-from conveyor.serving.timeouts import READ_TIMEOUT_S, BodyDeadline
+from conveyor.serving.timeouts import BodyDeadline
 
 if TYPE_CHECKING:
     from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
     from conveyor.flavors.base import Array, ModelInput
     from conveyor.monitoring.recorder import OutcomeRecorder
+    from conveyor.serving.feedback import LabelLog
     from conveyor.serving.metrics import GatewayMetrics
     from conveyor.serving.pool import ModelPool, Served
 
@@ -81,6 +83,7 @@ def create_app(
     on_shutdown: Sequence[Callable[[], None]] = (),
     read_timeout_s: float = READ_TIMEOUT_S,
     outcomes: OutcomeRecorder | None = None,
+    feedback: LabelLog | None = None,
 ) -> Starlette:
     """The ASGI app serving every model in ``pool`` over the v2, v1 and MLflow protocols.
 
@@ -97,7 +100,9 @@ def create_app(
     arrived ``read_timeout_s`` after the request head gets 408 (see
     :mod:`conveyor.serving.timeouts`); a client that goes away mid-body is one log line.
     ``outcomes`` counts every request routed to a version, and its predictions, into
-    outcome windows (see :mod:`conveyor.serving.outcomes`).
+    outcome windows (see :mod:`conveyor.serving.outcomes`). ``feedback`` takes delayed
+    labels on ``POST /feedback`` (see :mod:`conveyor.serving.feedback`); close it on
+    shutdown like the observers.
 
     >>> app = create_app(pool, metrics=GatewayMetrics())  # doctest: +SKIP
     """
@@ -105,7 +110,7 @@ def create_app(
         observers = (*observers, metrics)
     if outcomes is not None:
         observers = (*observers, outcomes)
-    document = openapi_document(metrics=metrics is not None)
+    document = openapi_document(metrics=metrics is not None, feedback=feedback is not None)
     gateway = Gateway(
         pool,
         router,
@@ -117,6 +122,8 @@ def create_app(
         batch_listener=metrics.observe_batch if metrics is not None else None,
     )
     routes = gateway.routes()
+    if feedback is not None:
+        routes.append(Route("/feedback", gateway.feedback_route(feedback), methods=["POST"]))
     middleware = [Middleware(RequestIds), Middleware(BodyDeadline, timeout_s=read_timeout_s)]
     if metrics is not None:
         from conveyor.serving.metrics import MetricsMiddleware
@@ -277,6 +284,18 @@ class Gateway:
     async def openapi(self, request: Request) -> Response:
         """``GET /openapi.json``: the OpenAPI 3.1 description of these routes."""
         return Response(self._openapi, media_type="application/json")
+
+    def feedback_route(self, labels: LabelLog) -> Callable[[Request], Any]:
+        """``POST /feedback``: delayed labels for earlier predictions, by request id (202)."""
+
+        async def feedback(request: Request) -> Response:
+            from conveyor.serving.feedback import read_body
+
+            raw = await self._body(request)
+            taken = labels.receive(read_body(raw, request.headers.get("content-type")))
+            return _json({"accepted": taken}, 202)
+
+        return feedback
 
     async def _predictions(self, served: Served, data: ModelInput, request_id: str) -> Response:
         predicted, _ = await self._predict(served, data, False, request_id)

@@ -22,6 +22,7 @@ from starlette.applications import Starlette
 from conveyor.errors import ConfigError
 from conveyor.serving.app import MAX_BODY_BYTES, REQUEST_TIMEOUT_S, create_app
 from conveyor.serving.batching import BatchPolicy
+from conveyor.serving.limits import READ_TIMEOUT_S
 from conveyor.serving.metrics import MULTIPROC_VAR, GatewayMetrics
 from conveyor.serving.predlog import LogOptions
 from conveyor.serving.server import (
@@ -34,7 +35,6 @@ from conveyor.serving.server import (
     log_to_stderr,
     prepare_to_serve,
 )
-from conveyor.serving.timeouts import READ_TIMEOUT_S
 from conveyor.serving.watcher import build_gateway, build_observers
 from conveyor.settings import variable
 
@@ -72,6 +72,7 @@ def from_environment() -> Starlette:
         on_shutdown=[observers.close],  # the worker's last window, also on SIGTERM
         read_timeout_s=read_timeout,
         outcomes=observers.outcomes,
+        feedback=observers.labels,
     )
     return app
 

@@ -59,11 +59,14 @@ METRICS = {
 }
 
 
-def openapi_document(*, metrics: bool = False) -> dict[str, Any]:
-    """The OpenAPI 3.1 document, as a JSON-ready dict (with ``/metrics`` if ``metrics``)."""
+def openapi_document(*, metrics: bool = False, feedback: bool = False) -> dict[str, Any]:
+    """The OpenAPI 3.1 document, as a JSON-ready dict (with ``/metrics`` if ``metrics``,
+    ``/feedback`` if ``feedback``)."""
     paths = _paths()
     if metrics:
         paths["/metrics"] = METRICS
+    if feedback:
+        paths["/feedback"] = _feedback()
     return {
         "openapi": "3.1.0",
         "info": {"title": "Conveyor serving gateway", "version": "1"},
@@ -123,6 +126,32 @@ def _paths() -> dict[str, Any]:
                 "responses": {"200": {"description": "OpenAPI 3.1", "content": {JSON: {}}}},
             }
         },
+    }
+
+
+def _feedback() -> dict[str, Any]:
+    """``POST /feedback``: 202 with the count taken; the errors of a JSON body, 422 for a bad
+    label (``field`` is ``[index].name``), 503 when labels cannot be kept."""
+    body = {"$ref": "#/components/schemas/FeedbackItem"}
+    request = {"oneOf": [body, {**_array(body), "minItems": 1, "maxItems": 10_000}]}
+    error = {JSON: {"schema": ERROR}}
+    responses: dict[str, Any] = {
+        "202": {
+            "description": "The labels were taken; they are written within a minute.",
+            "content": {JSON: {"schema": {"$ref": "#/components/schemas/FeedbackAccepted"}}},
+        },
+        "422": {"description": "A label is malformed; `field` names it.", "content": error},
+        "503": {"description": "The labels could not be kept; send them later.", "content": error},
+    }
+    for status in ("400", "413", "415"):
+        responses[status] = {"description": ERRORS[status], "content": error}
+    return {
+        "post": {
+            "summary": "Delayed labels for earlier predictions, by their X-Request-ID",
+            "parameters": [REQUEST_ID],
+            "requestBody": {"required": True, "content": {JSON: {"schema": request}}},
+            "responses": responses,
+        }
     }
 
 
@@ -241,6 +270,35 @@ def _schemas() -> dict[str, Any]:
             "oneOf": _exactly_one_of("dataframe_split", "dataframe_records", "instances", "inputs"),
         },
         "Predictions": _object({"predictions": _array({})}, required="all"),
+        "FeedbackItem": {
+            **_object(
+                {
+                    "request_id": {
+                        "type": "string",
+                        "minLength": 1,
+                        "maxLength": 128,
+                        "pattern": "^[ -~]+$",
+                    },
+                    "label": {
+                        "oneOf": [
+                            {"type": "string", "maxLength": 256},
+                            {"type": "number", "minimum": -(2**53), "maximum": 2**53},
+                            {"type": "boolean"},
+                        ]
+                    },
+                    "model": {
+                        "type": "string",
+                        "minLength": 1,
+                        "maxLength": 128,
+                        "pattern": "^[ -~]+$",
+                    },
+                    "row": {"type": "integer", "minimum": 0},
+                },
+                ["request_id", "label"],
+            ),
+            "additionalProperties": False,
+        },
+        "FeedbackAccepted": _object({"accepted": {"type": "integer"}}, required="all"),
     }
 
 

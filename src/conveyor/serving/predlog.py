@@ -21,32 +21,25 @@ here (:func:`compare`): ``agrees`` and, for numeric outputs, ``diff``.
 from __future__ import annotations
 
 import hashlib
-import io
-import logging
-import math
-import threading
-import time
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from functools import partial
+from datetime import UTC
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from conveyor.errors import ConveyorError, InvalidValue
+from conveyor.errors import InvalidValue
 from conveyor.monitoring import predlog_schema as schema
+from conveyor.serving.windowed import Parts, WindowedWriter
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from conveyor.artifacts import ArtifactStore
     from conveyor.flavors.base import Array, ModelInput
     from conveyor.monitoring.observation import Prediction
     from conveyor.serving.metrics import GatewayMetrics
 
-log = logging.getLogger("conveyor.serving")
 WINDOW_S = 60.0
 MAX_ROWS = 10_000
 CHUNK_ROWS = 500
@@ -114,7 +107,8 @@ class PredictionLog:
     written. Every ``chunk_rows`` buffered rows are converted to Arrow in the background; a
     model's window is written when it ends, or once it holds ``max_rows`` rows. Past ten times
     ``max_rows`` waiting (the store is unreachable), predictions are dropped and counted in
-    :meth:`stats`. Call :meth:`close` to write the rest.
+    :meth:`stats`. Call :meth:`close` to write the rest. The buffering and writing are
+    :class:`~conveyor.serving.windowed.WindowedWriter`'s, shared with the labels log.
     """
 
     def __init__(
@@ -130,170 +124,67 @@ class PredictionLog:
     ) -> None:
         from conveyor.artifacts import ArtifactStore
 
-        _check(sample_rate, window_s, max_rows)
+        _check(sample_rate)
         self.artifacts_url = artifacts_url
         self.sample_rate = sample_rate
         self.mask = tuple(mask)
         self.window_s = window_s
         self.max_rows = max_rows
-        self.chunk_rows = max(1, min(chunk_rows, max_rows))
         self.metrics = metrics
-        self._store: ArtifactStore = ArtifactStore(artifacts_url)
-        self._buffer: list[_Entry] = []
-        self._buffered_rows = 0
-        self._tables: dict[tuple[str, float], list[Any]] = defaultdict(list)  # pyarrow Tables
-        self._table_rows: dict[tuple[str, float], int] = defaultdict(int)
-        self._lock = threading.Lock()
-        self._write_lock = threading.Lock()
-        self._wake = threading.Event()
-        self._closed = threading.Event()
-        self._counts = {"rows_written": 0, "files_written": 0, "dropped": 0, "write_errors": 0}
-        self._thread = threading.Thread(target=self._run, name="conveyor-predlog", daemon=True)
-        self._thread.start()
+        parts: Parts[_Entry] = Parts(
+            what="prediction log",
+            group=lambda entry: entry.prediction.model,
+            at=lambda entry: entry.prediction.at.timestamp(),
+            rows=lambda entry: len(entry.prediction.inputs),
+            table=self._table,
+            name=lambda model, start: schema.file_name(model, start, window_s),
+            tell=None if metrics is None else metrics.logged,
+        )
+        self._writer = WindowedWriter(
+            ArtifactStore(artifacts_url),
+            parts,
+            window_s=window_s,
+            max_rows=max_rows,
+            chunk_rows=chunk_rows,
+            thread_name="conveyor-predlog",
+        )
+        self.chunk_rows = self._writer.chunk_rows
 
     def observe(self, prediction: Prediction) -> None:
         """Buffer an answered prediction (if its request is sampled); never blocks."""
-        self._append(_Entry(prediction, None))
+        if sampled(prediction.request_id, self.sample_rate):
+            self._writer.append(_Entry(prediction, None))
 
     def observe_shadow(self, shadow: Prediction, primary: Prediction) -> None:
         """Buffer a shadow version's prediction of the request ``primary`` answered."""
-        self._append(_Entry(shadow, primary))
-
-    def _append(self, entry: _Entry) -> None:
-        if not sampled(entry.prediction.request_id, self.sample_rate):
-            return
-        rows = len(entry.prediction.inputs)
-        with self._lock:
-            if self._closed.is_set():
-                return
-            dropped = self._buffered_rows + self._waiting_rows >= 10 * self.max_rows
-            if dropped:
-                self._counts["dropped"] += 1
-            else:
-                self._buffer.append(entry)
-                self._buffered_rows += rows
-            full = self._buffered_rows >= self.chunk_rows
-        if dropped:
-            if self.metrics is not None:
-                self.metrics.logged(entry.prediction.model, "dropped", rows)
-            return
-        if full:
-            self._wake.set()
+        if sampled(shadow.request_id, self.sample_rate):
+            self._writer.append(_Entry(shadow, primary))
 
     def flush(self) -> list[str]:
         """Write everything buffered now; the names of the files written."""
-        with self._write_lock:
-            self._convert()
-            return self._write(lambda key: True)
+        return self._writer.flush()
 
     def close(self) -> None:
         """Stop the background thread and write what is still buffered."""
-        with self._lock:
-            if self._closed.is_set():
-                return
-            self._closed.set()
-        self._wake.set()
-        self._thread.join()
-        self.flush()
+        self._writer.close()
 
     def stats(self) -> dict[str, int]:
         """Counters: rows and files written, predictions dropped, failed writes, buffered rows
         (not converted yet) and waiting rows (converted, their window not written yet)."""
-        with self._lock:
-            return {
-                **self._counts,
-                "buffered_rows": self._buffered_rows,
-                "waiting_rows": self._waiting_rows,
-            }
+        return self._writer.stats()
 
-    @property
-    def _waiting_rows(self) -> int:
-        return sum(self._table_rows.values())
-
-    def _run(self) -> None:
-        while not self._closed.is_set():
-            self._wake.wait(self._until_next_window())
-            self._wake.clear()
-            if self._closed.is_set():
-                return
-            with self._write_lock:
-                self._convert()
-                self._write(partial(self._due, time.time()))
-
-    def _due(self, now: float, key: tuple[str, float]) -> bool:
-        """A window is written once it has ended, or sooner if it holds ``max_rows`` rows."""
-        return key[1] + self.window_s <= now or self._table_rows[key] >= self.max_rows
-
-    def _until_next_window(self) -> float:
-        now = time.time()
-        return (math.floor(now / self.window_s) + 1) * self.window_s - now + 0.01
-
-    def _convert(self) -> None:
-        """The buffer to Arrow tables, per model and window (under the write lock)."""
+    def _table(self, entries: list[_Entry]) -> Any:
         import pyarrow as pa
 
-        with self._lock:
-            entries, self._buffer, self._buffered_rows = self._buffer, [], 0
-        groups: dict[tuple[str, float], list[_Entry]] = defaultdict(list)
-        for entry in entries:
-            at = entry.prediction.at.timestamp()
-            groups[(entry.prediction.model, at - at % self.window_s)].append(entry)
-        for key, group in groups.items():
-            rows = sum(len(e.prediction.inputs) for e in group)
-            try:
-                table = pa.Table.from_pandas(_frame(group, self.mask), preserve_index=False)
-            except (ValueError, TypeError, pa.ArrowException) as exc:
-                log.error("prediction log: %d rows of %s not converted: %s", rows, key[0], exc)
-                self._count("write_errors", 1)
-                self._tell(key[0], "failed", rows)
-                continue
-            with self._lock:
-                self._tables[key].append(table)
-                self._table_rows[key] += rows
-
-    def _write(self, due: Callable[[tuple[str, float]], bool]) -> list[str]:
-        """Write the windows ``due`` says, one file each (under the write lock)."""
-        import pyarrow as pa
-
-        with self._lock:
-            keys = sorted(key for key in self._tables if due(key))
-            taken = {key: (self._tables.pop(key), self._table_rows.pop(key)) for key in keys}
-        written = []
-        for (model, start), (tables, rows) in taken.items():
-            name = schema.file_name(model, datetime.fromtimestamp(start, UTC), self.window_s)
-            try:
-                table = pa.concat_tables(tables, promote_options="default")
-                self._store.write_named(name, _parquet(table))
-            except (ConveyorError, ValueError, TypeError, pa.ArrowException) as exc:
-                log.error("prediction log: %d rows of %s not written: %s", rows, model, exc)
-                self._count("write_errors", 1)
-                self._tell(model, "failed", rows)
-                continue
-            self._count("files_written", 1)
-            self._count("rows_written", rows)
-            self._tell(model, "written", rows)
-            written.append(name)
-        return written
-
-    def _tell(self, model: str, outcome: str, rows: int) -> None:
-        if self.metrics is not None:
-            self.metrics.logged(model, outcome, rows)
-
-    def _count(self, name: str, amount: int) -> None:
-        with self._lock:
-            self._counts[name] += amount
+        return pa.Table.from_pandas(_frame(entries, self.mask), preserve_index=False)
 
 
-def _check(sample_rate: float, window_s: float, max_rows: int) -> None:
+def _check(sample_rate: float) -> None:
     if not 0 <= sample_rate <= 1:
         raise InvalidValue(
             f"the prediction log's sample rate is {sample_rate}; it must be between 0 and 1",
             hint="e.g. 0.1 logs one request in ten",
         )
-    if not window_s > 0:
-        raise InvalidValue(f"the prediction log's window is {window_s} s; it must be positive")
-    if max_rows < 1:
-        raise InvalidValue(f"the prediction log's max_rows is {max_rows}; it must be >= 1")
 
 
 def _frame(entries: list[_Entry], mask: Sequence[str]) -> pd.DataFrame:
@@ -407,11 +298,3 @@ def _stack(outputs: list[Array]) -> Array:
 def _column(outputs: Array) -> Any:
     values = np.asarray(outputs)
     return values if values.ndim <= 1 else [row.tolist() for row in values]
-
-
-def _parquet(table: Any) -> bytes:
-    import pyarrow.parquet as pq
-
-    buffer = io.BytesIO()
-    pq.write_table(table, buffer)
-    return buffer.getvalue()

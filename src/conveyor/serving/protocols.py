@@ -285,6 +285,8 @@ def _tensor(entry: object, index: int, cursor: Cursor) -> tuple[str, Array]:
         )
     shape = [int(d) for d in shape]  # JSON's 2.0 is the integer 2
     if math.prod(d for d in shape if d) > MAX_DIM:  # numpy refuses even an empty such array
+        # a well-formed shape (the OpenAPI document allows it) that no data can fill: a 422,
+        # like a shape that does not match its data
         raise RequestError(
             422, f"input {name!r}: shape {shape} describes more than {MAX_DIM} values", field=name
         )

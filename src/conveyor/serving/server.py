@@ -25,20 +25,17 @@ from conveyor.errors import ConflictError
 from conveyor.monitoring.observation import PredictionObserver
 from conveyor.serving.app import MAX_BODY_BYTES, REQUEST_TIMEOUT_S, create_app
 from conveyor.serving.batching import BatchPolicy
+from conveyor.serving.limits import KEEP_ALIVE_S, LIMIT_CONCURRENCY, READ_TIMEOUT_S
 from conveyor.serving.metrics import MULTIPROC_VAR, GatewayMetrics
 from conveyor.serving.pool import ModelPool
 from conveyor.serving.predlog import LogOptions
 from conveyor.serving.routing import Router
-from conveyor.serving.timeouts import (
-    KEEP_ALIVE_S,
-    LIMIT_CONCURRENCY,
-    READ_TIMEOUT_S,
-    head_deadline_protocol,
-)
+from conveyor.serving.timeouts import head_deadline_protocol
 from conveyor.settings import export
 
 if TYPE_CHECKING:
     from conveyor.monitoring.recorder import OutcomeRecorder
+    from conveyor.serving.feedback import LabelLog
 
 MODELS_VAR = "CONVEYOR_SERVE_MODELS"
 TIMEOUT_VAR = "CONVEYOR_SERVE_TIMEOUT"
@@ -92,12 +89,13 @@ def run_server(
     on_shutdown: Sequence[Callable[[], None]] = (),
     metrics: GatewayMetrics | None = None,
     outcomes: OutcomeRecorder | None = None,
+    feedback: LabelLog | None = None,
 ) -> None:
     """Serve until interrupted, on uvloop and httptools where they are installed.
 
     ``observers``, ``on_shutdown`` (closing them), ``metrics`` (which they count into) and
-    ``outcomes`` (the outcome windows) serve the one-worker case; with several workers each
-    builds its own.
+    ``outcomes`` (the outcome windows) and ``feedback`` (the labels log of ``POST /feedback``)
+    serve the one-worker case; with several workers each builds its own.
     """
     import uvicorn
 
@@ -123,6 +121,7 @@ def run_server(
             on_shutdown=on_shutdown,
             read_timeout_s=options.read_timeout_s,
             outcomes=outcomes,
+            feedback=feedback,
         )
         uvicorn.run(app, **common)
         return

@@ -19,14 +19,12 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from conveyor.serving.errors import RequestError
+from conveyor.serving.limits import READ_TIMEOUT_S
 
 if TYPE_CHECKING:
     from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 log = logging.getLogger("conveyor.serving")
-READ_TIMEOUT_S = 10.0
-KEEP_ALIVE_S = 5.0
-LIMIT_CONCURRENCY = 1000
 
 
 class BodyTimeout(RequestError):

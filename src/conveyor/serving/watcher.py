@@ -1,14 +1,16 @@
 """Keeping a running gateway in step with the routing tables in the store (hot swap).
 
 ``conveyor traffic set`` writes a table with a new revision; the watcher notices it on its
-next poll (every ``interval_s``), loads and warms every version the table names that the
-pool lacks, and only then swaps the table into the router. A version therefore receives
-traffic only once it is ready, and requests already in flight on the old version finish
-there. A version that no table names any more (and that ``--model`` did not ask for) is
-unloaded ``drain_s`` seconds later, so it stops holding memory; until then a request forcing
-it with ``X-Conveyor-Version`` still gets it. A version that cannot be loaded or warmed
-leaves the old table in place and the error in the log. A store that cannot be reached
-leaves every table in place: the gateway says so once, and once more when it is back.
+next poll (every ``interval_s``; a table that routes by alias is also resolved again when
+the alias moves, with the same revision: see ``deployments.moved_aliases``), loads and warms
+every version the table names that the pool lacks, and only then swaps the table into the
+router. A version therefore receives traffic only once it is ready, and requests already in
+flight on the old version finish there. A version that no table names any more (and that
+``--model`` did not ask for) is unloaded ``drain_s`` seconds later, so it stops holding
+memory; until then a request forcing it with ``X-Conveyor-Version`` still gets it. A version
+that cannot be loaded or warmed leaves the old table in place and the error in the log.
+A store that cannot be reached leaves every table in place: the gateway says so once, and
+once more when it is back.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ if TYPE_CHECKING:
     from conveyor.monitoring.observation import PredictionObserver
     from conveyor.monitoring.recorder import OutcomeRecorder
     from conveyor.registry import Registry
+    from conveyor.serving.feedback import LabelLog
     from conveyor.serving.metrics import GatewayMetrics
     from conveyor.serving.pool import ModelPool, Served
     from conveyor.serving.predlog import LogOptions, PredictionLog
@@ -66,11 +69,16 @@ class DeploymentWatcher:
         self._thread: threading.Thread | None = None
 
     def sync(self) -> list[str]:
-        """Apply every table whose revision changed; the models whose routing changed."""
-        from conveyor.delivery.deployments import load_tables
+        """Apply every table whose revision changed, and every table routing by an alias that
+        moved; the models whose routing changed."""
+        from conveyor.delivery.deployments import load_tables, moved_aliases
 
+        store = self.registry.store
+        changed = load_tables(store, self.router.revisions())
+        reloaded = {table.model for table in changed}
+        held = {m: t for m, t in self.router.tables().items() if m not in reloaded}
         applied = []
-        for table in load_tables(self.registry.store, self.router.revisions()):
+        for table in changed + moved_aliases(store, held):
             try:
                 self._ready(table)
             except ConveyorError as exc:
@@ -201,22 +209,26 @@ def build_gateway(
 @dataclass(frozen=True)
 class Observers:
     """The gateway's prediction observers: the prediction log (if on), shadow traffic, and
-    the outcome windows (if on; ``create_app(..., outcomes=...)`` takes them)."""
+    the outcome windows (if on; ``create_app(..., outcomes=...)`` takes them); and the labels
+    log ``POST /feedback`` writes to (``create_app(..., feedback=...)``)."""
 
     log: PredictionLog | None
     shadows: ShadowRunner
     outcomes: OutcomeRecorder | None = None
+    labels: LabelLog | None = None
 
     def all(self) -> list[PredictionObserver]:
         """What ``create_app(..., observers=...)`` takes."""
         return [self.shadows] if self.log is None else [self.log, self.shadows]
 
     def close(self) -> None:
-        """Finish the queued shadow copies, then write what the log still buffers (once),
+        """Finish the queued shadow copies, then write what the logs still buffer (once),
         and every outcome window counted, the open one too."""
         self.shadows.close()
         if self.log is not None:
             self.log.close()
+        if self.labels is not None:
+            self.labels.close()
         if self.outcomes is not None:
             self.outcomes.close()
 
@@ -231,10 +243,11 @@ def build_observers(
     outcomes: bool = True,
 ) -> Observers:
     """The prediction log into ``ctx``'s artifact store (unless ``options.enabled`` is
-    False) and the shadow runner feeding it, counting into ``metrics``, and (``outcomes``)
-    the outcome windows written to ``ctx``'s metadata store every few seconds; close them
-    on shutdown."""
+    False) and the shadow runner feeding it, counting into ``metrics``, (``outcomes``)
+    the outcome windows written to ``ctx``'s metadata store every few seconds, and the labels
+    log of ``POST /feedback`` (same window); close them on shutdown."""
     from conveyor.monitoring.recorder import OutcomeRecorder
+    from conveyor.serving.feedback import LabelLog
     from conveyor.serving.predlog import PredictionLog
     from conveyor.serving.shadow import ShadowRunner
 
@@ -252,4 +265,5 @@ def build_observers(
     if outcomes:
         recorder = OutcomeRecorder(ctx.store.signals)
         recorder.start()
-    return Observers(log, ShadowRunner(pool, router, log, metrics=metrics), recorder)
+    labels = LabelLog(ctx.artifacts_url, window_s=options.window_s)
+    return Observers(log, ShadowRunner(pool, router, log, metrics=metrics), recorder, labels)

@@ -160,6 +160,7 @@ class DeploymentRepository(Protocol):
         sticky: str | None,
         actor: str | None,
         expected_revision: int,
+        alias_routes: Sequence[tuple[str, float]] = (),
     ) -> Deployment: ...
 
     def promote(

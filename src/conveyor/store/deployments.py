@@ -18,10 +18,16 @@ from sqlalchemy.orm import Session
 from conveyor.errors import ConflictError, NotFoundError
 from conveyor.ids import utcnow
 from conveyor.store.engine import SessionScope
-from conveyor.store.entities import Deployment, describe
+from conveyor.store.entities import Deployment
 from conveyor.store.registry import move_alias
 from conveyor.store.signals import hold_event_order
-from conveyor.store.tables import DeploymentRow, ModelEventRow, ModelVersionRow, RegisteredModelRow
+from conveyor.store.tables import (
+    DeploymentRow,
+    ModelAliasRow,
+    ModelEventRow,
+    ModelVersionRow,
+    RegisteredModelRow,
+)
 
 UNSERVABLE = ("archived", "rejected")
 
@@ -57,11 +63,15 @@ class SqlDeploymentRepository:
         sticky: str | None,
         actor: str | None,
         expected_revision: int,
+        alias_routes: Sequence[tuple[str, float]] = (),
     ) -> Deployment:
-        """Store the table as revision ``expected_revision + 1`` (0: the model has none yet)."""
+        """Store the table as revision ``expected_revision + 1`` (0: the model has none yet).
+
+        ``alias_routes`` (``("champion", 90.0)``) route to whatever version the alias names
+        when the table is read; each alias must exist now."""
         with self._session() as s:
             hold_event_order(s)  # first: the event stream's order (store/signals.py)
-            return _save(s, name, routes, shadows, sticky, actor, expected_revision)
+            return _save(s, name, routes, shadows, sticky, actor, expected_revision, alias_routes)
 
     def promote(
         self,
@@ -94,17 +104,21 @@ def _save(
     sticky: str | None,
     actor: str | None,
     expected_revision: int,
+    alias_routes: Sequence[tuple[str, float]] = (),
 ) -> Deployment:
     """The body of :meth:`SqlDeploymentRepository.save`, in the caller's transaction."""
     now = utcnow()
     _check_versions(s, name, [v for v, _ in routes] + [v for v, _ in shadows])
+    _check_aliases(s, name, [a for a, _ in alias_routes])
     row = s.get(DeploymentRow, name, with_for_update=True)  # PostgreSQL: lock the row
     _check_revision(name, row, expected_revision)
     before = None if row is None else _entity(row).summary()
     if row is None:
         row = DeploymentRow(name=name)
         s.add(row)
-    row.routes = [{"version": v, "weight": float(w)} for v, w in sorted(routes)]
+    row.routes = [{"alias": a, "weight": float(w)} for a, w in sorted(alias_routes)] + [
+        {"version": v, "weight": float(w)} for v, w in sorted(routes)
+    ]
     row.shadows = [{"version": v, "share": float(share)} for v, share in sorted(shadows)]
     row.sticky = sticky
     row.revision = expected_revision + 1
@@ -148,6 +162,21 @@ def _check_versions(s: Session, name: str, versions: list[int]) -> None:
         )
 
 
+def _check_aliases(s: Session, name: str, aliases: list[str]) -> None:
+    if not aliases:
+        return
+    rows = s.scalars(select(ModelAliasRow.alias).where(ModelAliasRow.name == name))
+    known = sorted(rows)
+    missing = sorted(set(aliases) - set(known))
+    if missing:
+        raise NotFoundError(
+            f"model {name!r} has no alias {', '.join(missing)} "
+            f"(its aliases: {', '.join(known) or 'none'})",
+            hint=f"set it first (`conveyor models alias {name} VERSION {missing[0]}`) "
+            "or route by version number",
+        )
+
+
 def _check_revision(name: str, row: DeploymentRow | None, expected: int) -> None:
     current = 0 if row is None else row.revision
     if current != expected:
@@ -165,9 +194,13 @@ def _changed(name: str, expected: int, row: DeploymentRow | None) -> ConflictErr
 
 
 def _entity(row: DeploymentRow) -> Deployment:
+    # A route is {"version": 3, "weight": 90} or, following an alias, {"alias": ..., ...}.
+    by_alias = [r for r in row.routes if "alias" in r]
+    by_version = [r for r in row.routes if "alias" not in r]
     return Deployment(
         name=row.name,
-        routes=tuple((int(r["version"]), float(r["weight"])) for r in row.routes),
+        routes=tuple((int(r["version"]), float(r["weight"])) for r in by_version),
+        alias_routes=tuple((str(r["alias"]), float(r["weight"])) for r in by_alias),
         shadows=tuple((int(r["version"]), float(r["share"])) for r in row.shadows),
         sticky=row.sticky,
         revision=row.revision,
@@ -185,6 +218,6 @@ def _traffic_event(saved: Deployment, before: str | None) -> ModelEventRow:
         actor=saved.updated_by,
         at=saved.updated_at,
         before=before,
-        after=describe(saved.routes, saved.shadows, saved.sticky),
+        after=saved.summary(),
         details=details,
     )

@@ -163,7 +163,9 @@ class Deployment:
     """A model's stored routing table: weighted routes, shadows, sticky key, revision.
 
     ``routes`` are ``(version, weight)`` pairs and ``shadows`` ``(version, share)`` pairs,
-    both sorted by version; ``revision`` counts the changes, from 1.
+    both sorted by version; ``alias_routes`` are ``(alias, weight)`` pairs, sorted by alias,
+    resolved to versions whenever the table is read (routing follows the alias);
+    ``revision`` counts the changes, from 1.
     """
 
     name: str
@@ -173,19 +175,22 @@ class Deployment:
     revision: int
     updated_at: datetime
     updated_by: str | None = None
+    alias_routes: tuple[tuple[str, float], ...] = ()
 
     def summary(self) -> str:
         """One line, as model events record it: ``3=90 4=10 shadow 5=0.2 sticky X-Key``."""
-        return describe(self.routes, self.shadows, self.sticky)
+        return describe(self.routes, self.shadows, self.sticky, self.alias_routes)
 
 
 def describe(
     routes: tuple[tuple[int, float], ...],
     shadows: tuple[tuple[int, float], ...] = (),
     sticky: str | None = None,
+    alias_routes: tuple[tuple[str, float], ...] = (),
 ) -> str:
     """A routing table as one line of text (the from -> to of a ``traffic`` event)."""
-    parts = [f"{version}={weight:g}" for version, weight in routes]
+    parts = [f"{alias}={weight:g}" for alias, weight in alias_routes]
+    parts += [f"{version}={weight:g}" for version, weight in routes]
     parts += [f"shadow {version}={share:g}" for version, share in shadows]
     if sticky:
         parts.append(f"sticky {sticky}")

@@ -18,7 +18,9 @@ each transition is written after the traffic change it stands for, and every tra
 change is idempotent, so redoing the last one is harmless.
 
 Verdicts judge the candidate against the stable version over the windows since the current
-step began (:func:`.evidence.judge_windows`): the same span, the same traffic mix.
+step began (:func:`.evidence.judge_windows`): the same span, the same traffic mix; and,
+where labels arrived or the candidate runs in shadow, on accuracy and agreement with the
+primary (:mod:`.quality`), which can fail a step but never hold one back.
 """
 
 from __future__ import annotations
@@ -31,9 +33,16 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from conveyor.delivery import traffic
+from conveyor.delivery.analysis.judge import Verdict
 from conveyor.delivery.rollout import service
 from conveyor.delivery.rollout.evidence import as_evidence, default_judge, judge_windows
 from conveyor.delivery.rollout.leader import Leadership
+from conveyor.delivery.rollout.quality import (
+    Quality,
+    quality_results,
+    read_quality,
+    with_quality,
+)
 from conveyor.errors import ConflictError, ConveyorError
 from conveyor.ids import utcnow
 from conveyor.monitoring.outcomes import WINDOW_S, outcomes
@@ -49,6 +58,9 @@ log = logging.getLogger(__name__)
 PreTrafficCheck = Callable[["Context", Rollout], "PreTrafficReport"]
 """Runs the pre-traffic checks of a rollout's candidate (see ``serving/rollout_checks.py``)."""
 POLL_S = 5.0
+QUALITY_REFRESH_S = 30.0
+"""How often a step's labels and shadow agreement are read again from the artifact store:
+labels come late anyway, and the read (prediction log joined to labels) is the slow part."""
 
 
 class Controller:
@@ -73,6 +85,8 @@ class Controller:
         self.notify = notify
         self.clock = clock
         self.leadership = leadership or Leadership(ctx.store)
+        # (rollout id, step) -> (read at, counts): one read per step per QUALITY_REFRESH_S
+        self._quality: dict[tuple[str, int], tuple[datetime, Quality]] = {}
 
     def tick(self) -> list[Rollout]:
         """One pass over the active rollouts; returns them as they are after it."""
@@ -158,11 +172,17 @@ class Controller:
         now, began = self.clock(), rollout.step_started_at or self.clock()
         held = (now - began).total_seconds()
         interval = float(rollout.options.get("interval_s", 120))
-        if rollout.strategy == "shadow":
-            return self._hold_until_done(rollout, held, "shadow")
-        windows = self.windows(rollout, began, now)
-        verdict = default_judge(windows).judge(windows)
-        self._record(rollout, verdict.decision, verdict.explanation, as_evidence(verdict, windows))
+        shadow = rollout.strategy == "shadow"
+        windows = [] if shadow else self.windows(rollout, began, now)
+        base = (
+            Verdict("inconclusive", (), "shadow: judged on agreement and labels")
+            if shadow
+            else default_judge(windows).judge(windows)
+        )
+        quality = self.quality(rollout, began, now)
+        verdict = with_quality(base, quality_results(quality, shadow=shadow))
+        evidence = {**as_evidence(verdict, windows), **quality.counts()}
+        self._record(rollout, verdict.decision, verdict.explanation, evidence)
         if verdict.decision == "fail":
             return service.end_rolled_back(
                 self.ctx,
@@ -171,6 +191,8 @@ class Controller:
                 f"step {rollout.step + 1}: {verdict.explanation}",
                 self.notify,
             )
+        if shadow:
+            return self._hold_until_done(rollout, held, "shadow")
         if rollout.strategy == "ab":
             return self._hold_until_done(rollout, held, "A/B test")
         if verdict.decision == "pass" and held >= interval:
@@ -191,6 +213,21 @@ class Controller:
             return outcomes(self.ctx, rollout.model, start, until, version=version)
 
         return judge_windows(read(rollout.candidate), read(rollout.stable), rollout.weight / 100)
+
+    def quality(self, rollout: Rollout, since: datetime, until: datetime) -> Quality:
+        """The step's label and agreement counts, read again at most every
+        ``QUALITY_REFRESH_S`` seconds (a whole re-read, not a cursor: a late label belongs
+        to a prediction read long ago)."""
+        key = (rollout.id, rollout.step)
+        cached = self._quality.get(key)
+        if cached is not None and (until - cached[0]).total_seconds() < QUALITY_REFRESH_S:
+            return cached[1]
+        self._quality = {k: v for k, v in self._quality.items() if k[0] != rollout.id}
+        found = read_quality(
+            self.ctx.artifacts_url, rollout.model, rollout.candidate, rollout.stable, since, until
+        )
+        self._quality[key] = (until, found)
+        return found
 
     def _hold_until_done(self, rollout: Rollout, held: float, what: str) -> Rollout:
         if held < float(rollout.options.get("duration_s", 3600)):

@@ -1,0 +1,39 @@
+"""`deploy --wait` on a terminal: the live panel shows the step, the weights and the latest
+verdict with its numbers, rendered by rich as on a real terminal (force_terminal)."""
+
+from __future__ import annotations
+
+import io
+from datetime import timedelta
+
+from rich.console import Console
+from tests.delivery.test_rollout_controller import T0, _deploy, _windows
+from tests.delivery.test_rollout_controller import ctx as ctx
+
+from conveyor.cli.rollout_display import LiveFollow
+from conveyor.context import Context
+from conveyor.delivery.rollout import service
+
+
+def test_the_live_panel_shows_step_weights_and_the_verdict(ctx: Context) -> None:
+    _, controller, clock, _ = _deploy(ctx)
+    controller.tick()
+    _windows(ctx.store, T0, 3, {2: (200, 2), 1: (3800, 38)})
+    clock.now = T0 + timedelta(seconds=30)
+    controller.tick()
+    terminal = io.StringIO()
+    console = Console(file=terminal, force_terminal=True, width=120, color_system="standard")
+
+    with LiveFollow(console) as live:
+        live.show(service.status(ctx, "churn"))
+
+    shown = terminal.getvalue()
+    assert "\x1b[" in shown  # drawn for a terminal, colours and all
+    assert "progressing" in shown
+    assert "step 1/3 (5%)" in shown
+    assert "95%" in shown
+    assert "5%" in shown
+    assert "verdict" in shown
+    assert "inconclusive" in shown or "pass" in shown
+    assert "error_rate" in shown
+    assert "n=600/11400" in shown  # the key numbers: each arm's sample
