@@ -45,9 +45,28 @@ step "A canary: 10% of users go to the challenger, each user always to the same 
 port="$(python -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
 conveyor serve --port "$port" > serve.log 2>&1 &
 server=$!
-trap 'kill "$server" 2>/dev/null || true' EXIT
+trap 'kill "$server" ${loader:-} 2>/dev/null || true' EXIT
 step "The gateway (conveyor serve) answers real requests; which version answered whom" \
   python "$here/canary_requests.py" "http://127.0.0.1:$port" breast-cancer data/prepared/test.csv 200
+
+# Progressive delivery, with real requests: load.py keeps ~300 requests/s coming while the
+# rollout controller inside `conveyor serve` judges the canary against the stable version.
+load() { python "$here/load.py" "http://127.0.0.1:$port" breast-cancer data/prepared/test.csv > load.log & loader=$!; }
+loaded() { kill -TERM "$loader"; wait "$loader" || true; printf 'meanwhile, '; cat load.log; }
+load
+step "A canary of v2 under load: pre-traffic checks, then 20% -> 50% -> 100% of traffic, each step judged against v1" \
+  conveyor deploy breast-cancer 2 --strategy canary --steps 20,50,100 --interval 20s --wait
+loaded
+step "A faulty version: it passes the pre-traffic checks, but fails ~30% of real requests" \
+  python "$here/faulty_model.py" data/prepared/train.csv
+conveyor models register latest --name breast-cancer
+load
+step "Deployed as a canary, it is rolled back at its first failing verdict" \
+  conveyor deploy breast-cancer 3 --strategy canary --steps 20,50,100 --interval 20s --wait \
+  || echo "conveyor deploy --wait exited $? (1: rolled back); v2 kept, or got back, all traffic"
+loaded
+step "Why: each metric's verdict with its evidence" conveyor rollout status breast-cancer
+step "Every rollout of the model" conveyor rollout history breast-cancer
 kill "$server" && wait "$server" 2>/dev/null || true
 step "The champion as a self-contained bundle: model, pinned requirements, serve.py, Dockerfile" \
   conveyor package breast-cancer@champion -o bundle

@@ -5,6 +5,7 @@ first failing verdict, no traffic pauses it; one leader per model; pre-traffic r
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
@@ -304,3 +305,27 @@ def test_a_shadow_without_rows_yet_is_held_not_failed(ctx: Context) -> None:
     assert ctx.store.rollouts.get(rollout.id).status == "progressing"
     (verdict,) = ctx.store.rollouts.verdicts(rollout.id)
     assert verdict.decision == "inconclusive"
+
+
+def test_a_gateway_controller_leads_the_models_it_serves_before_any_rollout(
+    ctx: Context,
+) -> None:
+    """So a `deploy --wait` beside a running gateway watches, and the gateway drives."""
+    gateway = Controller(ctx, leadership=Leadership(ctx.store))
+    stop = threading.Event()
+    thread = threading.Thread(
+        target=gateway.run, args=(stop, 0.05), kwargs={"claim": lambda: ["churn"]}
+    )
+    thread.start()
+    try:
+        deadline = time.monotonic() + 5
+        while "churn" not in gateway.leadership.leads() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        service.deploy(ctx, "churn", 2, DeployConfig(pretraffic=False))
+        waiting = Controller(ctx, leadership=Leadership(ctx.store))  # what --wait builds
+        waiting.tick()
+        assert waiting.leadership.leads() == set()
+        assert gateway.leadership.leads() == {"churn"}
+    finally:
+        stop.set()
+        thread.join()

@@ -317,6 +317,9 @@ async def test_model_that_raises_is_500_and_serving_goes_on(quirky: httpx.AsyncC
     assert response.status_code == 500
     assert response.json()["request_id"] == "r-13"
     assert "thirteen is unlucky" in response.json()["error"]
+    # a failed answer names the version that failed it, as a good one does: during a canary
+    # a client can tell the canary's errors from the stable version's
+    assert response.headers["X-Conveyor-Model-Version"] == "1"
     response = await quirky.post("/invocations", json={"instances": [[1.5, 1.0]]})
     assert response.status_code == 200
     assert response.json() == {"predictions": [3.0]}

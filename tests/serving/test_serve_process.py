@@ -31,15 +31,24 @@ def _free_port() -> int:
 
 
 @contextmanager
-def serving(root: Path, *args: str) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    """``conveyor serve ARGS`` in ``root`` on a free port, ready; killed if the test fails."""
+def serving(
+    root: Path, *args: str, env: dict[str, str] | None = None, log: Path | None = None
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """``conveyor serve ARGS`` in ``root`` on a free port, ready; killed if the test fails.
+    ``env``: CONVEYOR_ settings for it (none of the test's own are passed on). Its output
+    is ``proc.stdout``, or the file ``log`` for a long run: a pipe nobody reads while the
+    server logs fills up and stalls it."""
     port = _free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("CONVEYOR_", "PROMETHEUS"))}
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("CONVEYOR_", "PROMETHEUS"))},
+        **(env or {}),
+    }
+    sink = None if log is None else log.open("wb")
     proc = subprocess.Popen(
         [sys.executable, "-m", "conveyor", "serve", "--port", str(port), *args],
         cwd=root,
         env=env,
-        stdout=subprocess.PIPE,
+        stdout=subprocess.PIPE if sink is None else sink,
         stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{port}"
@@ -61,6 +70,8 @@ def serving(root: Path, *args: str) -> Iterator[tuple[str, subprocess.Popen[byte
             proc.wait(10)
         if proc.stdout:
             proc.stdout.close()
+        if sink is not None:
+            sink.close()
 
 
 def _predict(url: str, served, prefix: str, count: int) -> None:

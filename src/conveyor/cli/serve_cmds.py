@@ -144,7 +144,8 @@ def serve(
     observers = build_observers(pool, router, ctx, options.log, metrics) if metrics else None
     from conveyor.serving.rollout_checks import ControllerThread
 
-    rollouts = ControllerThread(ctx)  # the rollout controller: leads models no other leads
+    # the rollout controller: leads the models this gateway routes, and any no other leads
+    rollouts = ControllerThread(ctx, serves=lambda: list(router.tables()))
     rollouts.start()
     try:
         closing = [observers.close] if observers else []

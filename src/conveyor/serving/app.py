@@ -505,7 +505,10 @@ async def _error_response(request: Request, exc: Exception) -> Response:
         status, body = exc.status_code, {"error": exc.detail}
     else:  # pragma: no cover - only the classes registered in create_app arrive here
         raise exc
-    headers = {"Connection": "close"} if status == 408 else None  # the rest may still trickle
+    headers = {"Connection": "close"} if status == 408 else {}  # the rest may still trickle
+    answering = request.scope.get("state", {}).get(ANSWERING)
+    if answering is not None:  # say which version failed it, so a canary's errors are seen
+        headers[ANSWERED_BY] = str(answering[1])
     return _json({**body, "request_id": _request_id(request)}, status, headers)
 
 

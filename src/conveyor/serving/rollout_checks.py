@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING
 from conveyor.errors import ConveyorError
 
 if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable
+
     from conveyor.config import OperationalGates, ProjectConfig
     from conveyor.context import Context
     from conveyor.delivery.pretraffic import PreTrafficReport
@@ -76,10 +78,13 @@ class ControllerThread:
     """The rollout controller in the background of ``conveyor serve`` (one per serve
     process; the per-model lock makes one of them lead across workers and replicas)."""
 
-    def __init__(self, ctx: Context, poll_s: float = 5.0) -> None:
+    def __init__(
+        self, ctx: Context, poll_s: float = 5.0, serves: Callable[[], Iterable[str]] = tuple
+    ) -> None:
+        """``serves``: the models the gateway routes, which its controller leads (claims)."""
         import threading
 
-        self._ctx, self._poll_s = ctx, poll_s
+        self._ctx, self._poll_s, self._serves = ctx, poll_s, serves
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="rollout-controller", daemon=True)
 
@@ -95,7 +100,7 @@ class ControllerThread:
     def _run(self) -> None:
         controller, dispatcher = build_controller(self._ctx)
         try:
-            controller.run(self._stop, self._poll_s)
+            controller.run(self._stop, self._poll_s, claim=self._serves)
         finally:
             if dispatcher is not None:
                 dispatcher.close(timeout_s=5)

@@ -9,6 +9,8 @@ flight on the old version finish there. A version that no table names any more (
 ``--model`` did not ask for) is unloaded ``drain_s`` seconds later, so it stops holding
 memory; until then a request forcing it with ``X-Conveyor-Version`` still gets it. A version
 that cannot be loaded or warmed leaves the old table in place and the error in the log.
+A store that cannot be reached leaves every table in place: the gateway says so once, and
+once more when it is back.
 """
 
 from __future__ import annotations
@@ -133,11 +135,31 @@ class DeploymentWatcher:
             self._thread.join()
 
     def _run(self) -> None:
+        unreachable = False  # said once when the store goes away, once when it is back
         while not self._stop.wait(self.interval_s):
             try:
                 self.sync()
-            except ConveyorError as exc:  # the store is unreachable for a moment: try again
-                log.warning("could not read the routing tables: %s", exc)
+            except ConveyorError as exc:  # the store is unreachable: serve on, try again
+                if not unreachable:
+                    log.warning(
+                        "cannot reach the store to read the routing tables; this gateway "
+                        "keeps serving its last routing table (%s) and tries again every "
+                        "%g s: %s",
+                        self._last_tables(),
+                        self.interval_s,
+                        exc.message,
+                    )
+                unreachable = True
+                continue
+            if unreachable:
+                log.info("reached the store again: following its routing tables")
+                unreachable = False
+
+    def _last_tables(self) -> str:
+        tables = self.router.tables().values()
+        return "; ".join(f"{t.model} revision {t.revision}: {_describe(t)}" for t in tables) or (
+            "none: the versions it was started with"
+        )
 
 
 def warm(served: Served) -> None:

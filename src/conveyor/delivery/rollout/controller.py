@@ -28,7 +28,7 @@ from __future__ import annotations
 import logging
 import math
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
@@ -100,11 +100,23 @@ class Controller:
                 log.info("rollout %s changed under the controller: %s", rollout.id, exc)
         return moved
 
-    def run(self, stop: threading.Event, poll_s: float = POLL_S) -> None:
-        """Tick every ``poll_s`` seconds until ``stop`` is set; then give up leadership."""
+    def run(
+        self,
+        stop: threading.Event,
+        poll_s: float = POLL_S,
+        claim: Callable[[], Iterable[str]] = tuple,
+    ) -> None:
+        """Tick every ``poll_s`` seconds until ``stop`` is set; then give up leadership.
+
+        ``claim`` names models to lead each pass even with no rollout active: a gateway
+        claims the models it serves, so a rollout started beside it (``deploy --wait``)
+        is driven, and its pre-traffic checks run, in the gateway, whoever looks first.
+        """
         try:
             while not stop.is_set():
                 try:
+                    for model in claim():
+                        self.leadership.try_lead(model)
                     self.tick()
                 except ConveyorError as exc:  # the store was unreachable: try again later
                     log.warning("rollout controller: %s", exc)
