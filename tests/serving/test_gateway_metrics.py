@@ -90,9 +90,9 @@ async def test_requests_latency_in_flight_load_time_and_labels(served, cancer) -
         ),
         ("/v2/models/nope/infer", v2_body(rows), ("", "", INFER, "404"), 0),
         (v1, {"instances": rows.head(2).to_numpy().tolist()}, (*ok2, V1, "200"), 2),
-        (v1, {"instances": [[1.0]]}, ("cancer", "", V1, "422"), 0),
+        (v1, {"instances": [[1.0]]}, (*ok2, V1, "422"), 0),  # the version that refused it
         ("/invocations", {"dataframe_split": split}, (*ok2, "/invocations", "200"), 4),
-        ("/invocations", {"instances": [[1.0]]}, ("", "", "/invocations", "422"), 0),
+        ("/invocations", {"instances": [[1.0]]}, (*ok2, "/invocations", "422"), 0),
         ("/nowhere", {}, ("", "", "unmatched", "404"), 0),
     ]
     for path, body, labels, _ in asked:
@@ -140,7 +140,7 @@ async def test_numeric_predictions_fill_the_value_histogram_and_errors_count(ser
     assert (ok.status_code, failed.status_code) == (200, 500)
     assert named(found, "conveyor_requests_total", route=V1) == {
         ("quirky", "1", "200"): 1,
-        ("quirky", "", "500"): 1,  # the model raised: no version answered
+        ("quirky", "1", "500"): 1,  # the version whose model raised
     }
     assert named(found, "conveyor_predicted_value_count") == {("quirky", "1"): 2}
     assert named(found, "conveyor_predicted_value_sum") == {}  # negative buckets: no _sum

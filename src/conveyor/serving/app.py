@@ -508,7 +508,7 @@ async def _error_response(request: Request, exc: Exception) -> Response:
     headers = {"Connection": "close"} if status == 408 else {}  # the rest may still trickle
     answering = request.scope.get("state", {}).get(ANSWERING)
     if answering is not None:  # say which version failed it, so a canary's errors are seen
-        headers[ANSWERED_BY] = str(answering[1])
+        headers["X-Conveyor-Model"], headers[ANSWERED_BY] = answering[0], str(answering[1])
     return _json({**body, "request_id": _request_id(request)}, status, headers)
 
 
