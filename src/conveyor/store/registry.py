@@ -18,7 +18,7 @@ from conveyor.errors import ConflictError, NotFoundError, StoreError
 from conveyor.ids import utcnow
 from conveyor.store.engine import SessionScope
 from conveyor.store.entities import ModelEvent, ModelVersion, RegisteredModel
-from conveyor.store.signals import hold_event_order
+from conveyor.store.signals import event_of, hold_event_order
 from conveyor.store.tables import (
     ModelAliasRow,
     ModelEventRow,
@@ -295,19 +295,7 @@ class SqlRegistryRepository:
         if version is not None:
             query = query.where(ModelEventRow.version == version)
         with self._session() as s:
-            return [
-                ModelEvent(
-                    name=e.name,
-                    version=e.version,
-                    kind=e.kind,
-                    actor=e.actor,
-                    at=e.at,
-                    before=e.before,
-                    after=e.after,
-                    details=dict(e.details),
-                )
-                for e in s.scalars(query.order_by(ModelEventRow.id))
-            ]
+            return [event_of(e) for e in s.scalars(query.order_by(ModelEventRow.id))]
 
 
 def move_alias(

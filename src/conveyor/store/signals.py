@@ -99,7 +99,7 @@ class SqlSignalRepository:
             .limit(limit)
         )
         with self._session() as s:
-            return [StreamEvent(row.id, _event(row)) for row in s.scalars(query)]
+            return [StreamEvent(row.id, event_of(row)) for row in s.scalars(query)]
 
     def last_event_id(self) -> int:
         """The id of the newest event (0 when there is none): where a new follower starts."""
@@ -140,7 +140,8 @@ def _window(row: OutcomeWindowRow) -> OutcomeWindow:
     )
 
 
-def _event(row: ModelEventRow) -> ModelEvent:
+def event_of(row: ModelEventRow) -> ModelEvent:
+    """A stored model event as the entity the store returns (registry and stream alike)."""
     return ModelEvent(
         name=row.name,
         version=row.version,
