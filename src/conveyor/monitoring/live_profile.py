@@ -76,8 +76,10 @@ class _Feature:
                     self.sketch.update(np.ascontiguousarray(finite))
             return
         series = values if isinstance(values, pd.Series) else pd.Series(values)
-        if self.profile.text:
-            series = series.where(series.isna(), series.astype(str))
+        if self.profile.text:  # as the reference's categories were written: str(value)
+            missing = series.isna().to_numpy()
+            series = series.astype(object).map(str)
+            series[missing] = None
         self.counts = self.counts.merged(count_categories(ref.categories, series))  # type: ignore[arg-type]
         if self.sketch is not None:
             codes, uniques = pd.factorize(series, use_na_sentinel=True)
@@ -164,8 +166,8 @@ class LiveProfile:
         out: dict[str, ColumnCounts] = {}
         for name, feature in self.features.items():
             counts, absent = feature.counts, self.absent.get(name, 0)
-            if counts.rows == 0:
-                continue  # never in the inputs: the report says the feature is missing
+            if absent and absent == self.rows:
+                continue  # in no input at all: the report says the feature is missing
             out[name] = replace(counts, rows=counts.rows + absent, missing=counts.missing + absent)
         return out
 
