@@ -240,7 +240,7 @@ def save_model(
         rows = 0
         if reference is not None:
             rows = _write_reference(building / REFERENCE_FILE, target, reference, reference_rows)
-            _write_profile(building, target, chosen, signature)
+            _write_profile(building, target, chosen, signature, is_frame(reference_data))
         files = _ManifestFiles(input_example is not None, rows, output)
         info = _write_manifest(building, chosen, signature, files)
         _move_into_place(building, target)
@@ -420,26 +420,29 @@ def _write_reference(path: Path, target: Path, frame: pd.DataFrame, rows: int) -
     return len(frame)
 
 
-def _write_profile(root: Path, target: Path, flavor: Flavor, signature: Signature | None) -> None:
-    """Profile the stored reference sample and the saved model's predictions on it, as the
-    gateway would send it (named columns if the signature has them, else a 2-D array). A
-    model that cannot predict it still gets the inputs' profile, with the reason."""
+def _write_profile(
+    root: Path, target: Path, flavor: Flavor, signature: Signature | None, frame: bool
+) -> None:
+    """Profile the stored reference sample and the saved model's predictions on it: in the
+    signature's columns if it names them, else as it was given (``frame``: a DataFrame,
+    else a 2-D array). A model that cannot predict it still gets the inputs' profile, with
+    the reason."""
     import pandas as pd
 
     from conveyor.monitoring.profile import build_profile
 
-    frame = pd.read_parquet(root / REFERENCE_FILE)
+    reference = pd.read_parquet(root / REFERENCE_FILE)
     predictions, note = None, ""
     try:
         with _translated("predicting the reference data with the saved model", target):
             predictor = flavor.load(root / MODEL_DIR, trusted=flavor.name == "pyfunc")
-            columns = signature.columns if signature is not None else None
-            data = signature.conform(frame) if signature and columns else frame.to_numpy()
-            predictions = predictor.predict(data)
+            named = signature is not None and signature.columns is not None
+            data = signature.conform(reference) if signature and named else reference
+            predictions = predictor.predict(data if named or frame else reference.to_numpy())
     except ConveyorError as exc:
         note = f"the model could not predict its reference data: {exc.message}"
     with _translated("writing the reference profile", target):
-        profile = build_profile(frame, predictions, prediction_note=note)
+        profile = build_profile(reference, predictions, prediction_note=note)
         (root / PROFILE_FILE).write_text(profile.to_json(), encoding="utf-8")
 
 
