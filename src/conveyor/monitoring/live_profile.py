@@ -289,7 +289,7 @@ def _new_feature(profile: FeatureProfile, sketched: bool) -> _Feature:
     ref = profile.reference
     if ref.kind == "numeric":
         edges = ref.bins.edges if ref.bins is not None else np.empty(0)
-        sketch = sketches.quantiles() if sketched else None
+        sketch = sketches.quantiles(k=sketches.LIVE_KLL_K) if sketched else None
         return _Feature(profile, empty_numeric(edges), sketch)
     sketch = sketches.frequent() if sketched else None
     return _Feature(profile, empty_categories(ref.categories), sketch)
