@@ -2,7 +2,9 @@
 
 :meth:`ProfileRecorder.observe` runs on the event loop once per answered prediction and only
 appends the prediction to a list under a lock (no numpy, no I/O). A daemon thread wakes every
-``flush_s`` seconds, takes the list, stacks the inputs of each (model, version, window) into
+``flush_s`` seconds, or as soon as ``chunk_rows`` rows wait (so requests are not held long:
+the fewer live objects, the cheaper every garbage collection of the event loop), takes the
+list, stacks the inputs of each (model, version, window) into
 one array per column (one ``to_numpy`` per request and one ``concatenate``, never a loop per
 row) and counts them into that window's :class:`~conveyor.monitoring.live_profile.LiveProfile`
 (vectorised per column: a sort, two ``searchsorted`` of the reference's edges, one KLL
@@ -54,6 +56,8 @@ if TYPE_CHECKING:
 log = logging.getLogger("conveyor.monitoring")
 WINDOW_S = 60
 FLUSH_S = 2.0
+CHUNK_ROWS = 1_000
+"""Rows that wake the thread early; each wake costs ~50 us per feature whatever its rows."""
 MAX_BUFFERED_ROWS = 200_000
 MAX_UNSENT = 100
 
@@ -107,6 +111,7 @@ class ProfileRecorder:
         writer: str | None = None,
         clock: Callable[[], float] = time.time,
         max_buffered_rows: int = MAX_BUFFERED_ROWS,
+        chunk_rows: int = CHUNK_ROWS,
     ) -> None:
         self.signals = signals
         self.options = options or ProfileOptions()
@@ -114,6 +119,7 @@ class ProfileRecorder:
         self.flush_s = flush_s
         self.writer = writer or f"{socket.gethostname()[:80]}/{os.getpid()}/{secrets.token_hex(3)}"
         self.max_buffered_rows = max_buffered_rows
+        self.chunk_rows = chunk_rows
         self._references = references
         self._clock = clock
         self._lock = threading.Lock()
@@ -126,6 +132,7 @@ class ProfileRecorder:
         self._unsent: list[ProfileWindow] = []
         self._counts = {"rows": 0, "dropped": 0, "unprofiled": 0, "written": 0, "failed": 0}
         self._stop = threading.Event()
+        self._wake = threading.Event()
         self._thread: threading.Thread | None = None
 
     def observe(self, prediction: Prediction) -> None:
@@ -135,9 +142,13 @@ class ProfileRecorder:
             if self._buffered_rows + rows <= self.max_buffered_rows:
                 self._buffer.append(prediction)
                 self._buffered_rows += rows
-                return
-            key = (prediction.model, prediction.version, self._index(prediction.at))
-            self._dropped[key] += rows
+                full = self._buffered_rows >= self.chunk_rows
+            else:
+                key = (prediction.model, prediction.version, self._index(prediction.at))
+                self._dropped[key] += rows
+                full = True
+        if full:
+            self._wake.set()
 
     def flush(self, *, everything: bool = False) -> int:
         """Count what is buffered, then write the closed windows (``everything``: the open
@@ -172,6 +183,7 @@ class ProfileRecorder:
     def close(self) -> None:
         """Stop the thread and write everything counted, the open windows included."""
         self._stop.set()
+        self._wake.set()
         if self._thread is not None:
             self._thread.join()
             self._thread = None
@@ -184,8 +196,11 @@ class ProfileRecorder:
             return dict(self._counts)
 
     def _run(self) -> None:
-        while not self._stop.wait(self.flush_s):
-            self.flush()
+        while not self._stop.is_set():
+            self._wake.wait(self.flush_s)
+            self._wake.clear()
+            if not self._stop.is_set():
+                self.flush()
 
     def _index(self, at: datetime) -> int:
         return int(at.timestamp() // self.window_s)
