@@ -37,6 +37,7 @@ from conveyor.delivery.analysis.judge import Verdict
 from conveyor.delivery.rollout import service
 from conveyor.delivery.rollout.evidence import as_evidence, default_judge, judge_windows
 from conveyor.delivery.rollout.leader import Leadership
+from conveyor.delivery.rollout.outage import OutageLog
 from conveyor.delivery.rollout.quality import (
     Quality,
     quality_results,
@@ -112,17 +113,25 @@ class Controller:
         claims the models it serves, so a rollout started beside it (``deploy --wait``)
         is driven, and its pre-traffic checks run, in the gateway, whoever looks first.
         """
+        outage = OutageLog(log, self.clock, poll_s=poll_s)
         try:
             while not stop.is_set():
-                try:
-                    for model in claim():
-                        self.leadership.try_lead(model)
-                    self.tick()
-                except ConveyorError as exc:  # the store was unreachable: try again later
-                    log.warning("rollout controller: %s", exc)
+                self.run_once(outage, claim)
                 stop.wait(poll_s)
         finally:
             self.leadership.close()
+
+    def run_once(self, outage: OutageLog, claim: Callable[[], Iterable[str]] = tuple) -> None:
+        """One pass of :meth:`run`: claim, tick; a failure (the store unreachable) is told
+        to ``outage``, which logs its start, a reminder a minute and its end, not every pass."""
+        try:
+            for model in claim():
+                self.leadership.try_lead(model)
+            self.tick()
+        except ConveyorError as exc:  # the store was unreachable: try again next pass
+            outage.failed(exc)
+            return
+        outage.succeeded()
 
     def advance(self, rollout: Rollout) -> Rollout:
         """Do what ``rollout``'s status calls for now."""
