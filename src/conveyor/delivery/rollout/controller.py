@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING
 from conveyor.delivery import traffic
 from conveyor.delivery.analysis.judge import Verdict
 from conveyor.delivery.rollout import service
-from conveyor.delivery.rollout.evidence import as_evidence, default_judge, judge_windows
+from conveyor.delivery.rollout.evidence import as_evidence, judge_windows, make_judge
 from conveyor.delivery.rollout.leader import Leadership
 from conveyor.delivery.rollout.outage import OutageLog
 from conveyor.delivery.rollout.quality import (
@@ -182,15 +182,16 @@ class Controller:
         held = (now - began).total_seconds()
         interval = float(rollout.options.get("interval_s", 120))
         shadow = rollout.strategy == "shadow"
+        judge = str(rollout.options.get("judge", "conveyor"))
         windows = [] if shadow else self.windows(rollout, began, now)
         base = (
             Verdict("inconclusive", (), "shadow: judged on agreement and labels")
             if shadow
-            else default_judge(windows).judge(windows)
+            else make_judge(judge, windows).judge(windows)
         )
         quality = self.quality(rollout, began, now)
         verdict = with_quality(base, quality_results(quality, shadow=shadow))
-        evidence = {**as_evidence(verdict, windows), **quality.counts()}
+        evidence = {**as_evidence(verdict, windows, judge), **quality.counts()}
         self._record(rollout, verdict.decision, verdict.explanation, evidence)
         if verdict.decision == "fail":
             return service.end_rolled_back(

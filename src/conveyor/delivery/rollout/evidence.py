@@ -20,9 +20,18 @@ from typing import Any
 import numpy as np
 
 from conveyor.delivery.analysis.counts import ErrorRateTest
-from conveyor.delivery.analysis.judge import ArmSample, ConveyorJudge, Verdict, Window
+from conveyor.delivery.analysis.judge import (
+    ArmSample,
+    ConveyorJudge,
+    FlaggerJudge,
+    Judge,
+    KayentaJudge,
+    Verdict,
+    Window,
+)
 from conveyor.delivery.analysis.latency import LatencyTest
 from conveyor.delivery.analysis.predictions import PredictionShiftTest
+from conveyor.errors import InvalidValue
 from conveyor.monitoring.outcomes import latency_bounds, merge, value_bounds
 from conveyor.store.entities import OutcomeWindow
 
@@ -55,9 +64,29 @@ def default_judge(windows: Sequence[Window]) -> ConveyorJudge:
     )
 
 
-def as_evidence(verdict: Verdict, windows: Sequence[Window]) -> dict[str, Any]:
-    """The verdict's evidence as stored and shown: each metric's result and the arms' sizes."""
+def make_judge(name: str, windows: Sequence[Window]) -> Judge:
+    """The judge ``deploy.judge`` names: ``conveyor`` (:func:`default_judge`, the sequential
+    tests), ``kayenta`` (Mann-Whitney per metric on the step's windows) or ``flagger``
+    (fixed thresholds per window), each with its defaults."""
+    if name == "conveyor":
+        return default_judge(windows)
+    if name == "kayenta":
+        return KayentaJudge()
+    if name == "flagger":
+        return FlaggerJudge()
+    raise InvalidValue(
+        f"unknown rollout judge {name!r}: expected conveyor, kayenta or flagger",
+        hint="set deploy.judge in conveyor.yaml, or --judge",
+    )
+
+
+def as_evidence(
+    verdict: Verdict, windows: Sequence[Window], judge: str = "conveyor"
+) -> dict[str, Any]:
+    """The verdict's evidence as stored and shown: the judge, each metric's result and the
+    arms' sizes."""
     return {
+        "judge": judge,
         "requests": {
             "canary": sum(w.canary.requests for w in windows),
             "stable": sum(w.stable.requests for w in windows),

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from conveyor.delivery.rollout.controller import _next_window
-from conveyor.delivery.rollout.evidence import as_evidence, default_judge, judge_windows
+from conveyor.delivery.rollout.evidence import as_evidence, judge_windows, make_judge
 from conveyor.delivery.rollout.service import steps_of
 from conveyor.errors import InvalidValue, NotFoundError
 from conveyor.monitoring.outcomes import WINDOW_S, outcomes
@@ -140,7 +140,7 @@ def replay(
     outcome, decided = "undecided", None
     while at <= until and decided is None:
         windows = _judged(_span(canary, began, at), _span(base, began, at), steps[step], logged)
-        verdict = default_judge(windows).judge(windows)
+        verdict = make_judge(policy.judge, windows).judge(windows)
         held = (at - began).total_seconds()
         action = _action(policy, verdict.decision, held, step, steps)
         looks.append(
@@ -152,7 +152,7 @@ def replay(
                 verdict.decision,
                 action,
                 verdict.explanation,
-                as_evidence(verdict, windows),
+                as_evidence(verdict, windows, policy.judge),
             )
         )
         if action in ("promote", "roll back", "pause"):
@@ -169,6 +169,7 @@ def replay(
         until,
         {
             "strategy": policy.strategy,
+            "judge": policy.judge,
             "steps": list(steps),
             "interval_s": policy.interval_s,
             "inconclusive_intervals": policy.inconclusive_intervals,

@@ -93,6 +93,7 @@ def deploy(
         "pretraffic": config.pretraffic,
         "alias": config.alias,
         "by_alias": routes_by_alias(ctx, model),
+        "judge": config.judge,
     }
     rollout = ctx.store.rollouts.create(
         Rollout(
@@ -320,6 +321,7 @@ class RolloutStatus:
             "candidate": r.candidate,
             "stable": r.stable,
             "strategy": r.strategy,
+            "judge": r.options.get("judge", "conveyor"),
             "status": r.status,
             "step": r.step,
             "steps": list(r.steps),
