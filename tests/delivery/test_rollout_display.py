@@ -31,6 +31,7 @@ def test_the_live_panel_shows_step_weights_and_the_verdict(ctx: Context) -> None
     assert "\x1b[" in shown  # drawn for a terminal, colours and all
     assert "progressing" in shown
     assert "step 1/3 (5%)" in shown
+    assert "judge conveyor" in shown
     assert "95%" in shown
     assert "5%" in shown
     assert "verdict" in shown
