@@ -44,7 +44,7 @@ def test_a_store_outage_is_logged_once_then_once_a_minute_then_once_when_over(
 
     said = [(r.levelname, r.getMessage()) for r in caplog.records if r.name == log.name]
     assert [level for level, _ in said] == ["WARNING", "WARNING", "INFO"]
-    assert said[0][1].startswith("rollout controller: cannot reach the store; every rollout ")
+    assert said[0][1].startswith("rollout controller: store unreachable; every rollout ")
     assert "retrying every 5 s" in said[0][1]
     assert "no such table: rollouts" in said[0][1]  # the error itself, once
     assert said[1][1].startswith(

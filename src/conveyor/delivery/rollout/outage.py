@@ -5,7 +5,7 @@ a warning in the log on every pass. :class:`OutageLog` says it once when passes 
 failing (with the error), then at most once per ``repeat_s`` while they go on failing (how
 long, how many passes, the latest error), and once when a pass succeeds again::
 
-    rollout controller: cannot reach the store; every rollout stays where it is, retrying
+    rollout controller: store unreachable; every rollout stays where it is, retrying
       every 5 s: the metadata database ... is not reachable or is busy: ...
     rollout controller: store still unreachable after 60 s (13 failed passes): ...
     rollout controller: store reachable again after 75 s (15 failed passes)
@@ -54,7 +54,7 @@ class OutageLog:
         self._failures += 1
         if self._began is None:
             self._began, self._said, self._store = now, now, isinstance(exc, StoreError)
-            what = "cannot reach the store" if self._store else "a pass failed"
+            what = "store unreachable" if self._store else "a pass failed"
             self.log.warning(
                 "rollout controller: %s; every rollout stays where it is, retrying every %g s: %s",
                 what,
