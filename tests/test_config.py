@@ -231,6 +231,17 @@ def test_an_unreadable_file_names_the_path(tmp_path: Path) -> None:
             "conveyor.yaml:4:5: stages.train.train: unknown key",
             id="key-named-like-its-stage",
         ),
+        pytest.param(
+            """\
+            stages:
+              train:
+                cmd: a
+            deploy:
+              judge: kayentaa
+            """,
+            "conveyor.yaml:5:3: deploy.judge: Input should be 'conveyor', 'kayenta' or 'flagger'",
+            id="unknown-rollout-judge",
+        ),
     ],
 )
 def test_schema_errors_name_file_line_column_and_field(

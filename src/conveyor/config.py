@@ -256,6 +256,11 @@ class DeployConfig(_Strict):
     )
     pretraffic: bool = Field(default=True, description="Smoke, compatibility and load first.")
     alias: str = Field(default="champion", description="The alias a promotion moves.")
+    judge: Literal["conveyor", "kayenta", "flagger"] = Field(
+        default="conveyor",
+        description="conveyor (sequential tests) | kayenta (Mann-Whitney per step) | "
+        "flagger (fixed thresholds).",
+    )
 
     @field_validator("interval", "duration")
     @classmethod

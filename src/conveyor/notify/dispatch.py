@@ -18,7 +18,8 @@ import time
 from collections import deque
 from dataclasses import dataclass
 
-from conveyor.notify.base import DeliveryFailed, Notifier
+from conveyor.errors import DeliveryFailed
+from conveyor.notify.base import Notifier
 from conveyor.notify.events import Notification
 from conveyor.notify.retry import deliver
 

@@ -173,6 +173,7 @@ class DeploymentRepository(Protocol):
         expected_revision: int,
         kind: str = "promote",
         reason: str | None = None,
+        by_alias: bool = False,
     ) -> Deployment: ...
 
 
