@@ -160,6 +160,12 @@ async def test_the_cli_reports_profiles_and_exits_1_on_drift(project: Context, c
     printed = capsys.readouterr().out
     assert "300 profiled rows" in printed
     assert "Predictions: drifted" in printed
+    out = Path.cwd() / "report"
+    assert main(["monitor", "drift", "churn", "--window", "10m", "-o", str(out)]) == 1
+    assert [p.name for p in out.iterdir()] == ["report.md"]  # counts, not values: no plots
+    assert "no plots" in capsys.readouterr().out
+    assert main(["monitor", "drift", "churn", "--source", "nope"]) == 1
+    assert "the drift source must be one of auto, profiles, log" in capsys.readouterr().err
 
 
 def test_without_profiles_live_drift_falls_back_to_the_log(project: Context, capsys) -> None:

@@ -27,7 +27,7 @@ from __future__ import annotations
 import base64
 import json
 import zlib
-from collections.abc import Container, Iterable, Mapping, Sequence
+from collections.abc import Callable, Container, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -122,10 +122,17 @@ class LiveProfile:
         live = _new_feature(prediction, keep) if prediction is not None else None
         return cls(reference, chosen, live)
 
-    def add(self, columns: Mapping[str, object], rows: int, outputs: object | None) -> None:
+    def add(
+        self,
+        columns: Mapping[str, object],
+        rows: int,
+        outputs: object | None,
+        between: Callable[[], None] | None = None,
+    ) -> None:
         """Count one batch: ``columns`` maps input names to their ``rows`` values (numpy
         arrays or Series; a profiled feature not among them is counted as absent), and
-        ``outputs`` the model's answers (one per row, else not counted)."""
+        ``outputs`` the model's answers (one per row, else not counted). ``between`` is
+        called after each feature (the gateway's thread gives the interpreter back there)."""
         self.rows += rows
         for name, feature in self.features.items():
             values = columns.get(name)
@@ -133,6 +140,8 @@ class LiveProfile:
                 self.absent[name] = self.absent.get(name, 0) + rows
             else:
                 feature.add(values)
+            if between is not None:
+                between()
         if self.prediction is not None and outputs is not None:
             answers = np.asarray(outputs)
             if answers.ndim == 2 and answers.shape[1] == 1:
