@@ -5,8 +5,8 @@
 - :mod:`.evidence`: outcome windows read as the judge's windows, and a verdict as stored
   evidence; the one seam a replay of logged traffic calls too;
 - :mod:`.controller`: the step machine that applies weights, judges and decides;
-- :mod:`.leader`: one active controller per model (an advisory lock on PostgreSQL, a file
-  lock on SQLite).
+- :mod:`conveyor.store.leader`: one active controller per model (an advisory lock on
+  PostgreSQL, a file lock on SQLite).
 
 State lives in the store (``store.rollouts``), so a controller killed mid-rollout resumes
 where it was.
