@@ -109,7 +109,10 @@ def test_a_secret_variable_that_is_not_set_names_the_target_and_variable() -> No
             "not both",
         ),
         (
-            [{"webhook": {"url": "http://x", "name": "a"}}, {"slack": {"url": "http://y", "name": "a"}}],
+            [
+                {"webhook": {"url": "http://x", "name": "a"}},
+                {"slack": {"url": "http://y", "name": "a"}},
+            ],
             "",
             "a is used twice",
         ),

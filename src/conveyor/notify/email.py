@@ -202,9 +202,9 @@ class EmailNotifier:
         for address in addresses:
             smtp: smtplib.SMTP
             if config.ssl:
-                smtp = _PinnedSMTPS(str(address), local, config.timeout_s, self._tls)
+                smtp = _PinnedSMTPS(config.host, str(address), local, config.timeout_s, self._tls)
             else:
-                smtp = _PinnedSMTP(str(address), local, config.timeout_s)
+                smtp = _PinnedSMTP(config.host, str(address), local, config.timeout_s)
             try:
                 smtp.connect(config.host, config.port)
                 return smtp
@@ -224,10 +224,12 @@ class EmailNotifier:
 
 
 class _PinnedSMTP(smtplib.SMTP):
-    """An SMTP session to ``address``, whatever the host's name resolves to now."""
+    """An SMTP session to ``address``, whatever ``host`` resolves to now; STARTTLS checks
+    the certificate against ``host``."""
 
-    def __init__(self, address: str, local: str, timeout: float) -> None:
+    def __init__(self, host: str, address: str, local: str, timeout: float) -> None:
         super().__init__(local_hostname=local, timeout=timeout)
+        self._host = host  # what starttls() names to the server (SNI) and checks
         self.address = address
 
     def _get_socket(self, host: str, port: int, timeout: float) -> socket.socket:
@@ -237,8 +239,11 @@ class _PinnedSMTP(smtplib.SMTP):
 class _PinnedSMTPS(smtplib.SMTP_SSL):
     """An SMTPS session to ``address``, the certificate checked against the host's name."""
 
-    def __init__(self, address: str, local: str, timeout: float, tls: ssl.SSLContext) -> None:
+    def __init__(
+        self, host: str, address: str, local: str, timeout: float, tls: ssl.SSLContext
+    ) -> None:
         super().__init__(local_hostname=local, timeout=timeout, context=tls)
+        self._host = host
         self.address = address
         self.tls = tls
 
