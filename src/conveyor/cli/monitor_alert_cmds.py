@@ -131,36 +131,40 @@ def _print_pass(report: PassReport) -> None:
             f"{len(report.open) - len(report.firing)} pending, {report.notified} notification(s)"
             + (f", {report.held_back} held back by the hourly cap" if report.held_back else "")
         )
-        for rule, why in report.problems.items():
-            typer.echo(f"  rule {rule} not evaluated: {why}", err=True)
     if report.open:
         _table(report.open, "Open alerts")
 
 
 def _table(found: list[Any], title: str) -> None:
+    """One row per alert, then each alert's summary (the evidence in one line)."""
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
     table = Table(title=title)
-    for column in ("state", "rule", "model", "severity", "value", "since (UTC)", "last notified"):
-        table.add_column(column, justify="right" if column == "value" else "left")
-    table.add_column("summary", overflow="fold")
+    table.add_column("state", no_wrap=True)
+    table.add_column("rule", no_wrap=True)
+    table.add_column("model", no_wrap=True)
+    table.add_column("value", justify="right", no_wrap=True)
+    table.add_column("since (UTC)")
+    table.add_column("last notified")
     now = datetime.now().astimezone()
     for a in found:
         notified = _when(a.last_notified_at, now) + (
-            f" ({a.notifications}x)" if a.notifications else ""
+            f" ({a.notifications} sent)" if a.notifications else ""
         )
         table.add_row(
-            f"[{STATE_STYLE.get(a.state, '')}]{a.state}[/]",
-            a.rule,
-            f"{a.model} v{a.version}",
-            a.severity,
+            f"[{STATE_STYLE.get(a.state, '')}]{a.state}[/] ({a.severity})",
+            escape(a.rule),
+            f"{escape(a.model)} v{a.version}",
             _value(a.kind, a.value),
             _when(a.first_seen, now),
             notified,
-            a.summary,
         )
-    Console(highlight=False).print(table)
+    console = Console(highlight=False)
+    console.print(table)
+    for a in found:
+        console.print(f"{escape(a.rule)} ({a.state}): {escape(a.summary)}", soft_wrap=True)
 
 
 def _value(kind: str, value: float | None) -> str:
@@ -181,8 +185,8 @@ def _when(moment: datetime | None, now: datetime) -> str:
     ago = int((now - moment).total_seconds())
     for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
         if ago >= size:
-            return f"{moment:%Y-%m-%d %H:%M} ({ago // size}{unit} ago)"
-    return f"{moment:%Y-%m-%d %H:%M} ({max(ago, 0)}s ago)"
+            return f"{moment:%m-%d %H:%M}, {ago // size}{unit} ago"
+    return f"{moment:%m-%d %H:%M}, {max(ago, 0)}s ago"
 
 
 def _alert_json(a: Any) -> dict[str, Any]:

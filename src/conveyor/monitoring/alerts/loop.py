@@ -47,11 +47,7 @@ LEAD = "alerts"
 GAUGE_TTL = timedelta(hours=1)
 """Gauge rows not evaluated again within this long leave ``/metrics`` (and the store)."""
 Notify = Callable[["Notification", "Collection[str] | None"], None]
-"""Where notifications go: a Dispatcher's ``notify(notification, targets)``, or nowhere."""
-
-
-def quiet(_notification: Notification, _targets: Collection[str] | None = None) -> None:
-    """A :data:`Notify` that sends nothing (no ``notify:`` targets)."""
+"""Where notifications go: a Dispatcher's ``notify(notification, targets)``."""
 
 
 @dataclass(frozen=True)
@@ -75,6 +71,8 @@ class MonitorLoop:
 
     ``clock`` is the time evaluations end at (tests give a manual one); ``notify`` receives
     each notification with the names of the targets its rule asked for (None: every one).
+    Without ``notify`` (no ``notify:`` targets) alerts fire and resolve without
+    notifications, and none is counted as sent.
     """
 
     def __init__(
@@ -82,7 +80,7 @@ class MonitorLoop:
         ctx: Context,
         config: MonitorConfig,
         *,
-        notify: Notify = quiet,
+        notify: Notify | None = None,
         clock: Callable[[], datetime] = utcnow,
         leadership: Leadership | None = None,
     ) -> None:
@@ -197,12 +195,16 @@ class MonitorLoop:
                 version,
                 now,
                 repeat_s=self.config.repeat_s(rule),
-                may_notify=budget[0] > 0,
+                may_notify=self.notify is not None and budget[0] > 0,
             )
             if step.notify == lifecycle.FIRING:
                 budget[0] -= 1
             held = step.alert is not None and step.alert.state == "firing" and step.notify is None
-            if held and _due(step.alert, now, self.config.repeat_s(rule)):
+            if (
+                held
+                and self.notify is not None
+                and _due(step.alert, now, self.config.repeat_s(rule))
+            ):
                 counts["held_back"] += 1
             counts["notified"] += self._apply(step, rule)
         if problem is None and rule.name in self._said:
@@ -260,7 +262,7 @@ class MonitorLoop:
         except ConflictError as exc:  # changed under us: another leader, for a moment
             log.warning("monitor loop: %s", exc.message)
             return 0
-        if step.notify is None:
+        if step.notify is None or self.notify is None:
             return 0
         targets = None if rule is None or rule.notify is None else rule.notify
         self.notify(lifecycle.notification(step.alert, step.notify, rule), targets)
