@@ -219,3 +219,15 @@ def test_a_rule_that_cannot_be_evaluated_is_logged_once(
     assert "no registered model named 'fraud'" in said[0]
     assert list(report.problems) == ["fraud-errors"]
     assert [a.model for a in report.firing] == ["churn"]  # the other rule ran
+
+
+def test_a_rule_with_its_own_interval_is_evaluated_at_that_pace(ctx: Context) -> None:
+    monitor, clock, _ = loop(ctx, {**ERRORS, "interval": "5m"})
+    requests(ctx, -1, 100, 10)
+    evaluated = []
+    for minute in range(7):
+        clock.at(minute)
+        evaluated.append(monitor.tick().evaluated)
+
+    assert evaluated == [1, 0, 0, 0, 0, 1, 0]
+    assert [a.state for a in ctx.store.alerts.open()] == ["firing"]  # kept between passes

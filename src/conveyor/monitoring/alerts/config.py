@@ -46,7 +46,17 @@ DEFAULT_WINDOW = {
     "latency": "5m",
     "no_traffic": "15m",
 }
-COMMON_KEYS = ("name", "model", "when", "window", "severity", "for", "notify", "repeat_interval")
+COMMON_KEYS = (
+    "name",
+    "model",
+    "when",
+    "window",
+    "severity",
+    "for",
+    "notify",
+    "repeat_interval",
+    "interval",
+)
 KIND_KEYS: dict[str, tuple[str, ...]] = {
     "drift": ("features", "min_features", "correction", "alpha"),
     "performance": ("metric", "below", "above", "drop", "min_labels", "reference_metric"),
@@ -96,6 +106,9 @@ class AlertRule(_Strict):
     repeat_interval: Duration | None = Field(
         default=None, description="Notify a still-firing alert again after this long."
     )
+    interval: Duration | None = Field(
+        default=None, description="Evaluate at most this often (default: monitor.interval)."
+    )
     # drift
     features: tuple[str, ...] | None = Field(default=None, description="Only these columns.")
     min_features: int = Field(default=1, ge=1, description="Fire when this many drift.")
@@ -139,7 +152,9 @@ class AlertRule(_Strict):
         parse_model(model)
         return model
 
-    @field_validator("window", "for_", "repeat_interval", "p50_above", "p95_above", "p99_above")
+    @field_validator(
+        "window", "for_", "repeat_interval", "interval", "p50_above", "p95_above", "p99_above"
+    )
     @classmethod
     def _duration(cls, value: Duration | None) -> Duration | None:
         if value is not None and value != 0:
@@ -200,6 +215,11 @@ class AlertRule(_Strict):
     def for_s(self) -> float:
         """How long the condition must hold before the alert fires (0: at once)."""
         return 0.0 if self.for_ == 0 else seconds(self.for_)
+
+    @property
+    def interval_s(self) -> float:
+        """This rule's own pace (0: every pass of the loop)."""
+        return 0.0 if self.interval is None else seconds(self.interval)
 
     @property
     def latency(self) -> tuple[float, float]:

@@ -94,6 +94,7 @@ class MonitorLoop:
         self._scorers: dict[str, Any] = {}  # model -> Scorer (loads each version once)
         self._leading = False
         self._capped = False
+        self._evaluated: dict[str, datetime] = {}  # rule -> its last pass (its interval)
 
     def tick(self) -> PassReport:
         """One pass over every rule (nothing when another process leads)."""
@@ -113,6 +114,11 @@ class MonitorLoop:
         problems: dict[str, str] = {}
         counts = {"evaluated": 0, "notified": 0, "held_back": 0}
         for rule in self.config.alerts:
+            last = self._evaluated.get(rule.name)
+            if last is not None and (now - last).total_seconds() < rule.interval_s:
+                kept.add(rule.name)  # not due yet: its alerts stay as they are
+                continue
+            self._evaluated[rule.name] = now
             why = self._rule_pass(rule, now, opened, watched, budget, counts)
             if why is not None:
                 problems[rule.name] = why
