@@ -7,8 +7,8 @@ from __future__ import annotations
 import json
 
 import pytest
+from tests.notify.conftest import Receiver
 
-from conftest import Receiver
 from conveyor.errors import ConfigError
 from conveyor.notify import Dispatcher, Notification, NotifyConfig, build_notifiers
 from conveyor.notify.pagerduty import DEFAULT_URL

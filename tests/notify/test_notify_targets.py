@@ -6,8 +6,8 @@ import ipaddress
 
 import pytest
 from pydantic import ValidationError
+from tests.notify.conftest import Receiver
 
-from conftest import Receiver
 from conveyor.errors import ConfigError
 from conveyor.notify import (
     Dispatcher,
