@@ -1,7 +1,7 @@
 """The rollout controller: a step machine over the rollouts in the store.
 
-Each pass, for every active rollout of a model it leads (:mod:`.leader`), the controller
-reads the rollout and does the one thing its status calls for::
+Each pass, for every active rollout of a model it leads (:mod:`conveyor.store.leader`), the
+controller reads the rollout and does the one thing its status calls for::
 
     pending ──pre-traffic fails──▶ refused            (never any traffic)
        │ checks pass (or none): step 0's weights
@@ -46,7 +46,6 @@ from typing import TYPE_CHECKING
 from conveyor.delivery import traffic
 from conveyor.delivery.rollout import service
 from conveyor.delivery.rollout.evidence import judge_windows, step_verdict
-from conveyor.delivery.rollout.leader import Leadership
 from conveyor.delivery.rollout.outage import ModelFaults, OutageLog, said
 from conveyor.delivery.rollout.quality import Quality, read_quality
 from conveyor.delivery.rollout.stepping import (
@@ -60,6 +59,7 @@ from conveyor.errors import ConflictError, StoreError
 from conveyor.ids import utcnow
 from conveyor.monitoring.outcomes import WINDOW_S, outcomes
 from conveyor.store.entities import OutcomeWindow, Rollout, RolloutVerdict
+from conveyor.store.leader import Leadership
 
 if TYPE_CHECKING:
     from conveyor.context import Context
