@@ -105,17 +105,21 @@ def fit_numeric(
     thresholds = {"distribution": 0.0, "missing": 0.0, "non_finite": 0.0}
     if len(bounds) > 1 and n_finite:
         if binned is not None:
-            values_ = calibrate.numeric_values_from_counts(chunk_le, binned.edges, scale)
+            edges, cums = binned.edges, chunk_le
         else:
             edges = calibrate.quantile_edges(merged)
-            values_ = calibrate.numeric_values(sorted_chunks, edges, scale)
-        thresholds["distribution"] = calibrate.high_quantile(values_, quantile)
+            cums = calibrate.numeric_cums(sorted_chunks, edges)
+        thresholds["distribution"] = calibrate.heterogeneity_bar(
+            calibrate.numeric_values_from_counts(cums, edges, scale),
+            calibrate.numeric_noise(cums, edges, scale),
+            quantile,
+        )
     if len(bounds) > 1:
         rows = np.array([b - a for a, b in bounds], dtype=np.int64)
         for signal, hits in (("missing", missing), ("non_finite", non_finite)):
             per_chunk = np.add.reduceat(hits, [a for a, _ in bounds], dtype=np.int64)
-            thresholds[signal] = calibrate.high_quantile(
-                calibrate.share_values(per_chunk, rows), quantile
+            thresholds[signal] = calibrate.heterogeneity_bar(
+                *calibrate.share_values(per_chunk, rows), quantile
             )
     shares = Shares(len(data), int(missing.sum()), int(non_finite.sum()))
     return ColumnReference(
@@ -156,16 +160,14 @@ def fit_categorical(
         keep = ~missing
         flat = chunk_of[keep] * n_cat + codes[keep]
         matrix = np.bincount(flat, minlength=len(bounds) * n_cat).reshape(len(bounds), n_cat)
+        values_, noise, new_in_reference = calibrate.categorical_values(matrix)
         if kind == "binary":
-            values_ = calibrate.binary_values(matrix)
-            _, new_in_reference = calibrate.categorical_values(matrix)
-        else:
-            values_, new_in_reference = calibrate.categorical_values(matrix)
-        thresholds["distribution"] = calibrate.high_quantile(values_, quantile)
+            values_, noise = calibrate.binary_values(matrix)
+        thresholds["distribution"] = calibrate.heterogeneity_bar(values_, noise, quantile)
         rows = np.array([b - a for a, b in bounds], dtype=np.int64)
         per_chunk = np.array([missing[a:b].sum() for a, b in bounds], dtype=np.int64)
-        thresholds["missing"] = calibrate.high_quantile(
-            calibrate.share_values(per_chunk, rows), quantile
+        thresholds["missing"] = calibrate.heterogeneity_bar(
+            *calibrate.share_values(per_chunk, rows), quantile
         )
     shares = Shares(len(codes), int(missing.sum()), new=new_in_reference)
     return ColumnReference(
