@@ -120,8 +120,8 @@ def test_an_unreadable_file_names_the_path(tmp_path: Path) -> None:
               train:
                 cmd: python train.py
             """,
-            "conveyor.yaml:1:1: version: unknown key "
-            "(known keys: stages, validation, evaluation, gates, deploy, notify, gitignore_outs)",
+            "conveyor.yaml:1:1: version: unknown key (known keys: stages, validation, "
+            "evaluation, gates, deploy, notify, monitor, gitignore_outs)",
             id="unknown-top-level-key",
         ),
         pytest.param(
@@ -230,6 +230,17 @@ def test_an_unreadable_file_names_the_path(tmp_path: Path) -> None:
             """,
             "conveyor.yaml:4:5: stages.train.train: unknown key",
             id="key-named-like-its-stage",
+        ),
+        pytest.param(
+            """\
+            stages:
+              train:
+                cmd: a
+            deploy:
+              judge: kayentaa
+            """,
+            "conveyor.yaml:5:3: deploy.judge: Input should be 'conveyor', 'kayenta' or 'flagger'",
+            id="unknown-rollout-judge",
         ),
     ],
 )

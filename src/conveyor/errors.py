@@ -24,6 +24,7 @@ The tree::
     ├── ValidationFailed               data broke its schema (the findings are attached)
     ├── GateFailed                     a model failed one or more quality gates
     ├── PreTrafficFailed               a version failed a check before any user traffic
+    ├── DeliveryFailed                 a notification did not reach its target (one attempt)
     └── Interrupted                    the user pressed Ctrl-C (exit code 130)
 
 Messages say what was expected, what came, where, and what to do. The CLI prints
@@ -169,6 +170,21 @@ class PreTrafficFailed(ConveyorError):
     def __init__(self, message: str, *, report: object = None, hint: str | None = None) -> None:
         super().__init__(message, hint=hint)
         self.report = report
+
+
+class DeliveryFailed(ConveyorError):
+    """One attempt to deliver a notification (``conveyor.notify``) failed.
+
+    ``retryable``: a connection error, a timeout, 429 or 5xx — worth another attempt;
+    ``retry_after``: the seconds the receiver asked to wait (Retry-After), if it said.
+    Messages never hold a secret, a signature or a URL's path (Slack's holds a token).
+    """
+
+    def __init__(self, message: str, *, retryable: bool, retry_after: float | None = None):
+        super().__init__(message)
+        self.retryable = retryable
+        self.retry_after = retry_after
+        self.attempts = 1  # set by the retry loop when it gives up
 
 
 class Interrupted(ConveyorError):

@@ -44,6 +44,23 @@ def test_deploy_wait_exits_0_when_promoted_and_status_shows_it(served, cli):
     assert (status["status"], status["candidate"], status["stable"]) == ("promoted", 2, 1)
     assert status["weights"] == {"2": 100.0}
     assert status["started_by"] == "ana@example.com"
+    assert status["judge"] == "conveyor"
+
+
+def test_deploy_takes_a_judge_and_refuses_an_unknown_one(served, cli):
+    bad = cli("deploy", "churn", "2", "--judge", "spinnaker", cwd=served)
+    started = cli("deploy", "churn", "2", "--judge", "kayenta", "--skip-pretraffic", cwd=served)
+
+    assert bad.exit_code == 1
+    assert "judge: Input should be 'conveyor', 'kayenta' or 'flagger'" in bad.output
+    assert started.exit_code == 0, started.output
+    assert "steps 5%, 25%, 50%, 100%, judge kayenta" in started.stdout
+    status = cli("rollout", "status", "churn", cwd=served)
+    assert "judge kayenta" in status.stdout
+    assert (
+        json.loads(cli("rollout", "status", "churn", "--json", cwd=served).stdout)["judge"]
+        == "kayenta"
+    )
 
 
 def test_deploy_wait_exits_1_when_refused_before_any_traffic(served, cli):

@@ -88,3 +88,33 @@ def test_rollout_report_writes_the_page_and_its_plots(served, cli, tmp_path):
     assert (tmp_path / "out" / "weights.png").read_bytes().startswith(b"\x89PNG")
     assert html.exit_code == 0, html.output
     assert (tmp_path / "rollout.html").exists()
+
+
+def test_replay_takes_the_judge_from_the_policy_or_judge_and_names_a_bad_one(served, cli, tmp_path):
+    store = open_store(f"sqlite:///{served / '.conveyor' / 'conveyor.db'}")
+    try:
+        _windows(store, T0, 30, {2: (200, 4), 1: (3800, 76)})  # both fail 2%
+    finally:
+        store.close()
+    policy = tmp_path / "policy.yaml"
+    policy.write_text("deploy:\n  steps: [10, 100]\n  interval: 30s\n  judge: flagger\n")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("deploy:\n  judge: spinnaker\n")
+    period = ["--from", "2026-12-01T12:00:00", "--to", "2026-12-01T12:05:00"]
+
+    flagger = cli("rollout", "replay", "churn", *period, "--policy", str(policy), cwd=served)
+    conveyor = cli(
+        "rollout", "replay", "churn", *period, "--policy", str(policy), "--judge", "conveyor",
+        cwd=served,
+    )  # fmt: skip
+    refused = cli("rollout", "replay", "churn", *period, "--policy", str(bad), cwd=served)
+
+    assert flagger.exit_code == 0, flagger.output
+    assert "every 30 s, judge flagger" in flagger.stdout
+    assert "would have: rolled back" in flagger.stdout
+    assert "judge conveyor" in conveyor.stdout
+    assert "would have: promoted" in conveyor.stdout
+    assert refused.exit_code == 1
+    assert "bad.yaml (deploy:): judge: Input should be 'conveyor', 'kayenta' or 'flagger'" in (
+        refused.output
+    )

@@ -31,9 +31,10 @@ def test_the_live_panel_shows_step_weights_and_the_verdict(ctx: Context) -> None
     assert "\x1b[" in shown  # drawn for a terminal, colours and all
     assert "progressing" in shown
     assert "step 1/3 (5%)" in shown
+    assert "judge conveyor" in shown
     assert "95%" in shown
     assert "5%" in shown
     assert "verdict" in shown
     assert "inconclusive" in shown or "pass" in shown
     assert "error_rate" in shown
-    assert "n=600/11400" in shown  # the key numbers: each arm's sample
+    assert "n=400/7600" in shown  # each arm's sample (the first window: the warm-up)

@@ -10,8 +10,8 @@ import threading
 import time
 
 import pytest
+from tests.notify.conftest import Receiver
 
-from conftest import Receiver
 from conveyor.notify import (
     Dispatcher,
     Notification,

@@ -15,7 +15,8 @@ from tests.delivery.test_rollout_controller import ctx as ctx
 from conveyor.config import DeployConfig
 from conveyor.context import Context
 from conveyor.delivery.rollout import service
-from conveyor.delivery.rollout.controller import Controller, _next_window
+from conveyor.delivery.rollout.controller import Controller
+from conveyor.delivery.rollout.stepping import next_window as _next_window
 from conveyor.reports.rollout import gather, verdict_rows, write_rollout_report
 
 
@@ -27,11 +28,11 @@ def _promoted(ctx: Context) -> str:
     clock.now = _next_window(rollout.created_at)
     controller = Controller(ctx, clock=clock)
     controller.tick()
-    _windows(ctx.store, clock.now, 6, {2: (200, 2), 1: (3800, 38)})
+    _windows(ctx.store, clock.now, 7, {2: (200, 2), 1: (3800, 38)})
     clock.now += timedelta(seconds=30)
     controller.tick()  # not yet held the interval
-    clock.now += timedelta(seconds=30)
-    controller.tick()  # 5% passes: to 50%
+    clock.now += timedelta(seconds=40)
+    controller.tick()  # 5% passes (60 s after its warm-up window): to 50%
     _windows(ctx.store, clock.now, 12, {2: (2000, 20), 1: (2000, 20)})
     clock.now += timedelta(seconds=120)
     controller.tick()  # 50% passes: promoted

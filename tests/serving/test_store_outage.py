@@ -78,3 +78,9 @@ def test_store_unreachable_gateway_keeps_its_table_and_says_so_once(
     assert "cancer revision 1" in lost[0]
     back = [line for line in output.splitlines() if "reached the store again" in line]
     assert len(back) == 1, output
+    # the rollout controller in the same process: once when it fails, once when it is back
+    # (the outage is shorter than its one-minute reminder), not on every 5 s pass
+    controller = [line for line in output.splitlines() if "rollout controller:" in line]
+    assert len(controller) == 2, output
+    assert "store unreachable; every rollout stays where it is" in controller[0]
+    assert "store reachable again after" in controller[1]

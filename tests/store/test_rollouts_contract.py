@@ -126,3 +126,16 @@ def test_a_promotion_on_a_stale_table_moves_neither(store: Store) -> None:
 
     assert store.registry.alias_version("churn", "champion") == 1
     assert store.deployments.get("churn").routes == ((1, 95.0), (2, 5.0))  # type: ignore[union-attr]
+
+
+def test_promote_by_alias_leaves_a_table_that_follows_the_alias(store: Store) -> None:
+    register(store, count=2)
+    store.deployments.save("churn", [(1, 95), (2, 5)], [], None, ACTOR, 0)
+
+    saved = store.deployments.promote("churn", 2, "champion", ACTOR, 1, by_alias=True)
+
+    assert (saved.alias_routes, saved.routes, saved.revision) == ((("champion", 100.0),), (), 2)
+    assert store.registry.alias_version("churn", "champion") == 2  # created in the same move
+    store.deployments.promote("churn", 1, "champion", ACTOR, 2, "rollback", by_alias=True)
+    assert store.deployments.get("churn").alias_routes == (("champion", 100.0),)  # type: ignore[union-attr]
+    assert store.registry.alias_version("churn", "champion") == 1

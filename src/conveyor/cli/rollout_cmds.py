@@ -64,6 +64,10 @@ def deploy(
     sticky: Annotated[
         str | None, typer.Option("--sticky", help="Keep a user on one version: a header.")
     ] = None,
+    judge: Annotated[
+        str | None,
+        typer.Option("--judge", help="conveyor (default) | kayenta | flagger: who judges steps."),
+    ] = None,
     skip_pretraffic: Annotated[
         bool, typer.Option("--skip-pretraffic", help="No smoke/compatibility/load checks.")
     ] = False,
@@ -85,6 +89,7 @@ def deploy(
         "duration": duration,
         "split": _numbers(split, "--split"),
         "sticky": sticky,
+        "judge": judge,
         "pretraffic": False if skip_pretraffic else None,
     }
     config = _deploy_config(ctx, {k: v for k, v in overrides.items() if v is not None})
@@ -92,7 +97,7 @@ def deploy(
     steps_text = ", ".join(f"{s:g}%" for s in rollout.steps)
     typer.echo(
         f"rollout {rollout.id}: {rollout.strategy} of {name} v{version} "
-        f"(stable v{rollout.stable}), steps {steps_text}"
+        f"(stable v{rollout.stable}), steps {steps_text}, judge {config.judge}"
     )
     if wait:
         raise typer.Exit(_follow(ctx, name, poll))
@@ -223,7 +228,7 @@ def _print_status(current: RolloutStatus) -> None:
     data = current.as_dict()
     typer.echo(
         f"{data['model']}  rollout {data['id']}  {data['strategy']} of v{data['candidate']} "
-        f"(stable v{data['stable']})  started by {data['started_by']}"
+        f"(stable v{data['stable']})  judge {data['judge']}  started by {data['started_by']}"
     )
     typer.echo(_line(current))
     verdict = data["verdict"]

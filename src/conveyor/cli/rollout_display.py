@@ -26,7 +26,7 @@ def render(current: RolloutStatus, elapsed_s: float) -> Group:
     lines = [
         Text.assemble(
             (f"{r.model} v{r.candidate}", "bold"),
-            f" over v{r.stable}  {r.strategy}  ",
+            f" over v{r.stable}  {r.strategy}  judge {r.options.get('judge', 'conveyor')}  ",
             (r.status, "bold"),
             f"  step {r.step + 1}/{len(r.steps)} ({r.weight:g}%)  elapsed {minutes}m{seconds:02d}s",
         )

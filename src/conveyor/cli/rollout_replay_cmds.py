@@ -32,6 +32,10 @@ def replay(
     stable: Annotated[
         int | None, typer.Option("--stable", help="Stable version (default: found).", min=1)
     ] = None,
+    judge: Annotated[
+        str | None,
+        typer.Option("--judge", help="conveyor | kayenta | flagger (default: the policy's)."),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
 ) -> None:
     """Say what the rollout controller would have decided on NAME's logged traffic between
@@ -45,7 +49,7 @@ def replay(
         name,
         _moment(since, "--from"),
         _moment(until, "--to"),
-        _policy(ctx, policy),
+        _policy(ctx, policy, judge),
         candidate=candidate,
         stable=stable,
     )
@@ -68,8 +72,9 @@ def _moment(text: str, option: str) -> datetime:
         ) from None
 
 
-def _policy(ctx: Context, path: Path | None) -> DeployConfig:
-    """The deploy: block of ``path`` (only that block is read), else the project's."""
+def _policy(ctx: Context, path: Path | None, judge: str | None) -> DeployConfig:
+    """The deploy: block of ``path`` (only that block is read), else the project's; with
+    ``--judge`` on top."""
     from pydantic import ValidationError
 
     from conveyor import yamlio
@@ -79,19 +84,22 @@ def _policy(ctx: Context, path: Path | None) -> DeployConfig:
 
     if path is None:
         project = _config(ctx)
-        return project.deploy if project is not None else DeployConfig()
+        block = project.deploy.model_dump() if project is not None else {}
+        where = "conveyor.yaml (deploy:)"
+    else:
+        try:
+            data = yamlio.load(path.read_text(encoding="utf-8"), path.name)
+        except OSError as exc:
+            raise ConfigError(f"cannot read policy {path}: {exc.strerror}") from exc
+        block = (data.get("deploy") if isinstance(data, dict) else None) or {}
+        where = f"{path} (deploy:)"
+    if judge is not None:
+        block, where = {**block, "judge": judge}, f"{where} with --judge"
     try:
-        data = yamlio.load(path.read_text(encoding="utf-8"), path.name)
-    except OSError as exc:
-        raise ConfigError(f"cannot read policy {path}: {exc.strerror}") from exc
-    block = data.get("deploy") if isinstance(data, dict) else None
-    try:
-        return DeployConfig.model_validate(block or {})
+        return DeployConfig.model_validate(block)
     except ValidationError as exc:
         raise ConfigError(
-            describe_errors(
-                exc, None, f"{path} (deploy:)", root=DeployConfig, title="invalid policy"
-            ),
+            describe_errors(exc, None, where, root=DeployConfig, title="invalid policy"),
             hint="see docs/conveyor-yaml.md#deploy",
         ) from None
 
@@ -101,8 +109,8 @@ def _print_replay(result: Replay) -> None:
     typer.echo(
         f"replay of {result.model}: v{result.candidate} against v{result.stable}, "
         f"{result.since:%Y-%m-%d %H:%M:%S} to {result.until:%Y-%m-%d %H:%M:%S} UTC, "
-        f"{result.policy['strategy']} {steps} every {result.policy['interval_s']:g} s "
-        f"(predictions from the {result.predictions})"
+        f"{result.policy['strategy']} {steps} every {result.policy['interval_s']:g} s, "
+        f"judge {result.policy['judge']} (predictions from the {result.predictions})"
     )
     shown = _changes(result)
     for v in shown:

@@ -3,9 +3,9 @@
 A kind is a class with a ``key`` (its key in ``notify:``), a ``config_model`` (the
 :class:`~conveyor.notify.config.TargetConfig` subclass its entry is validated by) and a
 ``from_config`` constructor; :func:`register_notifier` puts it in :data:`NOTIFIERS`. Its
-``send`` makes ONE attempt and raises :class:`DeliveryFailed` saying whether another is
-worth making; retries, backoff and the background thread are the dispatcher's
-(``dispatch.py``), the same for every kind.
+``send`` makes ONE attempt and raises :class:`~conveyor.errors.DeliveryFailed` (re-exported
+here) saying whether another is worth making; retries, backoff and the background thread
+are the dispatcher's (``dispatch.py``), the same for every kind.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, ClassVar, Protocol, TypeVar
 
-from conveyor.errors import ConfigError, ConveyorError
+from conveyor.errors import ConfigError, DeliveryFailed
 
 if TYPE_CHECKING:
     from conveyor.notify.config import NotifyConfig, TargetConfig
@@ -28,21 +28,6 @@ __all__ = [
     "register_notifier",
     "secret_from_env",
 ]
-
-
-class DeliveryFailed(ConveyorError):
-    """One attempt to deliver a notification failed.
-
-    ``retryable``: a connection error, a timeout, 429 or 5xx — worth another attempt;
-    ``retry_after``: the seconds the receiver asked to wait (Retry-After), if it said.
-    Messages never hold a secret, a signature or a URL's path (Slack's holds a token).
-    """
-
-    def __init__(self, message: str, *, retryable: bool, retry_after: float | None = None):
-        super().__init__(message)
-        self.retryable = retryable
-        self.retry_after = retry_after
-        self.attempts = 1  # set by the retry loop when it gives up
 
 
 class Notifier(Protocol):

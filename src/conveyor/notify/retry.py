@@ -14,7 +14,8 @@ import random
 import time
 from collections.abc import Callable
 
-from conveyor.notify.base import DeliveryFailed, Notifier
+from conveyor.errors import DeliveryFailed
+from conveyor.notify.base import Notifier
 from conveyor.notify.events import Notification
 
 __all__ = ["BASE_S", "CAP_S", "backoff_s", "deliver"]

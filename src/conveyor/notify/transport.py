@@ -15,9 +15,8 @@ import socket
 import ssl
 from email.utils import parsedate_to_datetime
 
-from conveyor.errors import ConfigError
+from conveyor.errors import ConfigError, DeliveryFailed
 from conveyor.ids import utcnow
-from conveyor.notify.base import DeliveryFailed
 from conveyor.notify.targets import Endpoint, IPAddress, resolve_allowed
 
 __all__ = ["post"]

@@ -44,6 +44,7 @@ from prometheus_client import (
     values,
 )
 from prometheus_client.multiprocess import MultiProcessCollector
+from prometheus_client.registry import Collector
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Match, Route
@@ -102,8 +103,15 @@ class GatewayMetrics:
         self._labels_seen: dict[tuple[str, str], set[str]] = {}
         self._loads_seen: set[tuple[str, int]] = set()
         self._children: dict[tuple[int, tuple[str, ...]], Any] = {}
+        self._collectors: list[Collector] = []
         self._define(tuple(value_buckets))
         self.workers = WorkerGauges(self.registry)
+
+    def add_collector(self, collector: Collector) -> None:
+        """Expose ``collector``'s metrics too (read at scrape time in this process, also in
+        multiprocess mode): the monitor loop's gauges, read from the store."""
+        self._collectors.append(collector)
+        self.registry.register(collector)
 
     def _define(self, value_buckets: tuple[float, ...]) -> None:
         registry = self.registry
@@ -273,6 +281,8 @@ class GatewayMetrics:
         forget_dead_workers(self.multiprocess_dir)
         merged = CollectorRegistry()
         MultiProcessCollector(merged, path=os.fspath(self.multiprocess_dir))  # type: ignore[no-untyped-call]
+        for collector in self._collectors:
+            merged.register(collector)
         return generate_latest(merged)
 
     def route(self, pool: ModelPool) -> Route:

@@ -245,7 +245,9 @@ def build_observers(
     """The prediction log into ``ctx``'s artifact store (unless ``options.enabled`` is
     False) and the shadow runner feeding it, counting into ``metrics``, (``outcomes``)
     the outcome windows written to ``ctx``'s metadata store every few seconds, and the labels
-    log of ``POST /feedback`` (same window); close them on shutdown."""
+    log of ``POST /feedback`` (same window); close them on shutdown. ``metrics`` also gets the
+    monitor loop's gauges (drift per feature, performance, open alerts), read from the store."""
+    from conveyor.monitoring.alerts.gauges import MonitorGauges
     from conveyor.monitoring.recorder import OutcomeRecorder
     from conveyor.serving.feedback import LabelLog
     from conveyor.serving.predlog import PredictionLog
@@ -266,4 +268,6 @@ def build_observers(
         recorder = OutcomeRecorder(ctx.store.signals)
         recorder.start()
     labels = LabelLog(ctx.artifacts_url, window_s=options.window_s)
+    if metrics is not None:
+        metrics.add_collector(MonitorGauges(ctx.store))
     return Observers(log, ShadowRunner(pool, router, log, metrics=metrics), recorder, labels)

@@ -82,15 +82,24 @@ class SqlDeploymentRepository:
         expected_revision: int,
         kind: str = "promote",
         reason: str | None = None,
+        by_alias: bool = False,
     ) -> Deployment:
         """Point ``alias`` at ``version`` and send it all of ``name``'s traffic (no shadows,
         the sticky key kept), in one transaction: routing follows the alias, so a reader
         never sees the alias moved without the table or the other way round. ``kind`` is
-        the alias event's (``promote`` or ``rollback``), ``reason`` goes in its details."""
+        the alias event's (``promote`` or ``rollback``), ``reason`` goes in its details.
+
+        ``by_alias``: the table becomes ``alias=100`` rather than ``version=100``, so it
+        goes on following the alias (the alias moves first, so it exists when the table
+        names it); otherwise the table names the version."""
         with self._session() as s:
             hold_event_order(s)
             row = s.get(DeploymentRow, name)
             sticky = None if row is None else row.sticky
+            if by_alias:
+                move_alias(s, name, alias, version, actor, kind, utcnow(), reason)
+                by = [(alias, 100.0)]
+                return _save(s, name, [], [], sticky, actor, expected_revision, by)
             saved = _save(s, name, [(version, 100.0)], [], sticky, actor, expected_revision)
             move_alias(s, name, alias, version, actor, kind, saved.updated_at, reason)
             return saved

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 
@@ -61,6 +62,14 @@ class Verdict:
     decision: Decision
     evidence: tuple[MetricResult, ...]
     explanation: str
+
+
+class Judge(Protocol):
+    """What a rollout asks of a judge: a verdict on its windows so far; ``name`` says which."""
+
+    name: str
+
+    def judge(self, windows: Sequence[Window]) -> Verdict: ...
 
 
 def combine(results: Sequence[MetricResult]) -> Verdict:

@@ -1,14 +1,15 @@
 """The rollout controller: a step machine over the rollouts in the store.
 
-Each pass, for every active rollout of a model it leads (:mod:`.leader`), the controller
-reads the rollout and does the one thing its status calls for::
+Each pass, for every active rollout of a model it leads (:mod:`conveyor.store.leader`), the
+controller reads the rollout and does the one thing its status calls for::
 
     pending ──pre-traffic fails──▶ refused            (never any traffic)
        │ checks pass (or none): step 0's weights
        ▼
     progressing ──fail──▶ rolled_back                  (candidate to 0% at once)
        │  pass and the interval held: next step; the last (100%) promotes
-       │  inconclusive for `inconclusive_intervals` intervals, or ab/shadow over: paused
+       │  inconclusive for `inconclusive_intervals` intervals (no traffic included),
+       │  or ab/shadow over: paused
        ▼
     promoted                                           (alias and table, one transaction)
 
@@ -17,36 +18,40 @@ killed anywhere resumes on the next pass of whichever controller leads the model
 each transition is written after the traffic change it stands for, and every traffic
 change is idempotent, so redoing the last one is harmless.
 
-Verdicts judge the candidate against the stable version over the windows since the current
-step began (:func:`.evidence.judge_windows`): the same span, the same traffic mix; and,
-where labels arrived or the candidate runs in shadow, on accuracy and agreement with the
-primary (:mod:`.quality`), which can fail a step but never hold one back.
+Verdicts judge the candidate against the stable version over the windows since the step's
+analysis began (:func:`.evidence.step_verdict`): the same span, the same traffic mix. The
+analysis, and the interval a step is held, begin at the candidate's first routed window, its
+warm-up window left out when it was cold (:mod:`.stepping`); until then the step is waiting
+for traffic. Where labels arrived or the candidate runs in shadow, accuracy and agreement
+with the primary (:mod:`.quality`) can fail a step but never hold one back. What follows a
+verdict is :func:`.stepping.action`, which replay applies too.
 """
 
 from __future__ import annotations
 
 import logging
-import math
 import threading
 from collections.abc import Callable, Iterable
-from datetime import UTC, datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from conveyor.delivery import traffic
-from conveyor.delivery.analysis.judge import Verdict
 from conveyor.delivery.rollout import service
-from conveyor.delivery.rollout.evidence import as_evidence, default_judge, judge_windows
-from conveyor.delivery.rollout.leader import Leadership
-from conveyor.delivery.rollout.quality import (
-    Quality,
-    quality_results,
-    read_quality,
-    with_quality,
+from conveyor.delivery.rollout.evidence import judge_windows, step_verdict
+from conveyor.delivery.rollout.outage import OutageLog
+from conveyor.delivery.rollout.quality import Quality, read_quality
+from conveyor.delivery.rollout.stepping import (
+    AnalysisStart,
+    action,
+    analysis_start,
+    is_last,
+    next_window,
 )
 from conveyor.errors import ConflictError, ConveyorError
 from conveyor.ids import utcnow
 from conveyor.monitoring.outcomes import WINDOW_S, outcomes
 from conveyor.store.entities import OutcomeWindow, Rollout, RolloutVerdict
+from conveyor.store.leader import Leadership
 
 if TYPE_CHECKING:
     from conveyor.context import Context
@@ -112,17 +117,25 @@ class Controller:
         claims the models it serves, so a rollout started beside it (``deploy --wait``)
         is driven, and its pre-traffic checks run, in the gateway, whoever looks first.
         """
+        outage = OutageLog(log, self.clock, poll_s=poll_s)
         try:
             while not stop.is_set():
-                try:
-                    for model in claim():
-                        self.leadership.try_lead(model)
-                    self.tick()
-                except ConveyorError as exc:  # the store was unreachable: try again later
-                    log.warning("rollout controller: %s", exc)
+                self.run_once(outage, claim)
                 stop.wait(poll_s)
         finally:
             self.leadership.close()
+
+    def run_once(self, outage: OutageLog, claim: Callable[[], Iterable[str]] = tuple) -> None:
+        """One pass of :meth:`run`: claim, tick; a failure (the store unreachable) is told
+        to ``outage``, which logs its start, a reminder a minute and its end, not every pass."""
+        try:
+            for model in claim():
+                self.leadership.try_lead(model)
+            self.tick()
+        except ConveyorError as exc:  # the store was unreachable: try again next pass
+            outage.failed(exc)
+            return
+        outage.succeeded()
 
     def advance(self, rollout: Rollout) -> Rollout:
         """Do what ``rollout``'s status calls for now."""
@@ -170,49 +183,62 @@ class Controller:
 
     def _judge(self, rollout: Rollout) -> Rollout:
         now, began = self.clock(), rollout.step_started_at or self.clock()
-        held = (now - began).total_seconds()
-        interval = float(rollout.options.get("interval_s", 120))
         shadow = rollout.strategy == "shadow"
-        windows = [] if shadow else self.windows(rollout, began, now)
-        base = (
-            Verdict("inconclusive", (), "shadow: judged on agreement and labels")
-            if shadow
-            else default_judge(windows).judge(windows)
-        )
+        start, windows = (None, []) if shadow else self.windows(rollout, began, now)
         quality = self.quality(rollout, began, now)
-        verdict = with_quality(base, quality_results(quality, shadow=shadow))
-        evidence = {**as_evidence(verdict, windows), **quality.counts()}
+        judge = str(rollout.options.get("judge", "conveyor"))
+        verdict, evidence = step_verdict(
+            judge, rollout.strategy, rollout.candidate, start, windows, quality, now
+        )
         self._record(rollout, verdict.decision, verdict.explanation, evidence)
-        if verdict.decision == "fail":
-            return service.end_rolled_back(
-                self.ctx,
-                rollout,
-                "rolled_back",
-                f"step {rollout.step + 1}: {verdict.explanation}",
-                self.notify,
-            )
-        if shadow:
-            return self._hold_until_done(rollout, held, "shadow")
-        if rollout.strategy == "ab":
-            return self._hold_until_done(rollout, held, "A/B test")
-        if verdict.decision == "pass" and held >= interval:
+        since = None if start is None else start.since
+        held = None if since is None else max(0.0, (now - since).total_seconds())
+        waited = (now - began).total_seconds()
+        options = rollout.options
+        todo = action(
+            rollout.strategy,
+            verdict.decision,
+            held_s=held,
+            waited_s=waited,
+            interval_s=float(options.get("interval_s", 120)),
+            inconclusive_intervals=int(options.get("inconclusive_intervals", 3)),
+            duration_s=float(options.get("duration_s", 3600)),
+            last=is_last(rollout.steps, rollout.step),
+        )
+        if todo == "roll back":
+            why = f"step {rollout.step + 1}: {verdict.explanation}"
+            return service.end_rolled_back(self.ctx, rollout, "rolled_back", why, self.notify)
+        if todo in ("next step", "promote"):
             return self._next_step(rollout)
-        limit = interval * int(rollout.options.get("inconclusive_intervals", 3))
-        if verdict.decision == "inconclusive" and held >= limit:
-            why = f"inconclusive for {held:.0f} s at {rollout.weight:g}%: {verdict.explanation}"
+        if todo == "finished":
+            return self._finish(rollout, waited if shadow else held or 0.0)
+        if todo == "pause":
+            lasted = waited if held is None else held
+            why = f"inconclusive for {lasted:.0f} s at {rollout.weight:g}%: {verdict.explanation}"
             return service.pause(self.ctx, rollout.model, why, self.notify)
         return rollout
 
-    def windows(self, rollout: Rollout, since: datetime, until: datetime) -> list[Window]:
-        """Canary and stable outcome windows wholly inside the step, as judge windows."""
-        start = _next_window(since)
+    def windows(
+        self, rollout: Rollout, since: datetime, until: datetime
+    ) -> tuple[AnalysisStart, list[Window]]:
+        """Where the step begun at ``since`` starts being judged (:mod:`.stepping`), and the
+        canary and stable outcome windows wholly inside ``[start, until)``, as judge windows
+        (none while waiting for traffic)."""
+        first = next_window(since) - timedelta(seconds=WINDOW_S)  # and the one before
 
         def read(version: int | None) -> list[OutcomeWindow]:
             if version is None:
                 return []
-            return outcomes(self.ctx, rollout.model, start, until, version=version)
+            return outcomes(self.ctx, rollout.model, first, until, version=version)
 
-        return judge_windows(read(rollout.candidate), read(rollout.stable), rollout.weight / 100)
+        canary = read(rollout.candidate)
+        start = analysis_start(canary, since)
+        if start.since is None:
+            return start, []
+        judged = start.since
+        stable = [w for w in read(rollout.stable) if w.start >= judged]
+        canary = [w for w in canary if w.start >= judged]
+        return start, judge_windows(canary, stable, rollout.weight / 100)
 
     def quality(self, rollout: Rollout, since: datetime, until: datetime) -> Quality:
         """The step's label and agreement counts, read again at most every
@@ -229,17 +255,18 @@ class Controller:
         self._quality[key] = (until, found)
         return found
 
-    def _hold_until_done(self, rollout: Rollout, held: float, what: str) -> Rollout:
-        if held < float(rollout.options.get("duration_s", 3600)):
-            return rollout
+    def _finish(self, rollout: Rollout, ran: float) -> Rollout:
+        """A shadow or A/B test that ran its duration: paused for a human (a shadow's copy
+        stops)."""
         if rollout.strategy == "shadow":
             traffic.clear_shadow(self.ctx, rollout.model, rollout.candidate)
-        why = f"{what} finished after {held:.0f} s: promote or abort it"
+        what = "shadow" if rollout.strategy == "shadow" else "A/B test"
+        why = f"{what} finished after {ran:.0f} s: promote or abort it"
         return service.pause(self.ctx, rollout.model, why, self.notify)
 
     def _next_step(self, rollout: Rollout) -> Rollout:
         following = rollout.step + 1
-        if following >= len(rollout.steps) or rollout.steps[following] >= 100:
+        if is_last(rollout.steps, rollout.step):
             why = f"every step passed ({', '.join(f'{s:g}%' for s in rollout.steps)})"
             return service.finish_promoted(self.ctx, rollout, why, self.notify)
         self._apply(rollout, following)
@@ -271,12 +298,6 @@ class Controller:
     def _record(self, rollout: Rollout, decision: str, why: str, evidence: dict) -> None:  # type: ignore[type-arg]
         verdict = RolloutVerdict(rollout.id, rollout.step, self.clock(), decision, why, evidence)
         self.ctx.store.rollouts.add_verdict(verdict)
-
-
-def _next_window(moment: datetime) -> datetime:
-    """The start of the first outcome window that begins at or after ``moment``."""
-    seconds = moment.timestamp()
-    return datetime.fromtimestamp(math.ceil(seconds / WINDOW_S) * WINDOW_S, tz=UTC)
 
 
 __all__ = ["Controller", "PreTrafficCheck"]

@@ -7,6 +7,10 @@ model's (5xx and timeouts; a 4xx is the client's), a latency is its bin's geomet
 a numeric prediction its value bin's middle and a class label its index among the labels
 both arms gave. The judge's tests bin them again on their own grids, so nothing is lost
 beyond the outcome bins' own resolution.
+
+:func:`step_verdict` is the whole judgement of a step, the judge named by ``deploy.judge``
+(:func:`make_judge`) on those windows plus labels and agreement, with the evidence as
+stored: the controller and replay both call it.
 """
 
 from __future__ import annotations
@@ -20,9 +24,20 @@ from typing import Any
 import numpy as np
 
 from conveyor.delivery.analysis.counts import ErrorRateTest
-from conveyor.delivery.analysis.judge import ArmSample, ConveyorJudge, Verdict, Window
+from conveyor.delivery.analysis.judge import (
+    ArmSample,
+    ConveyorJudge,
+    FlaggerJudge,
+    Judge,
+    KayentaJudge,
+    Verdict,
+    Window,
+)
 from conveyor.delivery.analysis.latency import LatencyTest
 from conveyor.delivery.analysis.predictions import PredictionShiftTest
+from conveyor.delivery.rollout.quality import Quality, quality_results, with_quality
+from conveyor.delivery.rollout.stepping import AnalysisStart
+from conveyor.errors import InvalidValue
 from conveyor.monitoring.outcomes import latency_bounds, merge, value_bounds
 from conveyor.store.entities import OutcomeWindow
 
@@ -55,9 +70,56 @@ def default_judge(windows: Sequence[Window]) -> ConveyorJudge:
     )
 
 
-def as_evidence(verdict: Verdict, windows: Sequence[Window]) -> dict[str, Any]:
-    """The verdict's evidence as stored and shown: each metric's result and the arms' sizes."""
+def make_judge(name: str, windows: Sequence[Window]) -> Judge:
+    """The judge ``deploy.judge`` names: ``conveyor`` (:func:`default_judge`, the sequential
+    tests), ``kayenta`` (Mann-Whitney per metric on the step's windows) or ``flagger``
+    (fixed thresholds per window), each with its defaults."""
+    if name == "conveyor":
+        return default_judge(windows)
+    if name == "kayenta":
+        return KayentaJudge()
+    if name == "flagger":
+        return FlaggerJudge()
+    raise InvalidValue(
+        f"unknown rollout judge {name!r}: expected conveyor, kayenta or flagger",
+        hint="set deploy.judge in conveyor.yaml, or --judge",
+    )
+
+
+def step_verdict(
+    judge: str,
+    strategy: str,
+    candidate: int,
+    start: AnalysisStart | None,
+    windows: Sequence[Window],
+    quality: Quality,
+    now: datetime,
+) -> tuple[Verdict, dict[str, Any]]:
+    """A step's verdict and its evidence as stored, the same in the controller and replay:
+    ``judge`` on ``windows`` (inconclusive while :meth:`AnalysisStart.waiting`; a shadow is
+    judged on agreement and labels only), with labels and agreement from ``quality``."""
+    shadow = strategy == "shadow"
+    waiting = None if start is None else start.waiting(candidate, now)
+    if shadow:
+        base = Verdict("inconclusive", (), "shadow: judged on agreement and labels")
+    elif waiting is not None:
+        base = Verdict("inconclusive", (), waiting)
+    else:
+        base = make_judge(judge, windows).judge(windows)
+    verdict = with_quality(base, quality_results(quality, shadow=shadow))
+    evidence = {**as_evidence(verdict, windows, judge), **quality.counts()}
+    if start is not None:
+        evidence["analysis"] = start.as_dict()
+    return verdict, evidence
+
+
+def as_evidence(
+    verdict: Verdict, windows: Sequence[Window], judge: str = "conveyor"
+) -> dict[str, Any]:
+    """The verdict's evidence as stored and shown: the judge, each metric's result and the
+    arms' sizes."""
     return {
+        "judge": judge,
         "requests": {
             "canary": sum(w.canary.requests for w in windows),
             "stable": sum(w.stable.requests for w in windows),

@@ -4,9 +4,12 @@ Read from the artifact store, since the step began: the prediction log's rows of
 versions, joined to the labels received since then by monitoring's own join
 (:func:`conveyor.monitoring.performance.join`), counted per 10 s window of prediction time:
 how many predictions of each version got a label, and how many of those were wrong; and the
-candidate's shadow rows of the stable version, how many agreed. :func:`quality_results`
-turns the counts into the label and agreement tests of :mod:`conveyor.delivery.analysis.labels`,
-and :func:`with_quality` adds them to the outcome judge's verdict.
+candidate's shadow rows of the stable version, how many agreed. A replay reads a whole
+period once (:func:`quality_log`) and asks it, look by look, what the controller would have
+read then (:meth:`QualityLog.at`: predictions since the step began, labels arrived by then).
+:func:`quality_results` turns the counts into the label and agreement tests of
+:mod:`conveyor.delivery.analysis.labels`, and :func:`with_quality` adds them to the outcome
+judge's verdict.
 
 Labels are advisory unless they speak: a failing accuracy or agreement fails the step, but
 one that is inconclusive (few labels yet) never holds back a step the other metrics pass,
@@ -34,6 +37,8 @@ from conveyor.monitoring.performance import correct, infer_task, join
 if TYPE_CHECKING:
     import pandas as pd
 
+_CORRECT = "_correct"  # 1.0 right, 0.0 wrong, NaN no usable label
+
 
 @dataclass(frozen=True)
 class Quality:
@@ -59,6 +64,64 @@ class Quality:
         }
 
 
+@dataclass(frozen=True)
+class QualityLog:
+    """The prediction log's rows of the two versions over a period, each with whether its
+    label was right (NaN: no usable label) and when the label came, and the candidate's
+    shadow agreement: the :class:`Quality` of any step inside the period, as the controller
+    read it at any moment of it (:meth:`at`). Built by :func:`quality_log`."""
+
+    rows: pd.DataFrame | None  # None: nothing logged, or no stable version
+    candidate: int
+    stable: int | None
+
+    def at(self, since: datetime, until: datetime) -> Quality:
+        """What the controller reads at ``until`` for a step begun at ``since``: the
+        predictions made in ``[since, until)`` and the labels received before ``until``."""
+        if self.rows is None or self.stable is None:
+            return Quality()
+        rows = self.rows[(self.rows[log.TIME] >= since) & (self.rows[log.TIME] < until)]
+        agreed, compared = _agreement(rows, self.candidate, self.stable)
+        arrived = rows[_CORRECT].notna() & (rows[lab.RECEIVED_AT] < until)
+        windows = _label_windows(rows[arrived], self.candidate, self.stable)
+        return Quality(windows, agreed, compared)
+
+
+def quality_log(
+    artifacts_url: str,
+    model: str,
+    candidate: int,
+    stable: int | None,
+    since: datetime,
+    until: datetime,
+    predictions: pd.DataFrame | None = None,
+) -> QualityLog:
+    """The predictions made and labels received in ``[since, until)``, joined by
+    monitoring's join; ``predictions``: the prediction log's rows for the period if the
+    caller has read them already (replay), else they are read here."""
+    import pandas as pd
+
+    from conveyor.monitoring.predictions import read_predictions
+
+    rows = (
+        read_predictions(artifacts_url, model, since, until) if predictions is None else predictions
+    )
+    if rows.empty or stable is None:
+        return QualityLog(None, candidate, stable)
+    rows = rows[rows[log.VERSION].isin([candidate, stable])]
+    labels = lab.read_labels(artifacts_url, since, until, model)
+    joined = join(rows, labels)
+    marks = np.full(len(joined), np.nan)
+    if joined[lab.LABEL].notna().any() and infer_task(joined[log.OUTPUT]) == "classification":
+        marks = correct(joined)  # accuracy is for classifiers
+    arrivals = labels[[lab.REQUEST_ID, lab.ROW, lab.RECEIVED_AT]].astype({lab.ROW: "int64"})
+    joined = joined.assign(**{_CORRECT: marks}).merge(
+        arrivals, how="left", on=[lab.REQUEST_ID, lab.ROW], validate="many_to_one"
+    )
+    received = pd.to_datetime(joined[lab.RECEIVED_AT], utc=True)  # NaT where none came
+    return QualityLog(joined.assign(**{lab.RECEIVED_AT: received}), candidate, stable)
+
+
 def read_quality(
     artifacts_url: str,
     model: str,
@@ -68,20 +131,8 @@ def read_quality(
     until: datetime,
 ) -> Quality:
     """The counts of predictions made and labels received in ``[since, until)``."""
-    from conveyor.monitoring.predictions import read_predictions
-
-    rows = read_predictions(artifacts_url, model, since, until)
-    if rows.empty or stable is None:
-        return Quality()
-    rows = rows[rows[log.VERSION].isin([candidate, stable])]
-    agreed, compared = _agreement(rows, candidate, stable)
-    labels = lab.read_labels(artifacts_url, since, until, model)
-    if labels.empty:
-        return Quality([], agreed, compared)
-    joined = join(rows, labels)
-    if not joined[lab.LABEL].notna().any() or infer_task(joined[log.OUTPUT]) != "classification":
-        return Quality([], agreed, compared)  # accuracy is for classifiers
-    return Quality(_label_windows(joined, candidate, stable), agreed, compared)
+    log_ = quality_log(artifacts_url, model, candidate, stable, since, until)
+    return log_.at(since, until)
 
 
 def _agreement(rows: pd.DataFrame, candidate: int, stable: int) -> tuple[int, int]:
@@ -92,12 +143,10 @@ def _agreement(rows: pd.DataFrame, candidate: int, stable: int) -> tuple[int, in
     return int(agrees.sum()), int(agrees.size)
 
 
-def _label_windows(joined: pd.DataFrame, candidate: int, stable: int) -> list[LabelWindow]:
+def _label_windows(labelled: pd.DataFrame, candidate: int, stable: int) -> list[LabelWindow]:
     """Per 10 s window of prediction time, each version's labelled and correct rows. Stable's
     are its own answers (primary rows); the candidate's are whatever it answered (served as a
     canary, or shadow rows, which the same labels score)."""
-    right = correct(joined)
-    labelled = joined.assign(_correct=right)[~np.isnan(right)]
     is_canary = labelled[log.VERSION] == candidate
     is_stable = (labelled[log.VERSION] == stable) & labelled[log.SHADOW_OF].isna()
     starts = labelled[log.TIME].dt.floor(f"{WINDOW_S}s")
@@ -108,9 +157,9 @@ def _label_windows(joined: pd.DataFrame, candidate: int, stable: int) -> list[La
         windows.append(
             LabelWindow(
                 len(canary),
-                int(canary["_correct"].sum()),
+                int(canary[_CORRECT].sum()),
                 len(stable_rows),
-                int(stable_rows["_correct"].sum()),
+                int(stable_rows[_CORRECT].sum()),
             )
         )
     return windows

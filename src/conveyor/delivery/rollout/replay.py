@@ -1,12 +1,16 @@
 """Replay: what the rollout controller would have decided on logged traffic, and when.
 
-:func:`replay` reads the outcome windows of a candidate and a stable version stored for a
-period (and the prediction log's outputs, where it has rows) and walks the controller's step
-machine over them, one look per outcome window: each look judges the windows since the
-step began through the controller's own seam (:func:`.evidence.judge_windows`,
-:func:`.evidence.default_judge`) and acts as the controller would (fail: roll back; pass
-held for the interval: next step, the last one promotes; inconclusive too long: pause).
-Nothing is written: the replay only reads the store and the log.
+:func:`replay` reads everything logged for a period once (:class:`Logs`): the outcome
+windows of a candidate and a stable version, the prediction log's outputs where it has
+rows, and the labels received and shadow agreement, joined as the controller joins them
+(:func:`.quality.quality_log`). It then walks the controller's step machine over them, one
+look per outcome window. Each look is what the controller would have seen at that moment:
+the step's analysis start and warm-up (:func:`.stepping.analysis_start`), the windows
+complete by then, judged by the policy's judge with labels and agreement by the
+controller's own :func:`.evidence.step_verdict`, and the action it would have taken
+(:func:`.stepping.action`: fail → roll back; pass held for the interval → next step, the
+last one promotes; inconclusive too long → pause; an A/B test or shadow that ran its
+duration → finished). Nothing is written: the replay only reads the store and the logs.
 
 The judge is told the share each window's traffic was *really* routed with (the canary's
 share of that window's requests), not the policy's step weight: the logged requests were
@@ -29,14 +33,17 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from conveyor.delivery.rollout.controller import _next_window
-from conveyor.delivery.rollout.evidence import as_evidence, default_judge, judge_windows
+from conveyor.delivery.rollout.evidence import judge_windows, step_verdict
+from conveyor.delivery.rollout.quality import QualityLog, quality_log
 from conveyor.delivery.rollout.service import steps_of
+from conveyor.delivery.rollout.stepping import action, analysis_start, is_last, next_window
 from conveyor.errors import InvalidValue, NotFoundError
 from conveyor.monitoring.outcomes import WINDOW_S, outcomes
 from conveyor.store.entities import OutcomeWindow
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from conveyor.config import DeployConfig
     from conveyor.context import Context
     from conveyor.delivery.analysis.judge import Window
@@ -56,7 +63,7 @@ class ReplayVerdict:
     weight: float
     share: float | None
     decision: str
-    action: str  # hold | next step | promote | roll back | pause
+    action: str  # hold | next step | promote | roll back | pause | finished
     explanation: str
     evidence: dict[str, Any]
 
@@ -103,6 +110,18 @@ class Replay:
         }
 
 
+@dataclass(frozen=True)
+class Logs:
+    """Everything logged for the period, read once: the candidate's outcome windows (from
+    the window before the period), the stable version's, the prediction log's outputs, and
+    the labels and shadow agreement."""
+
+    canary: list[OutcomeWindow]
+    stable: list[OutcomeWindow]
+    scores: Scores
+    quality: QualityLog
+
+
 def replay(
     ctx: Context,
     model: str,
@@ -117,48 +136,28 @@ def replay(
     until)``. ``candidate`` and ``stable`` default to the versions of the model's rollout
     begun last before ``until``, else to the newest version with traffic and the busiest
     other one."""
-    if until <= since:
-        raise InvalidValue(
-            f"replay of {model!r}: --to {until.isoformat()} is not after --from "
-            f"{since.isoformat()}",
-            hint="give a period that ends after it starts",
-        )
-    if policy.strategy not in ("canary", "ab"):
-        raise InvalidValue(
-            f"replay of {model!r}: the policy's strategy is {policy.strategy!r}; only canary "
-            "and ab rollouts are judged on traffic",
-            hint="set deploy.strategy to canary or ab in the policy file",
-        )
-    start = _next_window(since)
+    _check(model, since, until, policy)
+    start = next_window(since)
     candidate, stable = _arms(ctx, model, start, until, candidate, stable)
-    canary = outcomes(ctx, model, start, until, version=candidate)
-    base = outcomes(ctx, model, start, until, version=stable)
-    logged = _logged_scores(ctx, model, start, until, (candidate, stable))
+    before = start - timedelta(seconds=WINDOW_S)  # was the candidate answering already?
+    rows = _predictions(ctx, model, start, until, (candidate, stable))
+    logs = Logs(
+        outcomes(ctx, model, before, until, version=candidate),
+        outcomes(ctx, model, start, until, version=stable),
+        _logged_scores(rows),
+        quality_log(ctx.artifacts_url, model, candidate, stable, start, until, rows),
+    )
     steps = steps_of(policy)
     looks: list[ReplayVerdict] = []
     step, began, at = 0, start, start + timedelta(seconds=WINDOW_S)
     outcome, decided = "undecided", None
     while at <= until and decided is None:
-        windows = _judged(_span(canary, began, at), _span(base, began, at), steps[step], logged)
-        verdict = default_judge(windows).judge(windows)
-        held = (at - began).total_seconds()
-        action = _action(policy, verdict.decision, held, step, steps)
-        looks.append(
-            ReplayVerdict(
-                at,
-                step,
-                steps[step],
-                _realised(windows),
-                verdict.decision,
-                action,
-                verdict.explanation,
-                as_evidence(verdict, windows),
-            )
-        )
-        if action in ("promote", "roll back", "pause"):
-            outcome = {"promote": "promoted", "roll back": "rolled_back"}.get(action, "paused")
+        look = _look(policy, candidate, steps, step, began, at, logs)
+        looks.append(look)
+        if look.action in ("promote", "roll back", "pause", "finished"):
+            outcome = {"promote": "promoted", "roll back": "rolled_back"}.get(look.action, "paused")
             decided = at
-        elif action == "next step":
+        elif look.action == "next step":
             step, began = step + 1, at
         at += timedelta(seconds=WINDOW_S)
     return Replay(
@@ -169,30 +168,77 @@ def replay(
         until,
         {
             "strategy": policy.strategy,
+            "judge": policy.judge,
             "steps": list(steps),
             "interval_s": policy.interval_s,
             "inconclusive_intervals": policy.inconclusive_intervals,
             "duration_s": policy.duration_s,
         },
-        "prediction log" if logged else "outcome windows",
+        "prediction log" if logs.scores else "outcome windows",
         looks,
         outcome,
         decided,
     )
 
 
-def _action(policy: DeployConfig, decision: str, held: float, step: int, steps: Any) -> str:
-    """What the controller does after a verdict (see ``Controller._judge``)."""
-    if decision == "fail":
-        return "roll back"
-    if policy.strategy == "ab":
-        return "pause" if held >= policy.duration_s else "hold"
-    if decision == "pass" and held >= policy.interval_s:
-        last = step + 1 >= len(steps) or steps[step + 1] >= 100
-        return "promote" if last else "next step"
-    if decision == "inconclusive" and held >= policy.interval_s * policy.inconclusive_intervals:
-        return "pause"
-    return "hold"
+def _check(model: str, since: datetime, until: datetime, policy: DeployConfig) -> None:
+    if until <= since:
+        raise InvalidValue(
+            f"replay of {model!r}: --to {until.isoformat()} is not after --from "
+            f"{since.isoformat()}",
+            hint="give a period that ends after it starts",
+        )
+    if policy.strategy == "bluegreen":
+        raise InvalidValue(
+            f"replay of {model!r}: the policy's strategy is bluegreen, which switches at once "
+            "and is never judged on traffic",
+            hint="set deploy.strategy to canary, ab or shadow in the policy file",
+        )
+
+
+def _look(
+    policy: DeployConfig,
+    candidate: int,
+    steps: Sequence[float],
+    step: int,
+    began: datetime,
+    at: datetime,
+    logs: Logs,
+) -> ReplayVerdict:
+    """One look at ``at`` of the step begun at ``began``, as the controller makes it: the
+    windows complete by then, judged from the step's analysis start (:mod:`.stepping`),
+    with the labels arrived and the agreement logged by then."""
+    start, windows = None, []
+    if policy.strategy != "shadow":
+        before = began - timedelta(seconds=WINDOW_S)
+        start = analysis_start(_span(logs.canary, before, at), began)
+        if start.since is not None:
+            span = (_span(logs.canary, start.since, at), _span(logs.stable, start.since, at))
+            windows = _judged(*span, steps[step], logs.scores)
+    verdict, evidence = step_verdict(
+        policy.judge, policy.strategy, candidate, start, windows, logs.quality.at(began, at), at
+    )
+    since = None if start is None else start.since
+    todo = action(
+        policy.strategy,
+        verdict.decision,
+        held_s=None if since is None else (at - since).total_seconds(),
+        waited_s=(at - began).total_seconds(),
+        interval_s=policy.interval_s,
+        inconclusive_intervals=policy.inconclusive_intervals,
+        duration_s=policy.duration_s,
+        last=is_last(steps, step),
+    )
+    return ReplayVerdict(
+        at,
+        step,
+        steps[step],
+        _realised(windows),
+        verdict.decision,
+        todo,
+        verdict.explanation,
+        evidence,
+    )
 
 
 def _arms(
@@ -259,18 +305,26 @@ def _realised(windows: Sequence[Window]) -> float | None:
     return canary / total if total else None
 
 
-def _logged_scores(
+def _predictions(
     ctx: Context, model: str, since: datetime, until: datetime, versions: tuple[int, int]
-) -> Scores:
-    """The prediction log's outputs per (version, window start); empty without a log. Class
-    labels become their index among the labels logged, as :mod:`.evidence` does."""
+) -> pd.DataFrame:
+    """The prediction log's rows of the two versions in the period, read once for the
+    predictions metric and for labels and agreement; empty without a log."""
     from conveyor.monitoring.predictions import read_predictions
-    from conveyor.monitoring.predlog_schema import OUTPUT, SHADOW_OF, TIME, VERSION
+    from conveyor.monitoring.predlog_schema import VERSION
 
     rows = read_predictions(ctx.artifacts_url, model, since, until)
+    return rows if rows.empty else rows[rows[VERSION].isin(versions)]
+
+
+def _logged_scores(rows: pd.DataFrame) -> Scores:
+    """The outputs of the primary rows per (version, window start); empty without a log.
+    Class labels become their index among the labels logged, as :mod:`.evidence` does."""
+    from conveyor.monitoring.predlog_schema import OUTPUT, SHADOW_OF, TIME, VERSION
+
     if rows.empty or OUTPUT not in rows.columns:
         return {}
-    rows = rows[rows[VERSION].isin(versions) & rows[SHADOW_OF].isna()]
+    rows = rows[rows[SHADOW_OF].isna()]
     if rows.empty:
         return {}
     outputs = rows[OUTPUT]

@@ -92,6 +92,8 @@ def deploy(
         "inconclusive_intervals": config.inconclusive_intervals,
         "pretraffic": config.pretraffic,
         "alias": config.alias,
+        "by_alias": routes_by_alias(ctx, model),
+        "judge": config.judge,
     }
     rollout = ctx.store.rollouts.create(
         Rollout(
@@ -116,6 +118,14 @@ def deploy(
         f"{rollout.strategy} of {model} v{version} started (stable v{stable})",
     )
     return rollout
+
+
+def routes_by_alias(ctx: Context, model: str) -> bool:
+    """Whether ``model``'s stored table names an alias (``champion=90 challenger=10``): a
+    rollout then ends on ``ALIAS=100`` (promoted or rolled back), so the table goes on
+    following the alias; its steps in between name versions (a rollout owns the traffic)."""
+    stored = ctx.store.deployments.get(model)
+    return stored is not None and bool(stored.alias_routes)
 
 
 def stable_version(ctx: Context, model: str, alias: str = "champion") -> int | None:
@@ -183,6 +193,7 @@ def finish_promoted(ctx: Context, rollout: Rollout, reason: str, notify: Notify)
         rollout.options.get("alias", "champion"),
         "promote",
         reason,
+        by_alias=bool(rollout.options.get("by_alias")),
     )
     done = ctx.store.rollouts.update(
         rollout.id, ROLLOUT_ACTIVE, {"status": "promoted", "reason": reason}
@@ -203,11 +214,16 @@ def abort(ctx: Context, model: str, reason: str | None = None, notify: Notify = 
 def end_rolled_back(
     ctx: Context, rollout: Rollout, status: str, reason: str, notify: Notify
 ) -> Rollout:
-    """The candidate to 0% at once (the stable version takes everything), then the status."""
+    """The candidate to 0% at once (the stable version takes everything, by its alias when
+    the table routed by alias before the rollout), then the status."""
     from conveyor.delivery import traffic
 
     if rollout.stable is not None and rollout.step_started_at is not None:
-        traffic.set_traffic(ctx, rollout.model, {rollout.stable: 100.0})
+        alias = rollout.options.get("alias", "champion")
+        by_alias = rollout.options.get("by_alias") and (
+            ctx.store.registry.alias_version(rollout.model, alias) == rollout.stable
+        )
+        traffic.set_traffic(ctx, rollout.model, {alias if by_alias else rollout.stable: 100.0})
         table = get_table(ctx.store, rollout.model)
         if table is not None and rollout.candidate in {s.version for s in table.shadows}:
             traffic.clear_shadow(ctx, rollout.model, rollout.candidate)
@@ -239,9 +255,10 @@ def rollback(
     target = (
         to if to is not None else last_stable(ctx, model, running[0] if running else None, alias)
     )
+    by_alias = bool(running[0].options.get("by_alias")) if running else None
     if running:
         end_rolled_back(ctx, running[0], "rolled_back", why, notify)
-    move_all_traffic(ctx, model, target, alias, "rollback", why)
+    move_all_traffic(ctx, model, target, alias, "rollback", why, by_alias=by_alias)
     return target
 
 
@@ -267,14 +284,24 @@ def last_stable(ctx: Context, model: str, running: Rollout | None, alias: str = 
 
 
 def move_all_traffic(
-    ctx: Context, model: str, version: int, alias: str, kind: str, reason: str
+    ctx: Context,
+    model: str,
+    version: int,
+    alias: str,
+    kind: str,
+    reason: str,
+    *,
+    by_alias: bool | None = None,
 ) -> Deployment:
     """``version`` gets all traffic and ``alias``, in one store transaction, by ``ctx``'s
-    principal (routing follows the alias)."""
+    principal. ``by_alias``: the table becomes ``alias=100`` and goes on following the
+    alias, else ``version=100``; None: as the stored table does now."""
     table = get_table(ctx.store, model)
     revision = 0 if table is None else table.revision
+    if by_alias is None:
+        by_alias = routes_by_alias(ctx, model)
     return ctx.store.deployments.promote(
-        model, version, alias, ctx.principal.name, revision, kind, reason
+        model, version, alias, ctx.principal.name, revision, kind, reason, by_alias=by_alias
     )
 
 
@@ -294,6 +321,7 @@ class RolloutStatus:
             "candidate": r.candidate,
             "stable": r.stable,
             "strategy": r.strategy,
+            "judge": r.options.get("judge", "conveyor"),
             "status": r.status,
             "step": r.step,
             "steps": list(r.steps),
