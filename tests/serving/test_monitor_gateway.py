@@ -6,7 +6,6 @@ on the same gateway's /metrics, read from the store at most every 15 s."""
 from __future__ import annotations
 
 import json
-import shutil
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -19,6 +18,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from sklearn.datasets import load_breast_cancer
 from tests.notify.conftest import Receiver, receiver  # noqa: F401  (the fixture)
+from tests.serving.conftest import copy_project
 
 from conveyor.context import Context
 from conveyor.monitoring.alerts.gauges import MonitorGauges
@@ -63,7 +63,7 @@ def ctx(
 ) -> Iterator[Context]:
     """A copy of the served project (no other test's logs), with alert rules."""
     root = tmp_path / "project"
-    shutil.copytree(served.root, root)
+    copy_project(served.root, root)
     (root / "conveyor.yaml").write_text(RULES.format(url=receiver.url), encoding="utf-8")
     monkeypatch.delenv("CONVEYOR_DB_URL", raising=False)
     monkeypatch.delenv("CONVEYOR_ARTIFACTS", raising=False)

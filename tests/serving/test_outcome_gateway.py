@@ -3,12 +3,12 @@ in the store, and writes them all when stopped by SIGTERM."""
 
 from __future__ import annotations
 
-import shutil
 import signal
 from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
+from tests.serving.conftest import copy_project
 from tests.serving.gateway_process import serving
 
 from conveyor.context import Context
@@ -20,7 +20,7 @@ pytestmark = pytest.mark.slow
 
 def test_good_and_bad_requests_are_in_the_store_after_sigterm(served, tmp_path) -> None:
     root = tmp_path / "project"  # a copy: no other test's gateway writes windows here
-    shutil.copytree(served.root, root)
+    copy_project(served.root, root)
     good, bad, unrouted = 25, 7, 3
     with serving(root, "--model", "cancer/2", "--no-log-predictions") as (url, proc):
         began = datetime.now(UTC)
