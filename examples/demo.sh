@@ -42,16 +42,32 @@ step "New data that breaks the schema is caught, row by row" \
   conveyor validate incoming.csv --schema schemas/breast-cancer.yaml || true
 step "A canary: 10% of users go to the challenger, each user always to the same version" \
   conveyor traffic set breast-cancer 1=90 2=10 --sticky X-Conveyor-Key
-port="$(python -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+free_port() { python -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+port="$(free_port)"
+hook_port="$(free_port)"
+# Notifications go to a local webhook receiver that verifies each signature; the monitor
+# loop inside `conveyor serve` checks an input-drift alert rule every 5 s.
+export DEMO_HOOK_SECRET="demo-secret-$RANDOM" DEMO_HOOK_URL="http://127.0.0.1:$hook_port/conveyor"
+cat >> conveyor.yaml <<'YAML'
+
+notify:
+  - webhook: {name: demo-hook, url_env: DEMO_HOOK_URL, secret_env: DEMO_HOOK_SECRET, allow_private: true}
+monitor:
+  interval: 5s
+  alerts:
+    - {name: input-drift, model: breast-cancer, when: drift, window: 1m, for: 10s, min_features: 3}
+YAML
+python "$here/receiver.py" "$hook_port" notifications.log &
+receiver=$!
 conveyor serve --port "$port" > serve.log 2>&1 &
 server=$!
-trap 'kill "$server" ${loader:-} 2>/dev/null || true' EXIT
+trap 'kill "$server" "$receiver" ${loader:-} 2>/dev/null || true' EXIT
 step "The gateway (conveyor serve) answers real requests; which version answered whom" \
   python "$here/canary_requests.py" "http://127.0.0.1:$port" breast-cancer data/prepared/test.csv 200
 
 # Progressive delivery, with real requests: load.py keeps ~300 requests/s coming while the
 # rollout controller inside `conveyor serve` judges the canary against the stable version.
-load() { python "$here/load.py" "http://127.0.0.1:$port" breast-cancer data/prepared/test.csv > load.log & loader=$!; }
+load() { python "$here/load.py" "http://127.0.0.1:$port" breast-cancer "${1:-data/prepared/test.csv}" > load.log & loader=$!; }
 loaded() { kill -TERM "$loader"; wait "$loader" || true; printf 'meanwhile, '; cat load.log; }
 load
 step "A canary of v2 under load: pre-traffic checks, then 20% -> 50% -> 100% of traffic, each step judged against v1" \
@@ -67,7 +83,19 @@ step "Deployed as a canary, it is rolled back at its first failing verdict" \
 loaded
 step "Why: each metric's verdict with its evidence" conveyor rollout status breast-cancer
 step "Every rollout of the model" conveyor rollout history breast-cancer
-kill "$server" && wait "$server" 2>/dev/null || true
+
+# Monitoring: the gateway profiles every request's inputs and predictions; the monitor loop
+# compares the last minute with the reference data stored with the version.
+python "$here/drifted.py" data/prepared/test.csv drifted.csv
+load drifted.csv
+step "Drifted traffic (a new scanner: every 'mean *' feature reads 40% higher); waiting for the alert" \
+  python "$here/wait_for.py" notifications.log alert.firing 120
+loaded
+step "What drifted, feature by feature, with the test, effect and bar (report with plots in drift-report/)" \
+  conveyor monitor drift breast-cancer --window 1m -o drift-report || true
+step "The alert, kept in the store until the drift clears" conveyor monitor alerts
+step "Every notification the webhook receiver got, each signature verified" cat notifications.log
+kill "$server" "$receiver" && wait "$server" 2>/dev/null || true
 step "The champion as a self-contained bundle: model, pinned requirements, serve.py, Dockerfile" \
   conveyor package breast-cancer@champion -o bundle
 step "Every run, checks included" conveyor runs

@@ -120,8 +120,8 @@ def test_an_unreadable_file_names_the_path(tmp_path: Path) -> None:
               train:
                 cmd: python train.py
             """,
-            "conveyor.yaml:1:1: version: unknown key "
-            "(known keys: stages, validation, evaluation, gates, deploy, notify, gitignore_outs)",
+            "conveyor.yaml:1:1: version: unknown key (known keys: stages, validation, "
+            "evaluation, gates, deploy, notify, monitor, gitignore_outs)",
             id="unknown-top-level-key",
         ),
         pytest.param(

@@ -38,6 +38,7 @@ from pydantic import (
 
 from conveyor import yamlio
 from conveyor.errors import ConfigError
+from conveyor.monitoring.alerts.config import MonitorConfig
 from conveyor.notify.config import NotifyConfig
 from conveyor.project import CONFIG_FILE, DEFAULT_PARAMS_FILE, path_problem
 
@@ -315,7 +316,11 @@ class ProjectConfig(_Strict):
         default_factory=DeployConfig, description="How `conveyor deploy` delivers a version."
     )
     notify: NotifyConfig = Field(
-        default_factory=lambda: NotifyConfig([]), description="Where rollout events are sent."
+        default_factory=lambda: NotifyConfig([]),
+        description="Where rollout and alert events are sent.",
+    )
+    monitor: MonitorConfig = Field(
+        default_factory=MonitorConfig, description="The monitor loop and its alert rules."
     )
     gitignore_outs: bool = Field(
         default=True, description="Add declared outs to a .gitignore beside each (as DVC)."
@@ -352,6 +357,7 @@ def load_config(path: Path) -> ProjectConfig:
         raise ConfigError(_describe(exc, yamlio.compose(text, path.name), path)) from None
     for name, stage in config.stages.items():
         _check_paths(text, path, name, stage)
+    _check_alert_targets(text, path, config)
     return config
 
 
@@ -408,8 +414,9 @@ def _message(error: Mapping[str, Any], loc: Sequence[Any], root: type[BaseModel]
     if error["type"] == "extra_forbidden":
         key = str(loc[-1])
         model = _model_at(loc[:-1], root)
-        close = difflib.get_close_matches(key, list(model.model_fields), n=1)
-        known = ", ".join(model.model_fields)
+        keys = [field.alias or name for name, field in model.model_fields.items()]
+        close = difflib.get_close_matches(key, keys, n=1)
+        known = ", ".join(keys)
         suggestion = f" (did you mean {close[0]!r}?)" if close else f" (known keys: {known})"
         return f"unknown key{suggestion}"
     if error["type"] == "missing":
@@ -482,6 +489,32 @@ def _check_paths(text: str, path: Path, name: str, stage: StageConfig) -> None:
             raise ConfigError(
                 f"{where}: {field_path(['stages', name, *loc])}: {problem}",
                 hint="write paths relative to the directory holding conveyor.yaml",
+            )
+
+
+def _check_alert_targets(text: str, path: Path, config: ProjectConfig) -> None:
+    """Each rule's ``notify:`` names targets of ``notify:`` that receive alert events."""
+    targets = {t.name: t for t in config.notify.targets if t.name is not None}
+    for index, rule in enumerate(config.monitor.alerts):
+        for position, name in enumerate(rule.notify or ()):
+            target = targets.get(name)
+            if target is not None and target.wants("alert.firing"):
+                continue
+            known = ", ".join(sorted(targets)) or "none (give a target 'name:')"
+            why = (
+                f"no notify: target is named {name!r} (named targets: {known})"
+                if target is None
+                else f"target {name!r} does not receive alert events (its events: "
+                f"{', '.join(target.events)})"
+            )
+            loc: list[str | int] = ["monitor", "alerts", index, "notify", position]
+            mark_node = _node_at(yamlio.compose(text, path.name), loc)
+            where = path.name
+            if mark_node is not None:
+                where += f":{mark_node.start_mark.line + 1}:{mark_node.start_mark.column + 1}"
+            raise ConfigError(
+                f"{where}: {field_path(loc)}: {why}",
+                hint="name the target (`name: ops-webhook` under its kind) or fix the rule",
             )
 
 

@@ -21,7 +21,6 @@ from conveyor.delivery.deployments import get_table
 from conveyor.delivery.pretraffic import Check, PreTrafficReport
 from conveyor.delivery.rollout import service
 from conveyor.delivery.rollout.controller import Controller
-from conveyor.delivery.rollout.leader import Leadership
 from conveyor.monitoring.labels import Label
 from conveyor.monitoring.observation import Prediction
 from conveyor.monitoring.outcomes import LATENCY_BINS
@@ -31,6 +30,7 @@ from conveyor.serving.predlog import PredictionLog
 from conveyor.settings import Settings
 from conveyor.store import Store, open_store
 from conveyor.store.entities import OutcomeWindow, Rollout
+from conveyor.store.leader import Leadership
 
 T0 = datetime(2026, 12, 1, 12, 0, 0, tzinfo=UTC)
 

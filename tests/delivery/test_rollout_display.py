@@ -38,3 +38,19 @@ def test_the_live_panel_shows_step_weights_and_the_verdict(ctx: Context) -> None
     assert "inconclusive" in shown or "pass" in shown
     assert "error_rate" in shown
     assert "n=400/7600" in shown  # each arm's sample (the first window: the warm-up)
+
+
+def test_a_paused_rollout_says_why(ctx: Context) -> None:
+    _, controller, _, _ = _deploy(ctx)
+    controller.tick()
+    service.pause(ctx, "churn", "waiting for the data team")
+    terminal = io.StringIO()
+    with LiveFollow(Console(file=terminal, width=120)) as live:
+        live.show(service.status(ctx, "churn"))
+    assert "paused" in terminal.getvalue()
+    assert "waiting for the data team" in terminal.getvalue()
+    service.resume(ctx, "churn")
+    terminal = io.StringIO()
+    with LiveFollow(Console(file=terminal, width=120)) as live:
+        live.show(service.status(ctx, "churn"))
+    assert "waiting for the data team" not in terminal.getvalue()

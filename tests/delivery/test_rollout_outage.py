@@ -52,3 +52,34 @@ def test_a_store_outage_is_logged_once_then_once_a_minute_then_once_when_over(
     )
     assert said[2][1] == "rollout controller: store reachable again after 100 s (20 failed passes)"
     assert not outage.failing
+
+
+def test_an_unexpected_error_outside_any_rollout_is_logged_and_the_controller_goes_on(
+    ctx: Context, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A claim that raises (no ConveyorError) once stopped the controller's thread."""
+    clock = Clock()
+    controller = Controller(ctx, clock=clock)
+    outage = OutageLog(log, clock, poll_s=5)
+    caplog.set_level(logging.INFO, logger=log.name)
+    served: dict[str, list[str]] = {}
+
+    def claim() -> list[str]:
+        return served["models"]  # KeyError until the gateway has loaded its models
+
+    controller.run_once(outage, claim)
+    served["models"] = ["churn"]
+    clock.now += timedelta(seconds=5)
+    controller.run_once(outage, claim)
+
+    said = [r for r in caplog.records if r.name == log.name]
+    assert [r.levelname for r in said] == ["WARNING", "INFO"]
+    assert said[0].getMessage().startswith("rollout controller: a pass failed; ")
+    assert said[0].getMessage().endswith("KeyError: 'models'")
+    assert said[0].exc_info is not None  # a bug's traceback, once
+    assert (
+        said[1].getMessage()
+        == "rollout controller: passes succeed again after 5 s (1 failed passes)"
+    )
+    assert controller.leadership.leads() == {"churn"}
+    controller.leadership.close()

@@ -101,7 +101,21 @@ def test_a_secret_variable_that_is_not_set_names_the_target_and_variable() -> No
             "0.slack.events",
             "matches no event",
         ),
-        ([{"pagerduty": {}}], "0", "unknown notifier 'pagerduty'"),
+        ([{"teams": {}}], "0", "unknown notifier 'teams'"),
+        ([{"pagerduty": {}}], "0.pagerduty.routing_key_env", "Field required"),
+        (
+            [{"email": {"host": "mx", "from": "a@b.c", "to": ["d@e.f"], "ssl": True}}],
+            "0.email",
+            "not both",
+        ),
+        (
+            [
+                {"webhook": {"url": "http://x", "name": "a"}},
+                {"slack": {"url": "http://y", "name": "a"}},
+            ],
+            "",
+            "a is used twice",
+        ),
         ([{"webhook": {"url": "http://x"}, "slack": {"url": "http://x"}}], "0", "one mapping"),
     ],
 )

@@ -49,6 +49,8 @@ def test_the_report_has_each_steps_verdict_and_the_plots(ctx: Context, tmp_path)
 
     text = page.read_text()
     assert f"Rollout {rollout_id} of churn: v2 over v1, promoted" in text
+    judge = next(line for line in text.splitlines() if line.startswith("**Judge:**"))
+    assert judge.startswith("**Judge:** `conveyor`: Conveyor's anytime-valid sequential tests")
     rows = [line for line in text.splitlines() if line.startswith("| 20")]
     steps = {row.split(" | ")[1] for row in rows}
     assert steps == {"1/3 (5%)", "2/3 (50%)"}  # the last verdict of each step
@@ -74,6 +76,31 @@ def test_the_html_report_carries_its_plots_and_escapes_text(ctx: Context, tmp_pa
     assert html.count("data:image/png;base64,") == 3
     assert "<td>error_rate</td>" in html
     assert not list(tmp_path.glob("*.png"))
+
+
+@pytest.mark.parametrize(
+    ("judge", "tests"),
+    [("kayenta", "Mann-Whitney U test per metric"), ("flagger", "fixed thresholds on the canary")],
+)
+def test_the_header_names_the_judge_and_what_it_tests(
+    ctx: Context, tmp_path, judge: str, tests: str
+) -> None:
+    config = DeployConfig(steps=[5, 100], interval="60s", pretraffic=False, judge=judge)  # type: ignore[arg-type]
+    rollout = service.deploy(ctx, "churn", 2, config)
+    clock = Clock()
+    clock.now = _next_window(rollout.created_at)
+    Controller(ctx, clock=clock).tick()
+    record = gather(ctx, "churn")
+
+    text = write_rollout_report(record, tmp_path / "md").read_text()
+    html = write_rollout_report(record, tmp_path / "html", fmt="html").read_text()
+
+    (line,) = [line for line in text.splitlines() if line.startswith("**Judge:**")]
+    assert line.startswith(f"**Judge:** `{judge}`: ")
+    assert tests in line
+    assert text.index("**Judge:**") < text.index("## Verdicts")  # in the header
+    assert f"<strong>Judge:</strong> <code>{judge}</code>: " in html
+    assert tests in html
 
 
 def test_a_rollout_of_another_model_or_none_is_named(ctx: Context) -> None:

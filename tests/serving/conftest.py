@@ -7,7 +7,9 @@ feature is negative and raises when it is 13 (loaded only by a ``trusted=True`` 
 
 from __future__ import annotations
 
+import shutil
 import socket
+import sqlite3
 import threading
 import time
 from collections.abc import Iterator
@@ -130,3 +132,27 @@ def live_server(app: object, **config: object) -> Iterator[str]:
 def live_server_fixture() -> object:
     """:func:`live_server`, for tests: ``with live_server(app) as address: ...``."""
     return live_server
+
+
+LOGS = ("predictions", "labels", "profiles", "tmp")  # what other tests' gateways keep writing
+
+
+def copy_project(source: Path, target: Path) -> Path:
+    """A consistent copy of a served project, without the logs other tests write into it.
+
+    Tests share the session's ``served`` project, and a gateway an earlier test started may
+    still be flushing into it; ``copytree`` alone copied half-written log files and a
+    SQLite file mid-transaction (a flaky failure). The logs are left out and the database
+    is copied with SQLite's online backup, which is consistent by construction.
+    """
+    shutil.copytree(
+        source,
+        target,
+        ignore=lambda folder, names: [n for n in names if n in LOGS or n.startswith("conveyor.db")],
+    )
+    with (
+        sqlite3.connect(source / ".conveyor" / "conveyor.db") as src,
+        sqlite3.connect(target / ".conveyor" / "conveyor.db") as dst,
+    ):
+        src.backup(dst)
+    return target

@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-import json
 import os
-import re
 import subprocess
 import sys
+import time
 from collections import Counter
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
-from pathlib import Path
 
 import httpx
 import numpy as np
+import psutil
 import pytest
 from prometheus_client import values
 from prometheus_client.parser import text_string_to_metric_families
@@ -25,11 +24,10 @@ from conveyor.serving.metrics import GatewayMetrics
 
 pytestmark = pytest.mark.anyio
 
-DASHBOARD = Path(__file__).parents[2] / "deploy" / "grafana" / "conveyor-gateway.json"
 INFER = "/v2/models/{model}/infer"
 VERSION_INFER = "/v2/models/{model}/versions/{version}/infer"
 V1 = "/v1/models/{model}:predict"
-LABELS = ("model", "version", "route", "status", "label", "le")
+LABELS = ("model", "version", "route", "status", "label", "le", "worker")
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 
 
@@ -113,6 +111,15 @@ async def test_requests_latency_in_flight_load_time_and_labels(served, cancer) -
     assert named(found, "conveyor_model_load_seconds") == {
         ("cancer", str(v)): served.pool.get("cancer", v).load_seconds for v in (1, 2)
     }
+    assert named(found, "conveyor_model_load_memory_bytes") == {
+        ("cancer", str(v)): served.pool.get("cancer", v).load_memory_bytes for v in (1, 2)
+    }
+    me = (str(os.getpid()),)
+    assert set(named(found, "conveyor_worker_cpu_seconds_total")) == {me}
+    assert 0 < named(found, "conveyor_worker_cpu_seconds_total")[me] < time.process_time() + 1
+    rss = psutil.Process().memory_info().rss
+    assert 0.5 * rss < named(found, "conveyor_worker_resident_memory_bytes")[me] < 2 * rss
+    assert named(found, "conveyor_worker_open_fds")[me] >= 3  # stdin, stdout, stderr at least
 
     predicted: Counter[tuple[str, str, str]] = Counter()
     for _, _, (_, version, _, status), n in asked:
@@ -224,30 +231,16 @@ def test_multiprocess_metrics_merge_every_worker(served, tmp_path) -> None:
 
     first, second = worker(2), worker(3)
     assert len(list(tmp_path.glob("counter_*.db"))) == 2  # one file per process
+    # each shows its own CPU and memory; the first had exited: its series are gone
+    [first_pid] = named(first, "conveyor_worker_resident_memory_bytes")
+    [second_pid] = named(second, "conveyor_worker_resident_memory_bytes")
+    assert first_pid != second_pid
+    assert set(named(second, "conveyor_worker_cpu_seconds_total")) == {second_pid}
+    assert not list(tmp_path.glob(f"gauge_live*_{first_pid[0]}.db"))
+    assert named(second, "conveyor_model_load_memory_bytes")[("cancer", "1")] != 0
     assert named(first, "conveyor_requests_total", route=V1) == {("cancer", "1", "200"): 2}
     assert named(second, "conveyor_requests_total", route=V1) == {("cancer", "1", "200"): 5}
     assert named(second, "conveyor_request_duration_seconds_count", route=V1) == {("cancer",): 5}
     assert named(second, "conveyor_batch_size_count")[("cancer", "1")] == 5
     assert named(second, "conveyor_requests_in_flight", route=V1) == {(): 0}
     assert named(second, "conveyor_model_load_seconds")[("cancer", "1")] > 0
-
-
-async def test_dashboard_queries_only_metrics_the_app_exports(cancer) -> None:
-    exported = set()
-    for family in text_string_to_metric_families((await cancer.get("/metrics")).text):
-        suffixes = {
-            "counter": ("_total", "_created"),
-            "histogram": ("_bucket", "_count", "_sum", "_created"),
-            "gauge": ("",),
-        }[family.type]
-        exported |= {family.name + suffix for suffix in suffixes}
-    dashboard = json.loads(DASHBOARD.read_text(encoding="utf-8"))
-    assert dashboard["__inputs"][0]["name"] == "DS_PROMETHEUS"
-    exprs = [t["expr"] for p in dashboard["panels"] for t in p.get("targets", ())]
-    assert len(exprs) >= 7
-    used = {name for expr in exprs for name in re.findall(r"\bconveyor_[a-z_]+\b", expr)}
-    assert used, exprs
-    assert used <= exported, used - exported
-    for panel in dashboard["panels"]:
-        if panel.get("targets"):
-            assert panel["datasource"]["uid"] == "${DS_PROMETHEUS}", panel["title"]

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -24,6 +23,7 @@ from sklearn.datasets import load_breast_cancer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
+from tests.serving.gateway_process import free_port
 
 import conveyor
 import conveyor as cv
@@ -174,7 +174,7 @@ def test_a_venv_made_by_python_m_venv_can_package(served, tmp_path: Path) -> Non
 @contextmanager
 def serving(bundle: Path, python: Path, cwd: Path) -> Iterator[httpx.Client]:
     """``python serve.py`` of ``bundle`` on a free port; an httpx client once it is ready."""
-    port = _free_port()
+    port = free_port()
     server = subprocess.Popen(
         [str(python), str(bundle / "serve.py"), "--port", str(port)],
         cwd=cwd, env=venv_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
@@ -190,12 +190,6 @@ def serving(bundle: Path, python: Path, cwd: Path) -> Iterator[httpx.Client]:
         except subprocess.TimeoutExpired:
             server.kill()
             server.communicate()
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _wait_ready(client: httpx.Client, server: subprocess.Popen[str]) -> None:

@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 from sklearn.datasets import load_breast_cancer
 from sklearn.linear_model import LogisticRegression
+from sklearn.neighbors import KNeighborsClassifier
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
+import conveyor as cv
+from conveyor import tracking
 from conveyor.cli.main import main
 from conveyor.context import Context
 from conveyor.errors import UntrustedModel
@@ -84,3 +93,58 @@ def test_the_gateway_refuses_a_registered_model_that_plants_code(
     with pytest.raises(UntrustedModel, match=RUNSTRING):
         build_gateway(["evil/1"], Context.resolve(), poll=False)
     assert not marker.exists()
+
+
+LOAD_BOTH = """
+from conveyor.context import Context
+from conveyor.serving.metrics import GatewayMetrics
+from conveyor.serving.pool import load_pool
+
+pool = load_pool(["small/1", "neighbours/1"], Context.resolve())
+metrics = GatewayMetrics()
+metrics.record_loads(pool)
+print(metrics.render().decode())
+"""
+
+
+@pytest.mark.slow
+def test_load_memory_is_the_resident_growth_of_a_load(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A nearest-neighbours model keeps its 8 MB of training rows (and a tree over a copy of
+    them): loading it in a fresh process, as a gateway worker does, grows RSS by about that.
+    A small model is loaded first: the first load also imports the flavor's libraries."""
+    rng = np.random.default_rng(0)
+    x = pd.DataFrame(rng.normal(size=(20_000, 50)), columns=[f"f{i}" for i in range(50)])
+    y = (x["f0"] > 0).astype(int)
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "conveyor.yaml").write_text("stages:\n  s: {cmd: 'true'}\n", encoding="utf-8")
+    for var in ("CONVEYOR_DB_URL", "CONVEYOR_ARTIFACTS", "CONVEYOR_PROJECT_ROOT"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.chdir(project)
+    models = {
+        "small": LogisticRegression().fit(x.head(100), y.head(100)),
+        "neighbours": KNeighborsClassifier(n_neighbors=3).fit(x, y),
+    }
+    for name, model in models.items():
+        with cv.start_run():
+            cv.log_model(model, "model", input_example=x.head(2))
+        tracking.close_stores()
+        assert main(["models", "register", "latest", "--name", name]) == 0
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CONVEYOR_", "PROMETHEUS"))}
+    done = subprocess.run(
+        [sys.executable, "-c", LOAD_BOTH],
+        cwd=project, env=env, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    grew = {
+        sample.labels["model"]: sample.value
+        for family in text_string_to_metric_families(done.stdout)
+        for sample in family.samples
+        if sample.name == "conveyor_model_load_memory_bytes"
+    }
+    size = x.to_numpy().nbytes  # 8,000,000
+    assert 0.75 * size < grew["neighbours"] < 5 * size, grew
+    assert grew["small"] > 0  # the libraries it imported, mostly

@@ -28,7 +28,7 @@ from sklearn.datasets import load_breast_cancer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
-from tests.serving.test_serve_process import serving
+from tests.serving.gateway_process import serving
 
 import conveyor as cv
 from conveyor import tracking

@@ -9,69 +9,19 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
+import psutil
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
+from tests.serving.gateway_process import serving
 
 from conveyor.context import Context
 from conveyor.monitoring.labels import read_labels
 from conveyor.monitoring.predictions import read_predictions
 
 pytestmark = pytest.mark.slow
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@contextmanager
-def serving(
-    root: Path, *args: str, env: dict[str, str] | None = None, log: Path | None = None
-) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    """``conveyor serve ARGS`` in ``root`` on a free port, ready; killed if the test fails.
-    ``env``: CONVEYOR_ settings for it (none of the test's own are passed on). Its output
-    is ``proc.stdout``, or the file ``log`` for a long run: a pipe nobody reads while the
-    server logs fills up and stalls it."""
-    port = _free_port()
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith(("CONVEYOR_", "PROMETHEUS"))},
-        **(env or {}),
-    }
-    sink = None if log is None else log.open("wb")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "conveyor", "serve", "--port", str(port), *args],
-        cwd=root,
-        env=env,
-        stdout=subprocess.PIPE if sink is None else sink,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            assert proc.poll() is None, proc.stdout.read().decode() if proc.stdout else ""
-            try:
-                if httpx.get(f"{url}/v2/health/ready", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.2)
-        else:
-            pytest.fail(f"conveyor serve {' '.join(args)} was not ready in 60 s")
-        yield url, proc
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(10)
-        if proc.stdout:
-            proc.stdout.close()
-        if sink is not None:
-            sink.close()
 
 
 def _predict(url: str, served, prefix: str, count: int) -> None:
@@ -141,6 +91,64 @@ def test_two_workers_share_the_port_merge_metrics_and_both_write_their_log(
         proc.wait(30)
     assert _logged(served.root, "two-workers", monkeypatch) == 30
     assert _labelled(served.root, "two-workers") == 3
+
+
+def _worker_series(url: str) -> dict[str, dict[str, float]]:
+    """The per-worker gauges of one scrape: metric name -> {worker pid: value}."""
+    text = httpx.get(f"{url}/metrics").text
+    found: dict[str, dict[str, float]] = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name.startswith("conveyor_worker_"):
+                found.setdefault(sample.name, {})[sample.labels["worker"]] = sample.value
+    return found
+
+
+def _workers(proc: subprocess.Popen[bytes]) -> set[str]:
+    """The pids of uvicorn's workers (multiprocessing's resource tracker is a child too)."""
+    children = psutil.Process(proc.pid).children()
+    return {str(child.pid) for child in children if "spawn_main" in " ".join(child.cmdline())}
+
+
+def _scrape_until(url: str, done, seconds: float = 30) -> dict[str, dict[str, float]]:
+    deadline = time.monotonic() + seconds
+    while True:
+        found = _worker_series(url)
+        if done(found) or time.monotonic() > deadline:
+            return found
+        time.sleep(0.3)
+
+
+def test_each_worker_shows_its_cpu_and_memory_and_a_killed_one_goes(served) -> None:
+    args = ("--model", "cancer@champion", "--workers", "2", "--no-log-predictions")
+    with serving(served.root, *args) as (url, proc):
+        workers = _workers(proc)
+        assert len(workers) == 2
+        names = ("cpu_seconds_total", "resident_memory_bytes", "open_fds")
+        found = _scrape_until(url, lambda f: len(f.get("conveyor_worker_open_fds", {})) == 2)
+        for name in names:
+            series = found[f"conveyor_worker_{name}"]
+            assert set(series) == workers, (name, series)  # each one's own, whoever answers
+            assert all(value > 0 for value in series.values())
+        memory = found["conveyor_worker_resident_memory_bytes"]
+        for pid, rss in memory.items():  # sampled at most 5 s ago, a few MB apart at most
+            assert abs(rss - psutil.Process(int(pid)).memory_info().rss) < 64 * 2**20
+
+        killed = sorted(workers)[0]
+        os.kill(int(killed), signal.SIGKILL)  # uvicorn starts another in its place
+        found = _scrape_until(
+            url,
+            lambda f: (
+                killed not in f["conveyor_worker_resident_memory_bytes"]
+                and len(f["conveyor_worker_resident_memory_bytes"]) == 2
+            ),
+        )
+        now = _workers(proc)
+        assert killed not in now
+        for name in names:
+            assert set(found[f"conveyor_worker_{name}"]) == now, (name, found)
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(30)
 
 
 def _traffic(root: Path, monkeypatch: pytest.MonkeyPatch, *args: str) -> None:

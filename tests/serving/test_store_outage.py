@@ -15,7 +15,7 @@ import psycopg
 import pytest
 from sklearn.datasets import load_breast_cancer
 from sklearn.linear_model import LogisticRegression
-from tests.serving.test_serve_process import serving
+from tests.serving.gateway_process import serving
 
 import conveyor as cv
 from conveyor import tracking

@@ -15,6 +15,7 @@ import typer
 from conveyor.cli import (
     ci_cmds,
     models_cmds,
+    monitor_alert_cmds,
     monitor_cmds,
     package_cmds,
     pipeline_cmds,
@@ -44,6 +45,7 @@ serve_cmds.register(app)
 package_cmds.register(app)
 traffic_cmds.register(app)
 rollout_cmds.register(app)
+monitor_alert_cmds.register(monitor_cmds.app)
 monitor_cmds.register(app)
 
 

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 
 app = typer.Typer(
     name="monitor",
-    help="Monitoring: realized performance from delayed labels, with estimates where none came.",
+    help="Monitoring: drift, realized performance from delayed labels, and alerts.",
     no_args_is_help=True,
 )
 AsJson = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]

@@ -184,7 +184,7 @@ def _line(current: RolloutStatus) -> str:
     shown = " ".join(f"v{k}={w:g}%" for k, w in weights.items()) or "no table"
     verdict = "" if v is None else f"  verdict {v.decision}: {v.explanation}"
     step = f"step {r.step + 1}/{len(r.steps)} ({r.weight:g}%)"
-    reason = f"  ({r.reason})" if r.reason and not r.active else ""
+    reason = f"  ({r.reason})" if r.reason else ""  # ended, or paused: resume clears it
     return f"{r.status:<12} {step}  {shown}{verdict}{reason}"
 
 

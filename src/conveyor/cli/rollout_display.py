@@ -58,7 +58,7 @@ def render(current: RolloutStatus, elapsed_s: float) -> Group:
                     f" vs {_num(m['threshold'])}"
                 )
             )
-    if r.reason and not r.active:
+    if r.reason:  # why it ended, or why it is paused (resume clears it)
         lines.append(Text(f"  {r.reason}"))
     return Group(*lines)
 

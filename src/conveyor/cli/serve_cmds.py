@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from conveyor.serving.batching import DEFAULT_MAX_BATCH_SIZE, DEFAULT_MAX_WAIT_S
 from conveyor.serving.limits import LIMIT_CONCURRENCY, READ_TIMEOUT_S
+
+if TYPE_CHECKING:
+    from conveyor.context import Context
+    from conveyor.monitoring.alerts.service import MonitorThread
 
 
 def register(app: typer.Typer) -> None:
@@ -110,6 +114,14 @@ def serve(
             help="Most connections (or requests) at once; past it, new ones get 503.",
         ),
     ] = LIMIT_CONCURRENCY,
+    monitor: Annotated[
+        bool,
+        typer.Option(
+            "--monitor/--no-monitor",
+            help="Run the alert rules of conveyor.yaml (monitor: alerts:) in this process; "
+            "one process leads at a time.",
+        ),
+    ] = True,
 ) -> None:
     """Serve registered model versions until Ctrl-C, on uvicorn with uvloop and httptools.
 
@@ -143,6 +155,7 @@ def serve(
         ),
     )
     check_port_free(host, port)  # before the models load: seconds sooner
+    alerting = _monitor_thread(ctx) if monitor else None  # a bad rule or target stops startup
     pool, router, watcher = build_gateway(options.models, ctx)
     for served in pool.all():
         typer.echo(
@@ -165,6 +178,12 @@ def serve(
             f"batching up to {batching.max_batch_size} rows per model call, waiting at most "
             f"{batching.max_wait_s * 1000:g} ms under concurrent load"
         )
+    if alerting is not None:
+        every = alerting.loop.config.interval_s
+        typer.echo(
+            f"monitoring {len(alerting.loop.config.alerts)} alert rule(s) every {every:g} s "
+            "(one leader across processes)"
+        )
     typer.echo(f"listening on {options.url} with {workers} worker(s); Ctrl-C stops")
     metrics = GatewayMetrics() if workers == 1 else None  # workers make their own
     observers = (
@@ -177,6 +196,8 @@ def serve(
     # the rollout controller: leads the models this gateway routes, and any no other leads
     rollouts = ControllerThread(ctx, serves=lambda: list(router.tables()))
     rollouts.start()
+    if alerting is not None:
+        alerting.start()
     try:
         closing = [observers.close] if observers else []
         watching = observers.all() if observers else ()
@@ -184,7 +205,15 @@ def serve(
         labels = observers.labels if observers else None
         run_server(pool, options, router, watching, closing, metrics, outcomes, labels)
     finally:
+        if alerting is not None:
+            alerting.stop()
         rollouts.stop()
         watcher.stop()
         if observers is not None:
             observers.close()
+
+
+def _monitor_thread(ctx: Context) -> MonitorThread | None:
+    from conveyor.monitoring.alerts.service import MonitorThread
+
+    return MonitorThread.for_project(ctx)

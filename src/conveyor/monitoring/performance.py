@@ -23,7 +23,7 @@ Shadow versions answered the same requests, so the same labels score them too (r
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -146,6 +146,36 @@ def performance_report(
 
     scorer = Scorer(ctx, model)
     return build_report(model, predictions, labels, since, until, window, max_delay, task, scorer)
+
+
+def realized(
+    ctx: Context,
+    model: str,
+    *,
+    version: int,
+    since: datetime,
+    until: datetime,
+    max_delay: timedelta = MAX_DELAY,
+    scores: Any = None,
+) -> WindowPerformance | None:
+    """One version's realized metrics over exactly ``[since, until)`` (not cut at window
+    boundaries, as the report's windows are): what an alert rule judges. None when no
+    prediction of the version was logged in the range. ``scores`` (a
+    :class:`~conveyor.monitoring.scoring.Scorer`) adds ROC AUC for binary classifiers; the
+    label-free estimate is not computed.
+    """
+    from conveyor.monitoring.predictions import read_predictions
+
+    predictions = read_predictions(ctx.artifacts_url, model, since, until, version)
+    if predictions.empty:
+        return None
+    labels = lab.read_labels(ctx.artifacts_url, since, until + max_delay, model)
+    joined = join(predictions, labels)
+    task = infer_task(joined[log.OUTPUT])
+    scored = scores(version, joined) if scores is not None and task == "classification" else None
+    role = "shadow" if joined[log.SHADOW_OF].notna().all() else "primary"
+    found = _window(joined, since, until - since, version, role, task, scored)
+    return replace(found, estimate=None, estimate_note=None)
 
 
 def build_report(

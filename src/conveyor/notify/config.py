@@ -19,6 +19,7 @@ each entry is validated by the configuration model of the kind registered under 
 from __future__ import annotations
 
 import fnmatch
+import re
 from functools import cache
 from typing import Annotated, Any
 
@@ -35,25 +36,37 @@ from pydantic import (
 
 from conveyor.notify.events import EVENT_KINDS
 
-__all__ = ["NotifyConfig", "SlackTarget", "TargetConfig", "WebhookTarget"]
+__all__ = ["HttpTargetConfig", "NotifyConfig", "SlackTarget", "TargetConfig", "WebhookTarget"]
+
+
+TARGET_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 
 
 class TargetConfig(BaseModel):
-    """What every target has: where it goes, which events, and how hard to try.
+    """What every target has: a name, which events, and how hard to try.
 
-    Exactly one of ``url`` and ``url_env`` (the name of an environment variable holding the
-    URL, for URLs that are themselves secrets, like Slack's).
+    ``name`` is how an alert rule's ``notify:`` list picks the target (optional: a rule
+    without ``notify:`` goes to every target that wants alert events).
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    url: str | None = None
-    url_env: str | None = None
+    name: str | None = None
     events: tuple[str, ...] = ("*",)  # kinds or shell patterns: "rollout.*"
     allow_private: bool = False  # loopback and private ranges (never link-local/metadata)
     timeout_s: float = Field(default=5.0, gt=0, le=60)  # per attempt: connect, each read
     max_attempts: int = Field(default=5, ge=1, le=20)
     max_total_s: float = Field(default=60.0, gt=0, le=3600)  # all attempts together
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, name: str | None) -> str | None:
+        if name is not None and not TARGET_NAME.fullmatch(name):
+            raise ValueError(
+                f"target name {name!r} may hold only letters, digits, '_', '.' and '-' "
+                "(at most 64, starting with a letter or digit)"
+            )
+        return name
 
     @field_validator("events")
     @classmethod
@@ -64,18 +77,27 @@ class TargetConfig(BaseModel):
                 raise ValueError(f"{pattern!r} matches no event; the events are {expected}")
         return events
 
-    @model_validator(mode="after")
-    def _one_url(self) -> TargetConfig:
-        if (self.url is None) == (self.url_env is None):
-            raise ValueError("give exactly one of 'url' and 'url_env'")
-        return self
-
     def wants(self, kind: str) -> bool:
         """Whether an event of ``kind`` goes to this target."""
         return any(fnmatch.fnmatchcase(kind, pattern) for pattern in self.events)
 
 
-class WebhookTarget(TargetConfig):
+class HttpTargetConfig(TargetConfig):
+    """A target reached by an HTTP POST: exactly one of ``url`` and ``url_env`` (the name of
+    an environment variable holding the URL, for URLs that are themselves secrets, like
+    Slack's)."""
+
+    url: str | None = None
+    url_env: str | None = None
+
+    @model_validator(mode="after")
+    def _one_url(self) -> HttpTargetConfig:
+        if (self.url is None) == (self.url_env is None):
+            raise ValueError("give exactly one of 'url' and 'url_env'")
+        return self
+
+
+class WebhookTarget(HttpTargetConfig):
     """``- webhook: {url, secret_env, events}``: a signed JSON POST.
 
     ``secret_env`` names the environment variable that holds the signing secret; the secret
@@ -85,7 +107,7 @@ class WebhookTarget(TargetConfig):
     secret_env: str | None = None
 
 
-class SlackTarget(TargetConfig):
+class SlackTarget(HttpTargetConfig):
     """``- slack: {url | url_env, events}``: a Slack incoming-webhook payload."""
 
 
@@ -116,6 +138,18 @@ class NotifyConfig(RootModel[list[Annotated[TargetConfig, PlainValidator(_entry)
 
     model_config = ConfigDict(frozen=True)
 
+    @model_validator(mode="after")
+    def _unique_names(self) -> NotifyConfig:
+        names = [t.name for t in self.root if t.name is not None]
+        twice = sorted({n for n in names if names.count(n) > 1})
+        if twice:
+            raise ValueError(f"target names must be unique; {', '.join(twice)} is used twice")
+        return self
+
     @property
     def targets(self) -> list[TargetConfig]:
         return self.root
+
+    def names(self) -> list[str]:
+        """The names given to targets, in order."""
+        return [t.name for t in self.root if t.name is not None]

@@ -16,6 +16,7 @@ import random
 import threading
 import time
 from collections import deque
+from collections.abc import Collection
 from dataclasses import dataclass
 
 from conveyor.errors import DeliveryFailed
@@ -173,13 +174,17 @@ class Dispatcher:
         self._workers = [_Worker(n, queue_size, random.Random(rng.random())) for n in notifiers]
         self._closed = False
 
-    def notify(self, notification: Notification) -> None:
-        """Queue ``notification`` for every target whose ``events`` match; never blocks."""
+    def notify(self, notification: Notification, targets: Collection[str] | None = None) -> None:
+        """Queue ``notification`` for every target whose ``events`` match (of those named
+        ``targets`` only, when given: an alert rule's ``notify:`` list); never blocks."""
         if self._closed:
             log.warning("notification %s after close(): not sent", notification.kind)
             return
         for worker in self._workers:
-            if worker.notifier.config.wants(notification.kind):
+            config = worker.notifier.config
+            if targets is not None and config.name not in targets:
+                continue
+            if config.wants(notification.kind):
                 worker.put(notification)
 
     def close(self, timeout_s: float = 10.0) -> None:

@@ -60,6 +60,7 @@ class SlackNotifier(HttpTarget):
     def from_config(
         cls, config: TargetConfig, *, name: str, environ: Mapping[str, str]
     ) -> SlackNotifier:
+        assert isinstance(config, SlackTarget)
         return cls(config, name=name, endpoint=endpoint_of(config, name, environ))
 
     def send(self, notification: Notification) -> None:

@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping
 from typing import ClassVar
 
 from conveyor.notify.base import register_notifier, secret_from_env
-from conveyor.notify.config import TargetConfig, WebhookTarget
+from conveyor.notify.config import HttpTargetConfig, TargetConfig, WebhookTarget
 from conveyor.notify.events import Notification
 from conveyor.notify.signing import SIGNATURE_HEADER, sign
 from conveyor.notify.targets import Endpoint, parse_endpoint, resolve_allowed
@@ -26,7 +26,7 @@ __all__ = ["HttpTarget", "WebhookNotifier", "endpoint_of"]
 USER_AGENT = "conveyor-notify/1"
 
 
-def endpoint_of(config: TargetConfig, name: str, environ: Mapping[str, str]) -> Endpoint:
+def endpoint_of(config: HttpTargetConfig, name: str, environ: Mapping[str, str]) -> Endpoint:
     """The target's URL (given, or read from ``url_env``) checked against the SSRF rules.
 
     Resolving here refuses a bad target at startup; a name that does not resolve yet is

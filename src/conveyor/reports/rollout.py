@@ -1,7 +1,8 @@
 """The rollout report: ``rollout.md`` with its PNGs, or one self-contained ``rollout.html``.
 
-It shows how a rollout went: its weights, error rates and latency over time
-(:mod:`.rollout_charts`) and the verdict table, one row per metric of each step's deciding
+It shows how a rollout went: which judge decided its steps (``deploy.judge``) and what that
+judge tests, its weights, error rates and latency over time (:mod:`.rollout_charts`) and
+the verdict table, one row per metric of each step's deciding
 verdict (the last one of the step) and of every failing one: the statistic, the threshold,
 the sample on each arm with the minimum, the decision. Example::
 
@@ -20,6 +21,7 @@ from typing import TYPE_CHECKING, Literal
 
 from markupsafe import escape
 
+from conveyor.delivery.rollout.evidence import JUDGES
 from conveyor.errors import InvalidValue, NotFoundError
 from conveyor.reports import formatting as f
 from conveyor.reports.html import data_uri
@@ -160,9 +162,18 @@ def _headline(record: RolloutRecord) -> tuple[str, str]:
     return title, facts + (f"; {r.reason}" if r.reason else "")
 
 
+def judge_of(record: RolloutRecord) -> tuple[str, str]:
+    """The judge that decided the rollout's steps (``deploy.judge``; rollouts recorded
+    before the option existed were judged by Conveyor's) and what it tests, in one line."""
+    name = str(record.rollout.options.get("judge", "conveyor"))
+    return name, JUDGES.get(name, "a judge this version of Conveyor does not know")
+
+
 def _markdown(record: RolloutRecord, plots: list[tuple[str, str]]) -> str:
     title, facts = _headline(record)
+    judge, tests = judge_of(record)
     lines = [f"# {md_text(title)}", "", md_text(facts), ""]
+    lines += [f"**Judge:** {md_code(judge)}: {md_text(tests)}.", ""]
     for file, alt in plots:
         lines += [f"![{md_text(alt)}]({file})", ""]
     lines += ["## Verdicts", "", _shown_note(record), ""]
@@ -184,6 +195,7 @@ def _shown_note(record: RolloutRecord) -> str:
 
 def _html(record: RolloutRecord, plots: dict[str, tuple[str, bytes]]) -> str:
     title, facts = _headline(record)
+    judge, tests = judge_of(record)
     head = "".join(f"<th>{escape(c)}</th>" for c in COLUMNS)
     body = "".join(
         "<tr>" + "".join(f"<td>{escape(c)}</td>" for c in row.cells) + "</tr>"
@@ -197,7 +209,8 @@ def _html(record: RolloutRecord, plots: dict[str, tuple[str, bytes]]) -> str:
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
         '<meta http-equiv="Content-Security-Policy" content="default-src \'none\'; '
         "img-src data:; style-src 'unsafe-inline'\">"
-        f"<title>{escape(title)}</title><style>{CSS}</style></head><body><h1>{escape(title)}</h1><p>{escape(facts)}</p>{figures}"
+        f"<title>{escape(title)}</title><style>{CSS}</style></head><body><h1>{escape(title)}</h1><p>{escape(facts)}</p>"
+        f"<p><strong>Judge:</strong> <code>{escape(judge)}</code>: {escape(tests)}.</p>{figures}"
         f"<h2>Verdicts</h2><p>{escape(_shown_note(record))}</p>"
         f"<table><tr>{head}</tr>{body}</table></body></html>\n"
     )

@@ -108,6 +108,7 @@ def create_app(
     """
     if metrics is not None:
         observers = (*observers, metrics)
+        on_startup, on_shutdown = (*on_startup, metrics.start), (*on_shutdown, metrics.stop)
     if outcomes is not None:
         observers = (*observers, outcomes)
     document = openapi_document(metrics=metrics is not None, feedback=feedback is not None)

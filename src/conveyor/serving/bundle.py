@@ -79,12 +79,12 @@ def load_bundle(directory: str | os.PathLike[str]) -> ModelPool:
     would unpickle code (never in a bundle ``conveyor package`` built).
     """
     from conveyor.hashing import Hasher
-    from conveyor.serving.pool import ModelPool, Served
+    from conveyor.serving.pool import ModelPool, Served, resident_bytes
     from conveyor.serving.watcher import warm
 
     root = Path(directory)
     info = BundleInfo.read(root)
-    started = time.perf_counter()
+    resident, started = resident_bytes(), time.perf_counter()
     digest = Hasher(root, None).hash_path(MODEL_DIR).digest
     if digest != info.digest:
         raise CorruptObject(
@@ -94,8 +94,9 @@ def load_bundle(directory: str | os.PathLike[str]) -> ModelPool:
             hint="package the model again: conveyor package MODEL -o DIR --force",
         )
     model = _load_model(root)
+    took = time.perf_counter() - started
     served = Served(
-        info.name, info.version, info.uri, model, utcnow(), time.perf_counter() - started
+        info.name, info.version, info.uri, model, utcnow(), took, resident_bytes() - resident
     )
     warm(served)
     pool = ModelPool()

@@ -18,6 +18,11 @@ memory-mapped files in ``PROMETHEUS_MULTIPROC_DIR`` and ``/metrics`` merges them
 ``prometheus_client.multiprocess.MultiProcessCollector`` on every scrape; pass that directory as
 ``multiprocess_dir``. prometheus_client reads the variable when it is first imported, so it
 must be set before that (``run_server`` sets it before uvicorn starts the workers).
+
+Each worker also publishes its own CPU time, resident memory and open files, labelled by its
+pid (:mod:`conveyor.serving.process_metrics`): the one answering a scrape samples itself then,
+the others every few seconds from a daemon thread (:meth:`GatewayMetrics.start`), and the
+series of workers that died are dropped at the next scrape.
 """
 
 from __future__ import annotations
@@ -39,11 +44,13 @@ from prometheus_client import (
     values,
 )
 from prometheus_client.multiprocess import MultiProcessCollector
+from prometheus_client.registry import Collector
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Match, Route
 
 from conveyor.errors import ConfigError
+from conveyor.serving.process_metrics import WorkerGauges, forget_dead_workers
 
 if TYPE_CHECKING:
     from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -96,7 +103,15 @@ class GatewayMetrics:
         self._labels_seen: dict[tuple[str, str], set[str]] = {}
         self._loads_seen: set[tuple[str, int]] = set()
         self._children: dict[tuple[int, tuple[str, ...]], Any] = {}
+        self._collectors: list[Collector] = []
         self._define(tuple(value_buckets))
+        self.workers = WorkerGauges(self.registry)
+
+    def add_collector(self, collector: Collector) -> None:
+        """Expose ``collector``'s metrics too (read at scrape time in this process, also in
+        multiprocess mode): the monitor loop's gauges, read from the store."""
+        self._collectors.append(collector)
+        self.registry.register(collector)
 
     def _define(self, value_buckets: tuple[float, ...]) -> None:
         registry = self.registry
@@ -125,6 +140,13 @@ class GatewayMetrics:
             "Seconds it took to load a model version.",
             ["model", "version"],
             multiprocess_mode="max",
+            registry=registry,
+        )
+        self.load_memory = Gauge(
+            "conveyor_model_load_memory_bytes",
+            "Growth of the worker's resident memory (RSS) while it loaded a model version.",
+            ["model", "version"],
+            multiprocess_mode="livemax",
             registry=registry,
         )
         self.predictions = Counter(
@@ -231,19 +253,36 @@ class GatewayMetrics:
         self._child(self.duration, model, route).observe(seconds)
 
     def record_loads(self, pool: ModelPool) -> None:
-        """Set the load time of every version in ``pool`` not recorded yet."""
+        """Set the load time and memory of every version in ``pool`` not recorded yet."""
         for served in pool.all():
             key = (served.name, served.version)
             if key not in self._loads_seen:
-                self.load_seconds.labels(served.name, str(served.version)).set(served.load_seconds)
+                labels = (served.name, str(served.version))
+                self.load_seconds.labels(*labels).set(served.load_seconds)
+                self.load_memory.labels(*labels).set(served.load_memory_bytes)
                 self._loads_seen.add(key)
 
+    def start(self) -> None:
+        """At a worker's startup: with several workers, sample this one's CPU and memory in
+        the background, since another worker may answer the scrapes."""
+        if self.multiprocess_dir is not None:
+            self.workers.start()
+
+    def stop(self) -> None:
+        """At a worker's shutdown: end the background sampling."""
+        self.workers.stop()
+
     def render(self) -> bytes:
-        """The text exposition: this registry's, or every worker's merged in multiprocess mode."""
+        """The text exposition: this registry's, or every worker's merged in multiprocess mode,
+        with this worker's CPU and memory sampled now."""
+        self.workers.sample()
         if self.multiprocess_dir is None:
             return generate_latest(self.registry)
+        forget_dead_workers(self.multiprocess_dir)
         merged = CollectorRegistry()
         MultiProcessCollector(merged, path=os.fspath(self.multiprocess_dir))  # type: ignore[no-untyped-call]
+        for collector in self._collectors:
+            merged.register(collector)
         return generate_latest(merged)
 
     def route(self, pool: ModelPool) -> Route:

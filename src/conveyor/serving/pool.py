@@ -34,7 +34,13 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class Served:
-    """One loaded model version and when and how fast it was loaded."""
+    """One loaded model version and when and how fast it was loaded.
+
+    ``load_memory_bytes`` is how much this process's resident memory (RSS) grew during the
+    load: an approximation. It counts what the allocator kept or reused (it can be less than
+    the model's size, even negative, where freed memory was reused), whatever other threads
+    allocated meanwhile, and the flavor's libraries if the load was the first to import them.
+    """
 
     name: str
     version: int
@@ -42,6 +48,7 @@ class Served:
     model: LoadedModel = field(repr=False)
     loaded_at: datetime
     load_seconds: float
+    load_memory_bytes: int = 0
 
     @cached_property
     def layout(self) -> Layout:
@@ -79,8 +86,12 @@ class ModelPool:
 
             uri = f"models:/{name}/{version}"
             started = time.perf_counter()
-            model = load_resolved(registry.resolve(uri), ctx, trusted=self.trusted)
-            served = Served(name, version, uri, model, utcnow(), time.perf_counter() - started)
+            resolved = registry.resolve(uri)
+            resident = resident_bytes()
+            model = load_resolved(resolved, ctx, trusted=self.trusted)
+            grew = resident_bytes() - resident
+            took = time.perf_counter() - started
+            served = Served(name, version, uri, model, utcnow(), took, grew)
             self.add(served)
             return served
 
@@ -152,6 +163,13 @@ class ModelPool:
     def _key_lock(self, key: tuple[str, int]) -> threading.Lock:
         with self._guard:
             return self._locks.setdefault(key, threading.Lock())
+
+
+def resident_bytes() -> int:
+    """This process's resident memory (RSS) now, in bytes (a read of ``/proc`` on Linux)."""
+    import psutil
+
+    return int(psutil.Process().memory_info().rss)
 
 
 def _versions(served: dict[tuple[str, int], Served], name: str) -> list[int]:

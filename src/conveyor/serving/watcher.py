@@ -258,7 +258,9 @@ def build_observers(
     the outcome windows written to ``ctx``'s metadata store every few seconds, the live
     profiles of inputs and predictions written beside them (``profiles``, on by default;
     masked fields as the log's), and the labels log of ``POST /feedback`` (same window);
-    close them on shutdown."""
+    close them on shutdown. ``metrics`` also gets the monitor loop's gauges (drift per
+    feature, performance, open alerts), read from the store."""
+    from conveyor.monitoring.alerts.gauges import MonitorGauges
     from conveyor.monitoring.profiler import ProfileOptions, ProfileRecorder
     from conveyor.monitoring.recorder import OutcomeRecorder
     from conveyor.serving.feedback import LabelLog
@@ -285,6 +287,8 @@ def build_observers(
     if chosen.enabled:
         profiler = ProfileRecorder(ctx.store.signals, _references(pool), options=chosen)
         profiler.start()
+    if metrics is not None:
+        metrics.add_collector(MonitorGauges(ctx.store))
     shadows = ShadowRunner(pool, router, log, metrics=metrics)
     return Observers(log, shadows, recorder, labels, profiler)
 

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
 
     from conveyor.store.base import (
+        AlertRepository,
         DeploymentRepository,
         ModelRepository,
         RegistryRepository,
@@ -40,6 +41,7 @@ class Store:
     deployments: DeploymentRepository
     signals: SignalRepository
     rollouts: RolloutRepository
+    alerts: AlertRepository
 
     def close(self) -> None:
         """Release the database connections."""
@@ -48,6 +50,7 @@ class Store:
 
 def open_store(url: str) -> Store:
     """Open (and migrate, the first time) the metadata store at ``url``."""
+    from conveyor.store.alerts import SqlAlertRepository
     from conveyor.store.deployments import SqlDeploymentRepository
     from conveyor.store.engine import SessionScope, make_engine, translate_errors
     from conveyor.store.migrate import upgrade
@@ -72,6 +75,7 @@ def open_store(url: str) -> Store:
         SqlDeploymentRepository(scope),
         SqlSignalRepository(scope),
         SqlRolloutRepository(scope),
+        SqlAlertRepository(scope),
     )
 
 

@@ -11,9 +11,12 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from conveyor.store.entities import (
+    Alert,
     CacheEntry,
     Deployment,
+    FeatureGauge,
     LoggedModel,
+    MetricGauge,
     ModelEvent,
     ModelVersion,
     NewRun,
@@ -217,3 +220,26 @@ class RolloutRepository(Protocol):
     def add_verdict(self, verdict: RolloutVerdict) -> None: ...
 
     def verdicts(self, rollout_id: str) -> list[RolloutVerdict]: ...
+
+
+class AlertRepository(Protocol):
+    """Alerts (at most one open per fingerprint), the notifications queued for them, and the
+    monitor loop's latest drift and performance per model version (what /metrics shows)."""
+
+    def open(self, rule: str | None = None) -> list[Alert]: ...
+
+    def recent(
+        self, *, model: str | None = None, since: datetime | None = None, limit: int = 100
+    ) -> list[Alert]: ...
+
+    def save(self, alert: Alert, expect: str | None, notified: str | None = None) -> Alert: ...
+
+    def notifications_since(self, since: datetime, kind: str = "alert.firing") -> int: ...
+
+    def put_features(self, model: str, version: int, gauges: Sequence[FeatureGauge]) -> None: ...
+
+    def put_metrics(self, model: str, version: int, gauges: Sequence[MetricGauge]) -> None: ...
+
+    def gauges(self, since: datetime) -> tuple[list[FeatureGauge], list[MetricGauge]]: ...
+
+    def prune_gauges(self, before: datetime) -> int: ...

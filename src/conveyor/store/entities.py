@@ -303,3 +303,67 @@ class RolloutVerdict:
     decision: str  # pass | fail | inconclusive
     explanation: str
     evidence: dict[str, Any] = field(default_factory=dict)
+
+
+ALERT_OPEN = ("pending", "firing")
+"""States of an alert that is still open (at most one per fingerprint at a time)."""
+
+
+@dataclass(frozen=True)
+class Alert:
+    """One occurrence of an alert rule's condition on one model version.
+
+    ``fingerprint`` names the condition (``rule:model:version``); while the alert is open
+    (``pending`` until the rule's ``for:`` has passed, then ``firing``) no other alert with
+    the same fingerprint can be. ``first_seen`` is when the condition was first observed,
+    ``last_seen`` the last evaluation where it held; ``value`` and ``evidence`` are that
+    evaluation's. ``notifications`` counts the notifications queued for it.
+    """
+
+    id: str
+    fingerprint: str
+    rule: str
+    kind: str  # drift | performance | error_rate | latency | no_traffic
+    model: str
+    version: int
+    severity: str  # info | warning | critical
+    state: str  # pending | firing | resolved
+    value: float | None
+    summary: str
+    evidence: dict[str, Any]
+    first_seen: datetime
+    last_seen: datetime
+    fired_at: datetime | None = None
+    resolved_at: datetime | None = None
+    last_notified_at: datetime | None = None
+    notifications: int = 0
+
+    @property
+    def open(self) -> bool:
+        return self.state in ALERT_OPEN
+
+
+@dataclass(frozen=True)
+class FeatureGauge:
+    """The latest drift evaluation of one feature of one model version (for ``/metrics``)."""
+
+    model: str
+    version: int
+    feature: str
+    score: float | None  # the effect size (Wasserstein in sd, Jensen-Shannon, Cohen's h)
+    p_value: float | None  # after the report's multiple-testing correction
+    drifted: bool
+    missing_share: float | None
+    evaluated_at: datetime
+
+
+@dataclass(frozen=True)
+class MetricGauge:
+    """The latest realized value of one performance metric of one model version."""
+
+    model: str
+    version: int
+    metric: str
+    value: float
+    n: int
+    evaluated_at: datetime

@@ -15,7 +15,7 @@ from pathlib import Path
 from sqlalchemy import inspect, text
 from sqlalchemy.engine import Engine
 
-HEAD = "0008"
+HEAD = "0009"
 # Any fixed 64-bit number, the same in every Conveyor process: "conveyor" in ASCII.
 MIGRATION_LOCK = int.from_bytes(b"conveyor", "big") & 0x7FFF_FFFF_FFFF_FFFF
 MIGRATIONS = Path(__file__).parent / "migrations"

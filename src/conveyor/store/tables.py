@@ -346,3 +346,70 @@ class RolloutVerdictRow(Base):
     decision: Mapped[str] = mapped_column(String(16))
     explanation: Mapped[str] = mapped_column(Text)
     evidence: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class AlertRow(Base):
+    """One alert. ``open_fingerprint`` is the fingerprint while the alert is open (pending or
+    firing) and NULL once resolved, so a unique constraint on it keeps one open alert per
+    fingerprint on every backend (NULLs never collide)."""
+
+    __tablename__ = "alerts"
+    __table_args__ = (Index("ix_alerts_model_last_seen", "model", "last_seen"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    fingerprint: Mapped[str] = mapped_column(String(600), index=True)
+    open_fingerprint: Mapped[str | None] = mapped_column(String(600), unique=True)
+    rule: Mapped[str] = mapped_column(String(255))
+    kind: Mapped[str] = mapped_column(String(32))
+    model: Mapped[str] = mapped_column(String(255))
+    version: Mapped[int] = mapped_column(Integer)
+    severity: Mapped[str] = mapped_column(String(16))
+    state: Mapped[str] = mapped_column(String(16))
+    value: Mapped[float | None] = mapped_column(Float)
+    summary: Mapped[str] = mapped_column(Text)
+    evidence: Mapped[dict[str, Any]] = mapped_column(JSON)
+    first_seen: Mapped[datetime]
+    last_seen: Mapped[datetime]
+    fired_at: Mapped[datetime | None]
+    resolved_at: Mapped[datetime | None]
+    last_notified_at: Mapped[datetime | None]
+    notifications: Mapped[int] = mapped_column(Integer)
+
+
+class AlertNotificationRow(Base):
+    """One notification queued for an alert: what the global rate cap counts."""
+
+    __tablename__ = "alert_notifications"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    alert_id: Mapped[str] = mapped_column(ForeignKey("alerts.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(32))  # alert.firing | alert.resolved
+    at: Mapped[datetime] = mapped_column(index=True)
+
+
+class FeatureGaugeRow(Base):
+    """The monitor loop's latest drift evaluation of one feature of one model version."""
+
+    __tablename__ = "feature_gauges"
+
+    model: Mapped[str] = mapped_column(String(255), primary_key=True)
+    version: Mapped[int] = mapped_column(Integer, primary_key=True)
+    feature: Mapped[str] = mapped_column(String(255), primary_key=True)
+    score: Mapped[float | None] = mapped_column(Float)
+    p_value: Mapped[float | None] = mapped_column(Float)
+    drifted: Mapped[bool]
+    missing_share: Mapped[float | None] = mapped_column(Float)
+    evaluated_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class MetricGaugeRow(Base):
+    """The monitor loop's latest realized value of one metric of one model version."""
+
+    __tablename__ = "metric_gauges"
+
+    model: Mapped[str] = mapped_column(String(255), primary_key=True)
+    version: Mapped[int] = mapped_column(Integer, primary_key=True)
+    metric: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[float] = mapped_column(Float)
+    n: Mapped[int] = mapped_column(Integer)
+    evaluated_at: Mapped[datetime] = mapped_column(index=True)

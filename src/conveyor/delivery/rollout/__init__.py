@@ -10,8 +10,8 @@
 - :mod:`.controller`: the step machine that applies weights, judges and decides;
 - :mod:`.outage`: a failing store said once, once a minute and once when back;
 - :mod:`.replay`: what the controller would have decided on logged traffic, and when;
-- :mod:`.leader`: one active controller per model (an advisory lock on PostgreSQL, a file
-  lock on SQLite).
+- :mod:`conveyor.store.leader`: one active controller per model (an advisory lock on
+  PostgreSQL, a file lock on SQLite).
 
 State lives in the store (``store.rollouts``), so a controller killed mid-rollout resumes
 where it was.

@@ -1,7 +1,7 @@
 """The rollout controller: a step machine over the rollouts in the store.
 
-Each pass, for every active rollout of a model it leads (:mod:`.leader`), the controller
-reads the rollout and does the one thing its status calls for::
+Each pass, for every active rollout of a model it leads (:mod:`conveyor.store.leader`), the
+controller reads the rollout and does the one thing its status calls for::
 
     pending ──pre-traffic fails──▶ refused            (never any traffic)
        │ checks pass (or none): step 0's weights
@@ -25,6 +25,14 @@ warm-up window left out when it was cold (:mod:`.stepping`); until then the step
 for traffic. Where labels arrived or the candidate runs in shadow, accuracy and agreement
 with the primary (:mod:`.quality`) can fail a step but never hold one back. What follows a
 verdict is :func:`.stepping.action`, which replay applies too.
+
+**One model's failure stays its own.** A store error aborts the whole pass (every rollout
+stays where it is; :class:`.outage.OutageLog`). Any other error in one model's part of the
+pass (its prediction log or labels unreadable, its judge raising, a bug) is that rollout's
+alone: recorded on it as an inconclusive verdict whose evidence holds the error, logged per
+model without flooding (:class:`.outage.ModelFaults`), and, like any inconclusive step, held
+for ``inconclusive_intervals`` intervals from the step's start, then paused with a
+notification. The other models' rollouts go on in the same pass.
 """
 
 from __future__ import annotations
@@ -38,8 +46,7 @@ from typing import TYPE_CHECKING
 from conveyor.delivery import traffic
 from conveyor.delivery.rollout import service
 from conveyor.delivery.rollout.evidence import judge_windows, step_verdict
-from conveyor.delivery.rollout.leader import Leadership
-from conveyor.delivery.rollout.outage import OutageLog
+from conveyor.delivery.rollout.outage import ModelFaults, OutageLog, said
 from conveyor.delivery.rollout.quality import Quality, read_quality
 from conveyor.delivery.rollout.stepping import (
     AnalysisStart,
@@ -48,10 +55,11 @@ from conveyor.delivery.rollout.stepping import (
     is_last,
     next_window,
 )
-from conveyor.errors import ConflictError, ConveyorError
+from conveyor.errors import ConflictError, StoreError
 from conveyor.ids import utcnow
 from conveyor.monitoring.outcomes import WINDOW_S, outcomes
 from conveyor.store.entities import OutcomeWindow, Rollout, RolloutVerdict
+from conveyor.store.leader import Leadership
 
 if TYPE_CHECKING:
     from conveyor.context import Context
@@ -90,20 +98,47 @@ class Controller:
         self.notify = notify
         self.clock = clock
         self.leadership = leadership or Leadership(ctx.store)
-        # (rollout id, step) -> (read at, counts): one read per step per QUALITY_REFRESH_S
-        self._quality: dict[tuple[str, int], tuple[datetime, Quality]] = {}
+        self.faults = ModelFaults(log, clock)
+        # (rollout id, step) -> (read at, counts or the read's error): one read per step per
+        # QUALITY_REFRESH_S, a failed one included
+        self._quality: dict[tuple[str, int], tuple[datetime, Quality | Exception]] = {}
 
     def tick(self) -> list[Rollout]:
-        """One pass over the active rollouts; returns them as they are after it."""
-        moved = []
+        """One pass over the active rollouts; returns them as they are after it. A store
+        error aborts it; any other error is its model's alone (:meth:`pass_over`)."""
+        moved, passed = [], set()
         for rollout in self.ctx.store.rollouts.active():
             if not self.leadership.try_lead(rollout.model):
                 continue  # another controller leads this model
-            try:
-                moved.append(self.advance(rollout))
-            except ConflictError as exc:  # a user paused/aborted it meanwhile: next pass
-                log.info("rollout %s changed under the controller: %s", rollout.id, exc)
+            done = self.pass_over(rollout)
+            if done is not None:
+                moved.append(done)
+            passed.add(rollout.model)
+        for model in self.faults.failing() - passed:
+            self.faults.passed(model, "ended or led elsewhere")
         return moved
+
+    def pass_over(self, rollout: Rollout) -> Rollout | None:
+        """:meth:`advance` ``rollout``, a failure kept to it: a store error propagates (the
+        whole pass waits for the store), a conflict (a user paused or aborted it meanwhile)
+        is left for the next pass (None), any other error is recorded on the rollout
+        (:meth:`unjudged`) and the rollout returned as it is after that."""
+        try:
+            return self._attempt(rollout)
+        except ConflictError as exc:
+            log.info("rollout %s changed under the controller: %s", rollout.id, exc)
+            return None
+
+    def _attempt(self, rollout: Rollout) -> Rollout:
+        try:
+            done = self.advance(rollout)
+        except (StoreError, ConflictError):
+            raise
+        except Exception as exc:
+            self.faults.failed(rollout.model, rollout.id, exc)
+            return self.unjudged(rollout, exc)
+        self.faults.passed(rollout.model, done.status)
+        return done
 
     def run(
         self,
@@ -126,13 +161,14 @@ class Controller:
             self.leadership.close()
 
     def run_once(self, outage: OutageLog, claim: Callable[[], Iterable[str]] = tuple) -> None:
-        """One pass of :meth:`run`: claim, tick; a failure (the store unreachable) is told
-        to ``outage``, which logs its start, a reminder a minute and its end, not every pass."""
+        """One pass of :meth:`run`: claim, tick; a failure of the whole pass (the store
+        unreachable) is told to ``outage``, which logs its start, a reminder a minute and its
+        end, not every pass. Whatever it was, the thread goes on to the next pass."""
         try:
             for model in claim():
                 self.leadership.try_lead(model)
             self.tick()
-        except ConveyorError as exc:  # the store was unreachable: try again next pass
+        except Exception as exc:  # the store unreachable, or a bug: try again next pass
             outage.failed(exc)
             return
         outage.succeeded()
@@ -193,11 +229,31 @@ class Controller:
         self._record(rollout, verdict.decision, verdict.explanation, evidence)
         since = None if start is None else start.since
         held = None if since is None else max(0.0, (now - since).total_seconds())
-        waited = (now - began).total_seconds()
+        return self._follow(rollout, verdict.decision, verdict.explanation, held, now)
+
+    def unjudged(self, rollout: Rollout, exc: Exception) -> Rollout:
+        """``rollout``'s pass failed with ``exc`` (not the store's): an inconclusive verdict
+        that says why, its evidence the judge and the error; then what follows any
+        inconclusive verdict, its time counted from the step's start (no analysis began)."""
+        judge = str(rollout.options.get("judge", "conveyor"))
+        before = rollout.status in ("pending", "pretraffic")
+        why = f"{'pre-traffic: could not start' if before else 'could not judge'}: {said(exc)}"
+        error = {"type": type(exc).__name__, "message": str(exc)}
+        self._record(rollout, "inconclusive", why, {"judge": judge, "error": error})
+        if rollout.status != "progressing":
+            return rollout  # no traffic moved yet: tried again next pass
+        return self._follow(rollout, "inconclusive", why, None, self.clock())
+
+    def _follow(
+        self, rollout: Rollout, decision: str, explanation: str, held: float | None, now: datetime
+    ) -> Rollout:
+        """Do what :func:`.stepping.action` says follows ``decision``; ``held``: seconds since
+        the step's analysis began (None while waiting for traffic, or unjudged)."""
+        waited = (now - (rollout.step_started_at or now)).total_seconds()
         options = rollout.options
         todo = action(
             rollout.strategy,
-            verdict.decision,
+            decision,
             held_s=held,
             waited_s=waited,
             interval_s=float(options.get("interval_s", 120)),
@@ -206,15 +262,15 @@ class Controller:
             last=is_last(rollout.steps, rollout.step),
         )
         if todo == "roll back":
-            why = f"step {rollout.step + 1}: {verdict.explanation}"
+            why = f"step {rollout.step + 1}: {explanation}"
             return service.end_rolled_back(self.ctx, rollout, "rolled_back", why, self.notify)
         if todo in ("next step", "promote"):
             return self._next_step(rollout)
         if todo == "finished":
-            return self._finish(rollout, waited if shadow else held or 0.0)
+            return self._finish(rollout, waited if rollout.strategy == "shadow" else held or 0.0)
         if todo == "pause":
             lasted = waited if held is None else held
-            why = f"inconclusive for {lasted:.0f} s at {rollout.weight:g}%: {verdict.explanation}"
+            why = f"inconclusive for {lasted:.0f} s at {rollout.weight:g}%: {explanation}"
             return service.pause(self.ctx, rollout.model, why, self.notify)
         return rollout
 
@@ -243,15 +299,27 @@ class Controller:
     def quality(self, rollout: Rollout, since: datetime, until: datetime) -> Quality:
         """The step's label and agreement counts, read again at most every
         ``QUALITY_REFRESH_S`` seconds (a whole re-read, not a cursor: a late label belongs
-        to a prediction read long ago)."""
+        to a prediction read long ago). A read that failed fails again until it is retried,
+        so a damaged file is not re-read every pass."""
         key = (rollout.id, rollout.step)
         cached = self._quality.get(key)
         if cached is not None and (until - cached[0]).total_seconds() < QUALITY_REFRESH_S:
+            if isinstance(cached[1], Exception):
+                raise cached[1]
             return cached[1]
         self._quality = {k: v for k, v in self._quality.items() if k[0] != rollout.id}
-        found = read_quality(
-            self.ctx.artifacts_url, rollout.model, rollout.candidate, rollout.stable, since, until
-        )
+        try:
+            found = read_quality(
+                self.ctx.artifacts_url,
+                rollout.model,
+                rollout.candidate,
+                rollout.stable,
+                since,
+                until,
+            )
+        except Exception as exc:
+            self._quality[key] = (until, exc)
+            raise
         self._quality[key] = (until, found)
         return found
 

@@ -70,6 +70,26 @@ def default_judge(windows: Sequence[Window]) -> ConveyorJudge:
     )
 
 
+JUDGES = {
+    "conveyor": (
+        "Conveyor's anytime-valid sequential tests of error rate, latency and predictions, "
+        "canary against stable on every window since the step's analysis began; a step "
+        "passes when every metric passes with its minimum sample, fails when any fails"
+    ),
+    "kayenta": (
+        "Kayenta's fixed-sample Mann-Whitney U test per metric (error rate, latency, "
+        "predictions), canary against stable on the step's windows; a step passes with a "
+        "score of at least 75 of 100 (a baseline to compare with)"
+    ),
+    "flagger": (
+        "Flagger's fixed thresholds on the canary alone, per 10 s window: success rate >= "
+        "99% and p99 latency <= 500 ms; 5 failed checks fail the step (a baseline to compare "
+        "with)"
+    ),
+}
+"""What each judge ``deploy.judge`` names tests, in one line (the rollout report's header)."""
+
+
 def make_judge(name: str, windows: Sequence[Window]) -> Judge:
     """The judge ``deploy.judge`` names: ``conveyor`` (:func:`default_judge`, the sequential
     tests), ``kayenta`` (Mann-Whitney per metric on the step's windows) or ``flagger``
