@@ -129,6 +129,14 @@ def test_windows_follow_the_clock_and_close_writes_the_open_one(store: Store, re
         (0, 10, 60), (60, 10, 60), (120, 10, 60),
     ]  # fmt: skip
     assert profiler.stats()["rows"] == 30
+    # a range that begins mid-window reads the whole window it overlaps (one is not cut)
+    mid = datetime.fromtimestamp(START + 90, UTC)
+    read = read_live(store.signals, "churn", 3, reference, mid, mid + timedelta(seconds=60))
+    assert read.start == datetime.fromtimestamp(START + 60, UTC)
+    assert (read.windows, read.profile.rows if read.profile else 0) == (2, 20)
+    edge = datetime.fromtimestamp(START + 120, UTC)
+    read = read_live(store.signals, "churn", 3, reference, edge, edge + timedelta(seconds=60))
+    assert read.windows == 1  # the window that ended at the range's start is not in it
 
 
 def test_rows_past_the_buffer_are_dropped_and_counted_in_the_window(

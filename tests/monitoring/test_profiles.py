@@ -304,3 +304,14 @@ def test_count_categories_matches_numbers_across_int_and_float() -> None:
     counts = count_categories(categories, np.array([0.0, 1.0, 1.0, 7.0, np.nan]))
     assert counts.counts.tolist() == [1, 2, 0]
     assert (counts.new, counts.missing) == (1, 1)
+
+
+def test_plot_frames_rebuilt_from_counts_keep_the_shapes(reference: ReferenceProfile) -> None:
+    from conveyor.monitoring.profile_drift import plot_frames
+
+    current = frame(17, 2000, shift=5.0)
+    ref_frame, cur_frame = plot_frames(reference, live_of(reference, current), ["age", "plan"])
+    assert cur_frame["age"].mean() == pytest.approx(current["age"].mean(), abs=0.2)
+    assert ref_frame["age"].median() == pytest.approx(frame(1)["age"].median(), abs=0.2)
+    shares = cur_frame["plan"].value_counts(normalize=True)
+    assert shares["basic"] == pytest.approx((current["plan"] == "basic").mean(), abs=0.01)

@@ -217,14 +217,9 @@ def _live(
     _drift_out(live.as_dict(), as_json, f"{head}\n{live.message}\n{_predictions_line(live)}")
     if out is not None:
         title = f"{live.model} version {live.version}, {head.split(': ', 1)[1]}"
-        if live.reference is not None and live.current is not None:
-            _write(live.report, live.reference, live.current, out, title, as_json)
-        else:  # profiles hold counts, not the values the plots are drawn from
-            import pandas as pd
-
-            _write(live.report, pd.DataFrame(), pd.DataFrame(), out, title, as_json)
-            if not as_json:
-                typer.echo("(no plots: they are drawn from logged values; --source log has them)")
+        frames = live.frames()
+        if frames is not None:
+            _write(live.report, frames[0], frames[1], out, title, as_json)
     _drift_exit(live.drifted)
 
 

@@ -72,7 +72,8 @@ def serve(
         ),
     ] = True,
     profile_window: Annotated[
-        int, typer.Option("--profile-window", min=1, help="Seconds per live profile window.")
+        int,
+        typer.Option("--profile-window", min=1, max=3600, help="Seconds per live profile window."),
     ] = 60,
     profile_max_features: Annotated[
         int,

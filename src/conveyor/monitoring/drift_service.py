@@ -19,7 +19,7 @@ Both judge the predictions too when the reference has them::
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -65,7 +65,8 @@ class LiveDrift:
     report: DriftReport | None
     message: str
     masked: list[str] = field(default_factory=list)
-    # The compared frames, for the plots of ``-o DIR``; not part of the JSON.
+    # The compared frames, for the plots of ``-o DIR``; not part of the JSON (from
+    # profiles: None, and ``frames()`` rebuilds drawable ones from the counts).
     reference: pd.DataFrame | None = field(default=None, repr=False, compare=False)
     current: pd.DataFrame | None = field(default=None, repr=False, compare=False)
     source: str = LOG  # "profiles" or "prediction_log": what the current side was read from
@@ -73,6 +74,16 @@ class LiveDrift:
     prediction_note: str = ""  # why ``predictions`` is None
     unprofiled: list[str] = field(default_factory=list)  # past the gateway's feature cap
     profile: dict[str, Any] = field(default_factory=dict)  # windows, writers, quantiles...
+    drawn: Callable[[], tuple[pd.DataFrame, pd.DataFrame]] | None = field(
+        default=None, repr=False, compare=False
+    )
+
+    def frames(self) -> tuple[pd.DataFrame, pd.DataFrame] | None:
+        """The two sides for the report's plots: the compared frames (prediction log), or
+        frames rebuilt from the profiles' counts (``profile_drift.plot_frames``)."""
+        if self.reference is not None and self.current is not None:
+            return self.reference, self.current
+        return self.drawn() if self.drawn is not None else None
 
     @property
     def drifted(self) -> bool:
@@ -166,7 +177,7 @@ def _from_profiles(
     ctx: Context, resolved: Resolved, since: datetime, until: datetime, settings: Settings
 ) -> LiveDrift:
     from conveyor.monitoring.live_profile import read_live
-    from conveyor.monitoring.profile_drift import profile_drift
+    from conveyor.monitoring.profile_drift import plot_frames, profile_drift
 
     assert resolved.version is not None
     name, number = resolved.version.name, resolved.version.version
@@ -204,10 +215,12 @@ def _from_profiles(
         "skipped_rows": read.skipped,
         **found.details,
     }
+    names = [f.name for f in found.report.features]
     return LiveDrift(
         name, number, since, until, live.rows, found.report, statement, source=PROFILES,
         predictions=found.predictions, prediction_note=found.prediction_note,
         unprofiled=found.unprofiled, profile=details,
+        drawn=lambda: plot_frames(reference, live, names),
     )  # fmt: skip
 
 

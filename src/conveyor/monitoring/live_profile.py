@@ -53,6 +53,9 @@ if TYPE_CHECKING:
     from conveyor.store.base import SignalRepository
 
 FORMAT = "conveyor.live-profile/1"
+MAX_WINDOW_S = 3600
+"""The longest profile window a gateway may cut: how far before a range the reader looks
+for windows that started earlier and still overlap it."""
 QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
 
 
@@ -264,9 +267,12 @@ def read_live(
     since: datetime,
     until: datetime,
 ) -> LiveRead:
-    """Every writer's profile rows of ``model`` ``version`` whose window starts in
-    ``[since, until)``, merged into one; windows still open in a gateway are not there."""
-    rows = signals.profiles(model, since, until, version)
+    """Every writer's profile rows of ``model`` ``version`` whose window overlaps
+    ``[since, until)``, merged into one: a window cannot be cut, so the span read may begin
+    up to one window before ``since`` (``start`` says where). Windows still open in a
+    gateway are not there yet."""
+    earlier = signals.profiles(model, since - timedelta(seconds=MAX_WINDOW_S), until, version)
+    rows = [r for r in earlier if r.start + timedelta(seconds=r.window_s) > since]
     merged, skipped = merge_rows((row.body for row in rows), reference)
     start = min((r.start for r in rows), default=None)
     end = max((r.start + timedelta(seconds=r.window_s) for r in rows), default=None)

@@ -15,13 +15,22 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
 
 from conveyor.monitoring import sketches
 from conveyor.monitoring.drift import DriftDetector, DriftReport, FeatureDrift
 from conveyor.monitoring.drift.counts import ColumnCounts
 from conveyor.monitoring.live_profile import QUANTILES, LiveProfile
 from conveyor.monitoring.profile import PREDICTION, FeatureProfile, ReferenceProfile
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+PLOT_VALUES = 20_000
+"""At most this many values a side per feature in the frames drawn for ``-o DIR``."""
+NEW = "(new)"
 
 
 @dataclass(frozen=True)
@@ -107,3 +116,61 @@ def _new_values(features: list[FeatureProfile], live: LiveProfile) -> dict[str, 
 
 def _prediction(live: LiveProfile) -> list[FeatureProfile]:
     return [live.prediction.profile] if live.prediction is not None else []
+
+
+def plot_frames(
+    reference: ReferenceProfile, live: LiveProfile, names: Sequence[str]
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Frames for the report's plots (histograms, category shares), rebuilt from counts:
+    each cell's values at its middle (the reference's quantile cells are a few hundredths
+    of a percent of its mass wide, so the drawn shapes are the counted ones), values beyond
+    the reference's range at their mean, unseen categories as one ``(new)`` bar; at most
+    :data:`PLOT_VALUES` a side, in proportion. Only for drawing: the tests ran on counts."""
+    import pandas as pd
+
+    ref_columns: dict[str, Any] = {}
+    cur_columns: dict[str, Any] = {}
+    counts = live.counts()
+    for name in names:
+        if name not in counts:
+            continue
+        feature = reference.feature(name)
+        ref_columns[name], cur_columns[name] = _drawn(feature, counts[name])
+    return (
+        pd.DataFrame({k: pd.Series(v) for k, v in ref_columns.items()}),
+        pd.DataFrame({k: pd.Series(v) for k, v in cur_columns.items()}),
+    )
+
+
+def _drawn(feature: FeatureProfile, current: ColumnCounts) -> tuple[Any, Any]:
+    from conveyor.monitoring.drift import bins
+    from conveyor.monitoring.drift.counts import NumericCounts
+
+    ref = feature.reference
+    if isinstance(current, NumericCounts):
+        if ref.bins is None:
+            return np.empty(0), np.empty(0)
+        edges = ref.bins.edges
+        # cell 2j + 1 is edge j; cell 2j (j >= 1) the middle between edges j - 1 and j
+        middle = np.concatenate([[edges[0]], (edges[:-1] + edges[1:]) / 2, [edges[-1]]])
+        values = np.empty(2 * len(edges) + 1)
+        values[0::2] = middle
+        values[1::2] = edges
+        low = current.below_sum / current.cells[0] if current.cells[0] else edges[0]
+        high = current.above_sum / current.cells[-1] if current.cells[-1] else edges[-1]
+        mine = values.copy()
+        mine[0], mine[-1] = low, high
+        return _repeat(values, bins.reference_cells(ref.bins)), _repeat(mine, current.cells)
+    labels = [str(c) for c in ref.categories.tolist()]
+    ours = np.append(current.counts, current.new)
+    return _repeat(np.array(labels, dtype=object), ref.counts), _repeat(
+        np.array([*labels, NEW], dtype=object), ours
+    )
+
+
+def _repeat(values: Any, counts: Any) -> Any:
+    counts = np.asarray(counts, dtype=np.int64)
+    total = int(counts.sum())
+    if total > PLOT_VALUES:
+        counts = np.rint(counts * (PLOT_VALUES / total)).astype(np.int64)
+    return np.repeat(values, counts)

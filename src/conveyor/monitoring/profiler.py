@@ -45,7 +45,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from conveyor.errors import ConveyorError, InvalidValue
-from conveyor.monitoring.live_profile import LiveProfile
+from conveyor.monitoring.live_profile import MAX_WINDOW_S, LiveProfile
 from conveyor.monitoring.profile import MAX_FEATURES, ReferenceProfile
 from conveyor.store.entities import ProfileWindow
 
@@ -79,8 +79,10 @@ class ProfileOptions:
     mask: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
-        if self.window_s < 1:
-            raise InvalidValue(f"the profile window is {self.window_s} s; it must be >= 1 s")
+        if not 1 <= self.window_s <= MAX_WINDOW_S:
+            raise InvalidValue(
+                f"the profile window is {self.window_s} s; it must be 1 to {MAX_WINDOW_S} s"
+            )
         if self.max_features < 1:
             raise InvalidValue(
                 f"profiles need at least one feature per model, got {self.max_features}"
