@@ -198,19 +198,47 @@ def test_a_failed_write_is_kept_for_the_next_flush(store: Store, reference) -> N
     assert [r.rows for r in rows] == [3, 2]
 
 
-def test_stack_turns_many_requests_into_one_array_per_column() -> None:
+def test_stack_turns_many_calls_into_one_array_per_column() -> None:
     frames = [pd.DataFrame({"a": [1.0], "b": [2.0]}) for _ in range(3)]
     index = frames[0].columns
     frames = [f.set_axis(index, axis=1) for f in frames]
-    when = datetime.now(UTC)
-    batches = stack([Prediction("r", "m", 1, f, np.array([0]), 0.0, when) for f in frames])
+    batches = stack([(f, np.array([0])) for f in frames])
     assert len(batches) == 1
     columns, rows, outputs = batches[0]
     assert rows == 3
     assert columns["b"].tolist() == [2.0, 2.0, 2.0]
     assert outputs.tolist() == [0, 0, 0]
     arrays = [np.array([[1.0, 5.0]]), np.array([[3.0, 6.0], [4.0, 7.0]])]
-    batches = stack([Prediction("r", "m", 1, a, np.zeros((len(a), 2)), 0.0, when) for a in arrays])
+    batches = stack([(a, np.zeros((len(a), 2))) for a in arrays])
     columns, rows, outputs = batches[0]
     assert (rows, columns["1"].tolist()) == (3, [5.0, 6.0, 7.0])
     assert outputs.shape == (3, 2)  # several outputs per row: kept, not profiled
+
+
+def test_model_calls_are_counted_like_predictions(store: Store, reference) -> None:
+    """What the gateway hands over: one record per model call (merged requests)."""
+    from dataclasses import dataclass
+
+    @dataclass
+    class Call:  # the fields of the gateway's BatchRecord the profiler reads
+        model: str
+        version: int
+        answered: tuple
+
+    clock = Clock(START + 1)
+    profiler = recorder(store, reference, clock, "a")
+    data = frame(8, 48)
+    outputs = (data["age"] > 40).astype(int).to_numpy()
+    for start in range(0, 48, 16):  # three calls of 16 merged rows
+        rows = data.iloc[start : start + 16]
+        profiler.observe_call(Call("churn", 3, ((rows, outputs[start : start + 16]),)))
+    profiler.observe_call(Call("churn", 3, ()))  # a call that answered nothing
+    profiler.close()
+    since = datetime.fromtimestamp(START, UTC)
+    read = read_live(store.signals, "churn", 3, reference, since, since + timedelta(minutes=1))
+    assert read.profile is not None
+    assert read.profile.rows == 48
+    alone = LiveProfile.empty(reference, reference.names)
+    alone.add({c: data[c].to_numpy() for c in data.columns}, 48, outputs)
+    merged, whole = read.profile.counts(), alone.counts()
+    assert np.array_equal(merged["age"].cells, whole["age"].cells)  # type: ignore[union-attr]

@@ -315,3 +315,18 @@ def test_plot_frames_rebuilt_from_counts_keep_the_shapes(reference: ReferencePro
     assert ref_frame["age"].median() == pytest.approx(frame(1)["age"].median(), abs=0.2)
     shares = cur_frame["plan"].value_counts(normalize=True)
     assert shares["basic"] == pytest.approx((current["plan"] == "basic").mean(), abs=0.01)
+
+
+def test_both_ways_of_counting_give_the_same_cells(reference: ReferenceProfile) -> None:
+    from conveyor.monitoring.drift.bins import cell_of
+
+    edges = reference.feature("age").reference.bins.edges  # type: ignore[union-attr]
+    rng = np.random.default_rng(18)
+    for size in (5, len(edges) - 1, len(edges), 20_000):  # values among edges, or sorted
+        values = np.concatenate([rng.normal(40, 15, size), edges[:3], [np.inf, np.nan]])
+        counted = count_numeric(edges, values)
+        finite = values[np.isfinite(values)]
+        expected = np.bincount(cell_of(edges, finite), minlength=2 * len(edges) + 1)
+        assert np.array_equal(counted.cells, expected)
+        assert counted.below_sum == pytest.approx(finite[finite < edges[0]].sum())
+        assert (counted.missing, counted.non_finite) == (1, 1)

@@ -46,6 +46,14 @@ async def test_concurrent_requests_share_calls_and_each_gets_its_own_rows(served
     assert sum(call.rows for call in calls) == sum(len(p) for p in parts)
     assert max(call.requests for call in calls) > 1, "nothing was merged"
     assert all(call.rows <= 64 for call in calls)
+    # each call hands on what the model answered, merged: one input and its predictions
+    assert all(len(call.answered) == 1 for call in calls)
+    assert sum(len(data) for call in calls for data, _ in call.answered) == sum(
+        call.rows for call in calls
+    )
+    for call in calls:
+        [(data, predicted)] = call.answered
+        assert predicted.tolist() == model.predict(data).tolist()
 
 
 async def test_a_batch_never_exceeds_the_row_limit(served) -> None:
@@ -72,6 +80,7 @@ async def test_python_function_models_are_never_merged(served) -> None:
     answers = await asyncio.gather(*(batcher.predict(f, False, 30.0) for f in frames))
     assert [a[0].tolist() for a in answers] == [[2.0 * i] for i in range(6)]
     assert {call.requests for call in calls} == {1}
+    assert sorted(call.answered[0][1].tolist()[0] for call in calls) == [2.0 * i for i in range(6)]
 
 
 async def test_unmerged_requests_run_side_by_side_so_a_slow_one_blocks_nobody(served) -> None:
@@ -102,6 +111,9 @@ async def test_a_failing_request_fails_alone_when_merged(served) -> None:
     )
     assert isinstance(results[2], ModelError)
     assert calls[0].requests == 6  # they were merged, and the merged call failed
+    answered = [data for data, _ in calls[0].answered]  # then one by one: the 5 answered
+    assert [len(data) for data in answered] == [1] * 5
+    assert not any(data.isna().any().any() for data in answered)
     good = [r for i, r in enumerate(results) if i != 2]
     expected = [served.models[1].predict(p).tolist() for p in parts]
     assert [r[0].tolist() for r in good] == expected  # type: ignore[index]

@@ -77,7 +77,9 @@ async def send(ctx: Context, pool: ModelPool, data: pd.DataFrame, workers: int =
     ]
     clients = [
         httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=create_app(pool, observers=g.all())),
+            transport=httpx.ASGITransport(
+                app=create_app(pool, observers=g.all(), profiles=g.profiles)
+            ),
             base_url="http://gateway",
         )
         for g in gateways

@@ -204,7 +204,8 @@ def serve(
         watching = observers.all() if observers else ()
         outcomes = observers.outcomes if observers else None
         labels = observers.labels if observers else None
-        run_server(pool, options, router, watching, closing, metrics, outcomes, labels)
+        profiled = observers.profiles if observers else None
+        run_server(pool, options, router, watching, closing, metrics, outcomes, labels, profiled)
     finally:
         if alerting is not None:
             alerting.stop()

@@ -1,12 +1,14 @@
 """Profiling live traffic in a gateway process and writing the profiles beside the outcome windows.
 
-:meth:`ProfileRecorder.observe` runs on the event loop once per answered prediction and only
-appends the prediction to a list under a lock (no numpy, no I/O). A daemon thread wakes every
-``flush_s`` seconds, or as soon as ``chunk_rows`` rows wait (so requests are not held long:
-the fewer live objects, the cheaper every garbage collection of the event loop), takes the
-list, stacks the inputs of each (model, version, window) into
-one array per column (one ``to_numpy`` per request and one ``concatenate``, never a loop per
-row) and counts them into that window's :class:`~conveyor.monitoring.live_profile.LiveProfile`
+The gateway hands the recorder each model call (:meth:`ProfileRecorder.observe_call`, a
+batch listener: under load one call answers many merged requests, so there is one input per
+call to stack, not one per request); :meth:`ProfileRecorder.observe` takes one prediction.
+Both run on the event loop and only append to a list under a lock (no numpy, no I/O). A
+daemon thread wakes every ``flush_s`` seconds, or as soon as ``chunk_rows`` rows wait (so
+inputs are not held long: the fewer live objects, the cheaper every garbage collection of
+the event loop), takes the list, stacks the inputs of each (model, version, window) into one
+array per column (one ``to_numpy`` per call and one ``concatenate``, never a loop per row)
+and counts them into that window's :class:`~conveyor.monitoring.live_profile.LiveProfile`
 (vectorised per column: a sort, two ``searchsorted`` of the reference's edges, one KLL
 update), then writes the windows that have closed in one transaction
 (:meth:`~conveyor.store.base.SignalRepository.add_profiles`). :meth:`close`, run at the
@@ -40,7 +42,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
@@ -50,6 +52,7 @@ from conveyor.monitoring.profile import MAX_FEATURES, ReferenceProfile
 from conveyor.store.entities import ProfileWindow
 
 if TYPE_CHECKING:
+    from conveyor.flavors.base import Array, ModelInput
     from conveyor.monitoring.observation import Prediction
     from conveyor.store.base import SignalRepository
 
@@ -63,6 +66,22 @@ MAX_UNSENT = 100
 
 References = Callable[[str, int], ReferenceProfile | None]
 Key = tuple[str, int, int]  # model, version, window index
+Answered = Sequence[tuple["ModelInput", "Array"]]  # (input, predictions) of one model call
+Item = tuple[str, int, float, Answered]  # model, version, when (epoch s), what was answered
+
+
+class ModelCall(Protocol):
+    """What :meth:`ProfileRecorder.observe_call` reads of a model call (the gateway's
+    ``BatchRecord`` has it; monitoring never imports the gateway)."""
+
+    @property
+    def model(self) -> str: ...
+
+    @property
+    def version(self) -> int: ...
+
+    @property
+    def answered(self) -> Answered: ...
 
 
 @dataclass(frozen=True)
@@ -126,7 +145,7 @@ class ProfileRecorder:
         self._clock = clock
         self._lock = threading.Lock()
         self._write_lock = threading.Lock()
-        self._buffer: list[Prediction] = []
+        self._buffer: list[Item] = []
         self._buffered_rows = 0
         self._dropped: dict[Key, int] = defaultdict(int)
         self._known: dict[tuple[str, int], ReferenceProfile | None] = {}
@@ -137,17 +156,25 @@ class ProfileRecorder:
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
 
+    def observe_call(self, call: ModelCall) -> None:
+        """Keep what one model call answered for the thread (event loop: a lock, an append)."""
+        if call.answered:
+            self._keep((call.model, call.version, self._clock(), call.answered))
+
     def observe(self, prediction: Prediction) -> None:
-        """Keep an answered prediction for the thread (event loop: a lock and an append)."""
-        rows = len(prediction.inputs)
+        """Keep one answered prediction for the thread (the observer contract)."""
+        answered = ((prediction.inputs, prediction.outputs),)
+        self._keep((prediction.model, prediction.version, prediction.at.timestamp(), answered))
+
+    def _keep(self, item: Item) -> None:
+        rows = sum(len(data) for data, _ in item[3])
         with self._lock:
             if self._buffered_rows + rows <= self.max_buffered_rows:
-                self._buffer.append(prediction)
+                self._buffer.append(item)
                 self._buffered_rows += rows
                 full = self._buffered_rows >= self.chunk_rows
             else:
-                key = (prediction.model, prediction.version, self._index(prediction.at))
-                self._dropped[key] += rows
+                self._dropped[(item[0], item[1], self._index(item[2]))] += rows
                 full = True
         if full:
             self._wake.set()
@@ -204,8 +231,8 @@ class ProfileRecorder:
             if not self._stop.is_set():
                 self.flush()
 
-    def _index(self, at: datetime) -> int:
-        return int(at.timestamp() // self.window_s)
+    def _index(self, at: float) -> int:
+        return int(at // self.window_s)
 
     def _count(self, name: str, amount: int) -> None:
         with self._lock:
@@ -216,13 +243,13 @@ class ProfileRecorder:
         with self._lock:
             items, self._buffer, self._buffered_rows = self._buffer, [], 0
             dropped, self._dropped = self._dropped, defaultdict(int)
-        groups: dict[Key, list[Prediction]] = defaultdict(list)
-        for item in items:
-            groups[(item.model, item.version, self._index(item.at))].append(item)
+        groups: dict[Key, list[tuple[ModelInput, Array]]] = defaultdict(list)
+        for model, version, at, answered in items:
+            groups[(model, version, self._index(at))].extend(answered)
         for key, group in groups.items():
             profile = self._profile(key)
             if profile is None:
-                self._count("unprofiled", sum(len(p.inputs) for p in group))
+                self._count("unprofiled", sum(len(data) for data, _ in group))
                 continue
             for columns, rows, outputs in stack(group, between=_yield):
                 try:
@@ -268,7 +295,7 @@ class ProfileRecorder:
 
 
 Batch = tuple[dict[str, Any], int, Any]  # columns by name, rows, outputs (or None)
-STACK_SLICE = 200  # requests stacked between two offers of the interpreter (~0.5 ms)
+STACK_SLICE = 200  # inputs stacked between two offers of the interpreter (~0.5 ms)
 
 
 def _yield() -> None:
@@ -279,22 +306,20 @@ def _yield() -> None:
     time.sleep(0)
 
 
-def stack(
-    predictions: Sequence[Prediction], between: Callable[[], None] | None = None
-) -> list[Batch]:
-    """The inputs and outputs of many predictions, one array per column: one batch per
-    input layout (requests of one version nearly always share one). DataFrames of one
-    dtype are stacked as one numpy block (a fraction of ``pandas.concat``'s time for
-    thousands of one-row frames); others are concatenated by pandas; arrays by numpy.
-    ``between`` is called every :data:`STACK_SLICE` requests."""
+def stack(answered: Answered, between: Callable[[], None] | None = None) -> list[Batch]:
+    """Many (input, predictions) pairs as one array per column: one batch per input layout
+    (the calls of one version nearly always share one). DataFrames of one dtype are stacked
+    as one numpy block (a fraction of ``pandas.concat``'s time for thousands of small
+    frames); others are concatenated by pandas; arrays by numpy. ``between`` is called
+    every :data:`STACK_SLICE` inputs."""
     import pandas as pd
 
-    by_layout: dict[object, list[Prediction]] = defaultdict(list)
-    for prediction in predictions:
-        by_layout[_layout(prediction.inputs)].append(prediction)
+    by_layout: dict[object, list[tuple[ModelInput, Array]]] = defaultdict(list)
+    for pair in answered:
+        by_layout[_layout(pair[0])].append(pair)
     out: list[Batch] = []
     for group in by_layout.values():
-        inputs = [p.inputs for p in group]
+        inputs = [data for data, _ in group]
         first = inputs[0]
         if isinstance(first, pd.DataFrame):
             names = [str(c) for c in first.columns]
@@ -315,7 +340,7 @@ def stack(
             matrix = np.concatenate([_matrix(data) for data in inputs])
             columns = {str(i): matrix[:, i] for i in range(matrix.shape[1])}
             rows = len(matrix)
-        out.append((columns, rows, _outputs(p.outputs for p in group)))
+        out.append((columns, rows, _outputs(outputs for _, outputs in group)))
     return out
 
 

@@ -34,7 +34,13 @@ from starlette.routing import Route
 from conveyor.errors import ModelError, NotFoundError
 from conveyor.monitoring.observation import Prediction, PredictionObserver
 from conveyor.serving import binary, protocols
-from conveyor.serving.batching import Batcher, BatchListener, BatchPolicy, ModelCallTimeout
+from conveyor.serving.batching import (
+    Batcher,
+    BatchListener,
+    BatchPolicy,
+    BatchRecord,
+    ModelCallTimeout,
+)
 from conveyor.serving.errors import RequestError
 from conveyor.serving.limits import READ_TIMEOUT_S
 from conveyor.serving.openapi import openapi_document
@@ -45,6 +51,7 @@ if TYPE_CHECKING:
     from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
     from conveyor.flavors.base import Array, ModelInput
+    from conveyor.monitoring.profiler import ProfileRecorder
     from conveyor.monitoring.recorder import OutcomeRecorder
     from conveyor.serving.feedback import LabelLog
     from conveyor.serving.metrics import GatewayMetrics
@@ -84,6 +91,7 @@ def create_app(
     read_timeout_s: float = READ_TIMEOUT_S,
     outcomes: OutcomeRecorder | None = None,
     feedback: LabelLog | None = None,
+    profiles: ProfileRecorder | None = None,
 ) -> Starlette:
     """The ASGI app serving every model in ``pool`` over the v2, v1 and MLflow protocols.
 
@@ -102,7 +110,8 @@ def create_app(
     ``outcomes`` counts every request routed to a version, and its predictions, into
     outcome windows (see :mod:`conveyor.serving.outcomes`). ``feedback`` takes delayed
     labels on ``POST /feedback`` (see :mod:`conveyor.serving.feedback`); close it on
-    shutdown like the observers.
+    shutdown like the observers. ``profiles`` is told of every model call (what it
+    answered), for the live profiles (see :mod:`conveyor.monitoring.profiler`).
 
     >>> app = create_app(pool, metrics=GatewayMetrics())  # doctest: +SKIP
     """
@@ -120,7 +129,10 @@ def create_app(
         observers,
         document,
         batching=batching or BatchPolicy(),
-        batch_listener=metrics.observe_batch if metrics is not None else None,
+        batch_listener=_listeners(
+            metrics.observe_batch if metrics is not None else None,
+            profiles.observe_call if profiles is not None else None,
+        ),
     )
     routes = gateway.routes()
     if feedback is not None:
@@ -146,6 +158,19 @@ def create_app(
             ClientDisconnect: _client_gone,
         },
     )
+
+
+def _listeners(*given: BatchListener | None) -> BatchListener | None:
+    """One listener telling each of ``given`` (None: nobody listens)."""
+    chosen = [listener for listener in given if listener is not None]
+    if len(chosen) <= 1:
+        return chosen[0] if chosen else None
+
+    def tell(record: BatchRecord) -> None:
+        for listener in chosen:
+            listener(record)
+
+    return tell
 
 
 def _lifespan(

@@ -78,6 +78,7 @@ def from_environment() -> Starlette:
         read_timeout_s=read_timeout,
         outcomes=observers.outcomes,
         feedback=observers.labels,
+        profiles=observers.profiles,
     )
     return app
 

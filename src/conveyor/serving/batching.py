@@ -74,7 +74,11 @@ class BatchPolicy:
 
 @dataclass(frozen=True)
 class BatchRecord:
-    """One model call, as metrics see it."""
+    """One model call, as metrics and the live profiles see it.
+
+    ``answered``: what the model answered in the call, as (input, predictions) pairs: one
+    for a merged call, one per request answered alone; empty when it answered nothing.
+    """
 
     model: str
     version: int
@@ -82,6 +86,7 @@ class BatchRecord:
     requests: int
     queued_s: float  # how long the oldest request of the call waited for it to start
     took_s: float
+    answered: tuple[tuple[ModelInput, Array], ...] = field(default=(), repr=False, compare=False)
 
 
 BatchListener = Callable[[BatchRecord], None]
@@ -154,8 +159,11 @@ class Batcher:
             )
         if self.listener is not None:
             took = time.perf_counter() - started
+            answered = ((data, answer[0]),)
             self.listener(
-                BatchRecord(self.served.name, self.served.version, len(data), 1, 0.0, took)
+                BatchRecord(
+                    self.served.name, self.served.version, len(data), 1, 0.0, took, answered
+                )
             )
         return answer
 
@@ -207,9 +215,10 @@ class Batcher:
         if not live:
             return
         started = time.perf_counter()
+        answered: list[tuple[ModelInput, Array]] = []
         try:
             with anyio.fail_after(timeout_s):
-                answers = await anyio.to_thread.run_sync(
+                answers, answered = await anyio.to_thread.run_sync(
                     _answer_all, self.served, live, abandon_on_cancel=True
                 )
         except TimeoutError:
@@ -231,25 +240,38 @@ class Batcher:
                 len(live),
                 started - oldest,
                 took,
+                tuple(answered),
             )
             self.listener(record)
 
 
-def _answer_all(served: Served, batch: Sequence[_Pending]) -> list[Answer | BaseException]:
-    """One model call for the whole batch; if it fails, one call per request (in a thread)."""
+Answered = list[tuple["ModelInput", "Array"]]
+
+
+def _answer_all(
+    served: Served, batch: Sequence[_Pending]
+) -> tuple[list[Answer | BaseException], Answered]:
+    """One model call for the whole batch; if it fails, one call per request (in a thread).
+    Also what the model answered, as (input, predictions) pairs (see :class:`BatchRecord`)."""
     if len(batch) > 1:
         try:
             wants_proba = any(pending.with_proba for pending in batch)
-            return _split(_answer(served, merge([p.data for p in batch]), wants_proba), batch)
+            merged = merge([p.data for p in batch])
+            answer = _answer(served, merged, wants_proba)
+            return _split(answer, batch), [(merged, answer[0])]
         except Exception:  # each request's own call below says whose rows failed
             pass
     answers: list[Answer | BaseException] = []
+    answered: Answered = []
     for pending in batch:
         try:
-            answers.append(_answer(served, pending.data, pending.with_proba))
+            answer = _answer(served, pending.data, pending.with_proba)
         except Exception as exc:  # handed to that request's handler to report
             answers.append(exc)
-    return answers
+            continue
+        answers.append(answer)
+        answered.append((pending.data, answer[0]))
+    return answers, answered
 
 
 def _answer(served: Served, data: ModelInput, with_proba: bool) -> Answer:

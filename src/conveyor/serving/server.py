@@ -35,6 +35,7 @@ from conveyor.serving.timeouts import head_deadline_protocol
 from conveyor.settings import export
 
 if TYPE_CHECKING:
+    from conveyor.monitoring.profiler import ProfileRecorder
     from conveyor.monitoring.recorder import OutcomeRecorder
     from conveyor.serving.feedback import LabelLog
 
@@ -94,12 +95,14 @@ def run_server(
     metrics: GatewayMetrics | None = None,
     outcomes: OutcomeRecorder | None = None,
     feedback: LabelLog | None = None,
+    profiles: ProfileRecorder | None = None,
 ) -> None:
     """Serve until interrupted, on uvloop and httptools where they are installed.
 
     ``observers``, ``on_shutdown`` (closing them), ``metrics`` (which they count into) and
-    ``outcomes`` (the outcome windows) and ``feedback`` (the labels log of ``POST /feedback``)
-    serve the one-worker case; with several workers each builds its own.
+    ``outcomes`` (the outcome windows), ``feedback`` (the labels log of ``POST /feedback``)
+    and ``profiles`` (the live profiles) serve the one-worker case; with several workers
+    each builds its own.
     """
     import uvicorn
 
@@ -126,6 +129,7 @@ def run_server(
             read_timeout_s=options.read_timeout_s,
             outcomes=outcomes,
             feedback=feedback,
+            profiles=profiles,
         )
         uvicorn.run(app, **common)
         return

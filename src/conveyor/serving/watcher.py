@@ -210,10 +210,10 @@ def build_gateway(
 
 @dataclass(frozen=True)
 class Observers:
-    """The gateway's prediction observers: the prediction log (if on), shadow traffic, the
-    live profiles (if on), and the outcome windows (if on; ``create_app(..., outcomes=...)``
-    takes them); and the labels log ``POST /feedback`` writes to
-    (``create_app(..., feedback=...)``)."""
+    """The gateway's prediction observers: the prediction log (if on), shadow traffic, and
+    the outcome windows (if on; ``create_app(..., outcomes=...)`` takes them); the labels log
+    ``POST /feedback`` writes to (``create_app(..., feedback=...)``); and the live profiles
+    (if on; ``create_app(..., profiles=...)``)."""
 
     log: PredictionLog | None
     shadows: ShadowRunner
@@ -222,12 +222,9 @@ class Observers:
     profiles: ProfileRecorder | None = None
 
     def all(self) -> list[PredictionObserver]:
-        """What ``create_app(..., observers=...)`` takes."""
-        found: list[PredictionObserver] = [] if self.log is None else [self.log]
-        found.append(self.shadows)
-        if self.profiles is not None:
-            found.append(self.profiles)
-        return found
+        """What ``create_app(..., observers=...)`` takes (the profiles go to
+        ``create_app(..., profiles=...)``: they are told of model calls, not requests)."""
+        return [self.shadows] if self.log is None else [self.log, self.shadows]
 
     def close(self) -> None:
         """Finish the queued shadow copies, then write what the logs still buffer (once),
