@@ -116,6 +116,7 @@ FULL_NO_LOG = "conveyor (diagnostic: full without the log)"
 ONE_WITH_ALL = "conveyor (diagnostic: one version + 10% shadow + log + metrics)"
 PROFILES_ON = "conveyor (/invocations, defaults: live profiles on)"
 PROFILES_OFF = "conveyor (/invocations, defaults but --no-profiles)"
+TWIN = "conveyor (/invocations, --no-profiles, a second one)"
 CEILING = "ceiling (bare Starlette)"
 HANDWRITTEN = "hand-written (Starlette + orjson + predict)"
 
@@ -579,7 +580,8 @@ def conveyor_profiles(run: Run, project: Path, env: dict[str, str], body: str) -
     servers: dict[str, Server] = {}
     rounds: dict[str, list[dict[str, Any]]] = {PROFILES_ON: [], PROFILES_OFF: []}
     try:
-        for label, extra in ((PROFILES_ON, []), (PROFILES_OFF, ["--no-profiles"])):
+        started = ((PROFILES_ON, []), (PROFILES_OFF, ["--no-profiles"]), (TWIN, ["--no-profiles"]))
+        for label, extra in started:
             port = free_port()
             argv = [CONVEYOR, "serve", "--model", "cancer@champion", "--port", str(port), *extra]
             servers[label] = start(label, argv, project, env, port, "/invocations", body)
@@ -596,30 +598,44 @@ def conveyor_profiles(run: Run, project: Path, env: dict[str, str], body: str) -
                     f"errors {errors_text(result)}",
                     flush=True,
                 )
-        side_by_side = [both_at_once(run.load, servers, body) for _ in range(PROFILE_ROUNDS)]
+        side_by_side, twins = [], []
+        for i in range(PROFILE_ROUNDS):  # the pair on/off, then the same two servers (A/A)
+            first = i % 2 == 0  # which of a pair the load starts first alternates too
+            side_by_side.append(both_at_once(run.load, servers, body, PROFILES_ON, first))
+            twins.append(both_at_once(run.load, servers, body, TWIN, first))
     finally:
         for server in servers.values():
             stop(server)
     counted = profiled_rows(project, env)
     cost = run_checked([sys.executable, str(BENCH_DIR / "profile_cost.py")], REPO_ROOT, env)
-    return profiles_block(run, rounds, said, counted, cost, side_by_side)
+    return profiles_block(run, rounds, said, counted, cost, side_by_side, twins)
 
 
-def both_at_once(load: LoadGen, servers: dict[str, Server], body: str) -> float:
-    """1 - req/s on ÷ req/s off with both servers loaded at the same time (c=16 each, one
-    wrk each): whatever else the machine does hits both alike. (The profiler's thread is
-    one more runnable thread, so the scheduler gives that server a little more CPU than
-    the other: this figure can only understate the CPU cost, not the GIL's.)"""
+def both_at_once(
+    load: LoadGen, servers: dict[str, Server], body: str, label: str, first: bool
+) -> float:
+    """1 - req/s of ``label`` ÷ req/s of the server without profiles, both loaded at the
+    same time (c=16 each, one wrk each): whatever else the machine does hits both alike.
+    ``label`` is the profiled server, or its twin without profiles (the A/A pair that
+    shows how far two identical servers differ)."""
     from concurrent.futures import ThreadPoolExecutor
 
     if not load.wrk:
         return float("nan")
-    order = [servers[PROFILES_ON], servers[PROFILES_OFF]]
+    pair = [servers[label], servers[PROFILES_OFF]]
+    order = pair if first else pair[::-1]
     with ThreadPoolExecutor(2) as pool:
         list(pool.map(lambda s: load._wrk(s.url, body, 16, WARMUP_S), order))
-        on, off = pool.map(lambda s: load._wrk(s.url, body, 16, DURATION_S), order)
-    print(f"  at once: on {on['rps']:8.1f} req/s, off {off['rps']:8.1f} req/s", flush=True)
-    return float(1 - on["rps"] / off["rps"]) if off["rps"] > 0 else float("nan")
+        done = dict(
+            zip(
+                [id(s) for s in order],
+                pool.map(lambda s: load._wrk(s.url, body, 16, DURATION_S), order),
+                strict=True,
+            )
+        )
+    mine, off = done[id(pair[0])], done[id(pair[1])]
+    print(f"  at once: {label[:40]} {mine['rps']:8.1f} req/s, off {off['rps']:8.1f}", flush=True)
+    return float(1 - mine["rps"] / off["rps"]) if off["rps"] > 0 else float("nan")
 
 
 def measured_with_cpu(load: LoadGen, server: Server, body: str) -> dict[str, Any]:
@@ -678,6 +694,7 @@ def profiles_block(
     counted: str,
     cost: str,
     side_by_side: list[float],
+    twins: list[float],
 ) -> str:
     """The ``serving-profiles`` section of RESULTS.md."""
     import statistics
@@ -721,6 +738,14 @@ def profiles_block(
             True,
         ),
         Check(
+            "(the noise) the same for two identical servers without profiles (A/A)",
+            f"median over {len(twins)} rounds of 1 - req/s ÷ req/s, c=16 each",
+            statistics.median(twins) if twins else None,
+            TARGET_PROFILE_OVERHEAD,
+            "%",
+            True,
+        ),
+        Check(
             "(noisy here) fewer req/s with live profiles, measured directly",
             f"1 - median req/s of {name} ÷ median req/s with --no-profiles, c=16",
             fewer,
@@ -741,6 +766,7 @@ def profiles_block(
         )
     spread = ", ".join(f"{x:+.1%}" for x in paired)
     at_once = ", ".join(f"{x:+.1%}" for x in side_by_side)
+    twin_spread = ", ".join(f"{x:+.1%}" for x in twins)
     meta = "\n".join(f"- {k}: {v}" for k, v in run.meta.items() if k != "headline")
     verdict = "not checked" if check.met is None else "met" if check.met else "missed"
     paired_check = checks_[2]
@@ -774,7 +800,9 @@ stacking and counting), as a share of the CPU a request costs the server without
 (the server is CPU-bound at c=16, so with the same CPU it answers in proportion to
 1 / CPU per request). The direct figures are shown for what they are; the paired one
 loads both servers at the same time (two wrk, c=16 each; per round, 1 - on ÷ off:
-{at_once}), so that the machine's other load hits both alike.
+{at_once}), so that the machine's other load hits both alike, and each round the same for
+two identical servers without profiles, to show what such a pair differs by for nothing
+(A/A, per round: {twin_spread}).
 
 {checks_table(checks_)}
 
