@@ -334,3 +334,53 @@ def test_a_given_signature_records_no_example_outputs(tmp_path: Path) -> None:
     signature = infer_signature(X.head(2), MODEL.predict(X.head(2)))
     loaded = save(tmp_path / "model", signature=signature, input_example=X.head(2))
     assert loaded.example_output() is None  # save_model made no prediction to record
+
+
+def test_the_reference_is_profiled_with_the_saved_models_predictions(tmp_path: Path) -> None:
+    from conveyor.monitoring.profile import PREDICTION, load_profile
+
+    loaded = save(tmp_path / "model", reference_data=X, input_example=X.head(3))
+    profile = load_profile(tmp_path / "model")
+    assert loaded.info.reference_profile == "reference-profile.json"
+    assert profile is not None
+    assert profile.names == list(X.columns)
+    assert profile.prediction is not None
+    assert profile.prediction.name == PREDICTION
+    assert profile.prediction.kind == "numeric"  # a regressor's outputs
+
+
+def test_an_array_reference_is_predicted_as_an_array(tmp_path: Path) -> None:
+    from conveyor.monitoring.profile import load_profile
+
+    model = LinearRegression().fit(X.to_numpy(), y)  # no feature names: no warning either
+    save_model(model, tmp_path / "model", reference_data=X.to_numpy()[:50])
+    profile = load_profile(tmp_path / "model")
+    assert profile is not None
+    assert profile.prediction is not None, profile.prediction_note
+
+
+def test_a_model_that_cannot_predict_its_reference_still_gets_an_inputs_profile(
+    tmp_path: Path,
+) -> None:
+    from conveyor.monitoring.profile import load_profile
+
+    wrong = X.assign(extra=1.0)[["extra"]]  # not the model's columns
+    save_model(MODEL, tmp_path / "model", reference_data=wrong)
+    profile = load_profile(tmp_path / "model")
+    assert profile is not None
+    assert profile.names == ["extra"]
+    assert profile.prediction is None
+    assert "could not predict its reference data" in profile.prediction_note
+
+
+def test_a_directory_saved_before_profiles_gets_one_built_on_demand(tmp_path: Path) -> None:
+    from conveyor.monitoring.profile import load_profile
+
+    save(tmp_path / "model", reference_data=X.head(200))
+    (tmp_path / "model" / "reference-profile.json").unlink()
+    profile = load_profile(tmp_path / "model")
+    assert profile is not None
+    assert profile.names == list(X.columns)
+    assert profile.prediction is None
+    assert "built from reference.parquet" in profile.prediction_note
+    assert load_profile(tmp_path / "nothing-here") is None

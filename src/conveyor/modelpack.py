@@ -7,6 +7,7 @@
     <dir>/input_example.json    a few input rows (pandas "split" orient, or a list)
     <dir>/example_output.json   what the model predicted for those rows when it was saved
     <dir>/reference.parquet     a seeded sample of the training data, for drift monitoring
+    <dir>/reference-profile.json  that sample profiled (bins, counts, sketches; predictions too)
     <dir>/requirements.txt      pinned ``name==version`` lines
 
 :func:`save_model` builds the directory under a temporary name beside the target and renames
@@ -56,6 +57,7 @@ MODEL_DIR = "model"
 EXAMPLE_FILE = "input_example.json"
 EXAMPLE_OUTPUT_FILE = "example_output.json"
 REFERENCE_FILE = "reference.parquet"
+PROFILE_FILE = "reference-profile.json"
 REQUIREMENTS_FILE = "requirements.txt"
 REFERENCE_SEED = 0
 
@@ -73,6 +75,7 @@ class ModelInfo:
     reference_data: str | None = None
     reference_rows: int = 0
     example_output: str | None = None  # absent from directories saved before it existed
+    reference_profile: str | None = None  # likewise
     format: int = field(default=FORMAT)
 
     def as_dict(self) -> dict[str, Any]:
@@ -110,6 +113,9 @@ class ModelInfo:
             reference_rows=_field(data, "reference_rows", int, where),
             example_output=_file_field(data, "example_output", EXAMPLE_OUTPUT_FILE, where)
             if "example_output" in data
+            else None,
+            reference_profile=_file_field(data, "reference_profile", PROFILE_FILE, where)
+            if "reference_profile" in data
             else None,
         )
 
@@ -206,7 +212,9 @@ def save_model(
     The flavor is found from the model's type unless ``flavor`` names one (``"pyfunc"`` must
     be named). With an ``input_example`` and no ``signature``, the signature is inferred
     from the example and from what the saved model predicts for it. ``reference_data`` is
-    sampled (seeded) down to ``reference_rows`` rows and written as Parquet.
+    sampled (seeded) down to ``reference_rows`` rows and written as Parquet, and profiled
+    with what the saved model predicts for it (:mod:`conveyor.monitoring.profile`: the
+    gateway's live drift counts traffic into that profile's bins).
 
     >>> save_model(forest, "model", input_example=X[:5], reference_data=X)  # doctest: +SKIP
     ModelInfo(flavor='sklearn', ...)
@@ -232,6 +240,7 @@ def save_model(
         rows = 0
         if reference is not None:
             rows = _write_reference(building / REFERENCE_FILE, target, reference, reference_rows)
+            _write_profile(building, target, chosen, signature, is_frame(reference_data))
         files = _ManifestFiles(input_example is not None, rows, output)
         info = _write_manifest(building, chosen, signature, files)
         _move_into_place(building, target)
@@ -324,6 +333,7 @@ def _write_manifest(
         reference_data=REFERENCE_FILE if files.reference_rows else None,
         reference_rows=files.reference_rows,
         example_output=EXAMPLE_OUTPUT_FILE if files.example_output else None,
+        reference_profile=PROFILE_FILE if files.reference_rows else None,
     )
     (root / MANIFEST).write_text(json.dumps(info.as_dict(), indent=2) + "\n", encoding="utf-8")
     return info
@@ -408,6 +418,32 @@ def _write_reference(path: Path, target: Path, frame: pd.DataFrame, rows: int) -
     with _translated("writing the reference data as Parquet", target):
         frame.to_parquet(path, index=False)
     return len(frame)
+
+
+def _write_profile(
+    root: Path, target: Path, flavor: Flavor, signature: Signature | None, frame: bool
+) -> None:
+    """Profile the stored reference sample and the saved model's predictions on it: in the
+    signature's columns if it names them, else as it was given (``frame``: a DataFrame,
+    else a 2-D array). A model that cannot predict it still gets the inputs' profile, with
+    the reason."""
+    import pandas as pd
+
+    from conveyor.monitoring.profile import build_profile
+
+    reference = pd.read_parquet(root / REFERENCE_FILE)
+    predictions, note = None, ""
+    try:
+        with _translated("predicting the reference data with the saved model", target):
+            predictor = flavor.load(root / MODEL_DIR, trusted=flavor.name == "pyfunc")
+            named = signature is not None and signature.columns is not None
+            data = signature.conform(reference) if signature and named else reference
+            predictions = predictor.predict(data if named or frame else reference.to_numpy())
+    except ConveyorError as exc:
+        note = f"the model could not predict its reference data: {exc.message}"
+    with _translated("writing the reference profile", target):
+        profile = build_profile(reference, predictions, prediction_note=note)
+        (root / PROFILE_FILE).write_text(profile.to_json(), encoding="utf-8")
 
 
 def _check_target(target: Path) -> None:

@@ -115,13 +115,15 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path
 
 
-def log_traffic(inputs: pd.DataFrame) -> None:
-    """Log ``inputs`` as the gateway does: one batch prediction of churn version 1, now."""
+def log_traffic(inputs: pd.DataFrame, outputs: np.ndarray | None = None) -> None:
+    """Log ``inputs`` as the gateway does: one batch prediction of churn version 1, now
+    (the outputs are what the model answers, about ``age > 40``, unless given)."""
     ctx = Context.resolve()
     log = PredictionLog(ctx.artifacts_url)
     ctx.close()
     now = datetime.now(UTC)
-    log.observe(Prediction("r1", "churn", 1, inputs, np.zeros(len(inputs)), 0.01, now))
+    answers = (inputs["age"] > 40).astype(int).to_numpy() if outputs is None else outputs
+    log.observe(Prediction("r1", "churn", 1, inputs, answers, 0.01, now))
     log.close()
 
 

@@ -292,9 +292,22 @@ def test_the_saved_flavor_is_the_one_asked_for(saved: Saved) -> None:
         "example_output.json",
         "input_example.json",
         "model",
+        "reference-profile.json",
         "reference.parquet",
         "requirements.txt",
     ]
+
+
+def test_the_reference_is_profiled_with_the_models_predictions(saved: Saved) -> None:
+    from conveyor.monitoring.profile import load_profile
+
+    profile = load_profile(saved.directory)
+    assert profile is not None
+    assert profile.prediction is not None, profile.prediction_note
+    assert profile.names == [str(c) for c in saved.data.X_train.columns][:100]
+    assert profile.rows == REFERENCE_ROWS
+    assert profile.prediction.reference.shares.rows == REFERENCE_ROWS
+    assert saved.info.reference_profile == "reference-profile.json"
 
 
 def test_the_signature_is_inferred_from_the_input_example(saved: Saved) -> None:

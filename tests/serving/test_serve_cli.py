@@ -14,6 +14,7 @@ from conveyor.serving.server import (
     LOG_VAR,
     MAX_BODY_VAR,
     MODELS_VAR,
+    PROFILES_VAR,
     READ_TIMEOUT_VAR,
     TIMEOUT_VAR,
 )
@@ -47,11 +48,14 @@ def test_serve_loads_the_models_and_runs_uvicorn_on_loopback(cli, served, starte
 def test_serve_with_workers_hands_uvicorn_an_import_string(
     cli, served, started, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    for name in (MODELS_VAR, TIMEOUT_VAR, MAX_BODY_VAR, LOG_VAR, BATCH_VAR, READ_TIMEOUT_VAR):
+    for name in (
+        MODELS_VAR, TIMEOUT_VAR, MAX_BODY_VAR, LOG_VAR, BATCH_VAR, READ_TIMEOUT_VAR, PROFILES_VAR,
+    ):  # fmt: skip
         monkeypatch.setenv(name, "")
     result = cli(
         "serve", "-m", "cancer/2", "--workers", "2", "--access-log",
-        "--max-batch-size", "8", "--max-batch-wait-ms", "0.5", cwd=served.root,
+        "--max-batch-size", "8", "--max-batch-wait-ms", "0.5", "--profile-window", "30",
+        "--profile-max-features", "5", "--log-mask", "mean radius", cwd=served.root,
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     assert "batching up to 8 rows per model call, waiting at most 0.5 ms" in result.output
@@ -62,6 +66,10 @@ def test_serve_with_workers_hands_uvicorn_an_import_string(
 
     assert json.loads(os.environ[MODELS_VAR]) == ["cancer/2"]
     assert json.loads(os.environ[BATCH_VAR]) == {"max_batch_size": 8, "max_wait_s": 0.0005}
+    assert json.loads(os.environ[PROFILES_VAR]) == {
+        "enabled": True, "window_s": 30, "max_features": 5, "mask": ["mean radius"],
+    }  # fmt: skip
+    assert "profiling inputs and predictions per 30 s window (at most 5 features" in result.output
     monkeypatch.setenv("CONVEYOR_PROJECT_ROOT", str(served.root))
     app = asgi.from_environment()
     assert "/invocations" in {route.path for route in app.routes}

@@ -16,7 +16,7 @@ from conveyor.ids import new_id, utcnow
 from conveyor.monitoring.outcomes import LATENCY_BINS, outcomes
 from conveyor.settings import Settings
 from conveyor.store import Store, open_store
-from conveyor.store.entities import LoggedModel, NewRun, OutcomeWindow
+from conveyor.store.entities import LoggedModel, NewRun, OutcomeWindow, ProfileWindow
 
 T0 = datetime(2026, 12, 1, 12, 0, 0, tzinfo=UTC)
 
@@ -155,3 +155,22 @@ def test_a_poller_sees_every_change_of_four_writers_once_in_order(store: Store) 
     stored = [e.id for e in events.events_after(_ctx(store), start, limit=1000)]
     assert len(stored) == 4 * per_thread
     assert seen == stored  # every event once, in id order, none skipped
+
+
+def test_profile_rows_of_every_writer_come_back_by_start_and_version(store: Store) -> None:
+    blob = bytes(range(256)) * 40  # binary, not text: the body is compressed
+    later = T0 + timedelta(seconds=60)
+    store.signals.add_profiles(
+        [ProfileWindow("churn", 3, later, 60, 7, blob), ProfileWindow("churn", 4, T0, 60, 2, b"x")],
+        "worker-a",
+    )
+    store.signals.add_profiles([ProfileWindow("churn", 3, T0, 60, 5, b"y")], "worker-b")
+    store.signals.add_profiles([ProfileWindow("other", 3, T0, 60, 1, b"z")], "worker-b")
+
+    rows = store.signals.profiles("churn", T0, T0 + timedelta(minutes=5))
+    assert [(r.start, r.version, r.writer, r.rows) for r in rows] == [
+        (T0, 3, "worker-b", 5), (T0, 4, "worker-a", 2), (later, 3, "worker-a", 7),
+    ]  # fmt: skip
+    assert rows[2].body == blob
+    only = store.signals.profiles("churn", T0, later, version=3)
+    assert [r.body for r in only] == [b"y"]  # until is exclusive

@@ -13,7 +13,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from conveyor.monitoring.drift import DriftReport
-    from conveyor.monitoring.drift_service import Settings
+    from conveyor.monitoring.drift_service import LiveDrift, Settings
     from conveyor.monitoring.metrics import Metric
     from conveyor.monitoring.performance import PerformanceReport
 
@@ -137,6 +137,13 @@ def drift(
     ] = None,
     window: Annotated[str, typer.Option(help="Live: the last 30m, 1h, 1d, 1w of traffic.")] = "1h",
     version: Annotated[int | None, typer.Option(help="Live: this version of NAME.")] = None,
+    source: Annotated[
+        str,
+        typer.Option(
+            help="Live: auto (the gateway's live profiles if it wrote some, else the "
+            "prediction log), profiles or log."
+        ),
+    ] = "auto",
     columns: Annotated[
         str | None, typer.Option(help="Only these columns, comma-separated.")
     ] = None,
@@ -152,9 +159,9 @@ def drift(
     """Drift of current data against a reference, per feature and for the dataset.
 
     Offline: conveyor monitor drift --reference train.parquet --current today.csv.
-    Live: conveyor monitor drift churn --window 1h (the gateway's logged inputs against the
-    version's reference.parquet). Exit code 0: no drift (or no data in the window);
-    1: drift, or an error.
+    Live: conveyor monitor drift churn --window 1h (the gateway's live profiles, or its
+    logged inputs, against the version's reference; the predictions too). Exit code 0: no
+    drift (or no data in the window); 1: drift of the inputs or the predictions, or an error.
     """
     from conveyor.errors import InvalidValue
     from conveyor.monitoring import drift_service as svc
@@ -179,7 +186,7 @@ def drift(
         _drift_exit(report.drifted)
         return
     assert model is not None
-    _live(model, parse_window(window), version, settings, out, as_json)
+    _live(model, parse_window(window), version, settings, out, as_json, source)
 
 
 def _live(
@@ -189,12 +196,16 @@ def _live(
     settings: Settings,
     out: Path | None,
     as_json: bool,
+    source: str,
 ) -> None:
     from conveyor.cli.context import command_context, print_json
-    from conveyor.monitoring.drift_service import live_drift
+    from conveyor.monitoring.drift_service import PROFILES, live_drift
 
-    live = live_drift(command_context(), model, window=window, version=version, settings=settings)
-    head = f"{live.model} version {live.version}: {live.rows} logged rows " + (
+    live = live_drift(
+        command_context(), model, window=window, version=version, settings=settings, source=source
+    )
+    rows = "profiled rows" if live.source == PROFILES else "logged rows"
+    head = f"{live.model} version {live.version}: {live.rows} {rows} " + (
         f"from {live.since:%Y-%m-%d %H:%M} to {live.until:%Y-%m-%d %H:%M} UTC"
     )
     if live.report is None:
@@ -203,11 +214,20 @@ def _live(
         else:
             typer.echo(live.message)
         return
-    _drift_out(live.as_dict(), as_json, f"{head}\n{live.message}")
-    if out is not None and live.reference is not None and live.current is not None:
+    _drift_out(live.as_dict(), as_json, f"{head}\n{live.message}\n{_predictions_line(live)}")
+    if out is not None:
         title = f"{live.model} version {live.version}, {head.split(': ', 1)[1]}"
-        _write(live.report, live.reference, live.current, out, title, as_json)
-    _drift_exit(live.report.drifted)
+        frames = live.frames()
+        if frames is not None:
+            _write(live.report, frames[0], frames[1], out, title, as_json)
+    _drift_exit(live.drifted)
+
+
+def _predictions_line(live: LiveDrift) -> str:
+    found = live.predictions
+    if found is None:
+        return f"Predictions: not compared ({live.prediction_note})."
+    return f"Predictions: {found.explanation}."
 
 
 def _drift_exit(drifted: bool) -> None:

@@ -63,6 +63,24 @@ def serve(
         float,
         typer.Option("--log-window", min=0.001, help="Seconds per prediction log file."),
     ] = 60.0,
+    profiles: Annotated[
+        bool,
+        typer.Option(
+            "--profiles/--no-profiles",
+            help="Count every request's inputs and predictions into per-window profiles in the "
+            "metadata store (the reference profile's bins and sketches), for live drift.",
+        ),
+    ] = True,
+    profile_window: Annotated[
+        int,
+        typer.Option("--profile-window", min=1, max=3600, help="Seconds per live profile window."),
+    ] = 60,
+    profile_max_features: Annotated[
+        int,
+        typer.Option(
+            "--profile-max-features", min=1, help="Most features profiled per model version."
+        ),
+    ] = 100,
     max_batch_size: Annotated[
         int,
         typer.Option(
@@ -113,6 +131,7 @@ def serve(
     loaded and warmed first. Example: conveyor serve --model churn@champion --port 8080
     """
     from conveyor.cli.context import command_context
+    from conveyor.monitoring.profiler import ProfileOptions
     from conveyor.serving.batching import BatchPolicy
     from conveyor.serving.metrics import GatewayMetrics
     from conveyor.serving.predlog import LogOptions
@@ -132,6 +151,9 @@ def serve(
         batching=BatchPolicy(max_batch_size, max_batch_wait_ms / 1000),
         read_timeout_s=read_timeout,
         limit_concurrency=limit_concurrency,
+        profiles=ProfileOptions(
+            profiles, profile_window, profile_max_features, tuple(log_mask or ())
+        ),
     )
     check_port_free(host, port)  # before the models load: seconds sooner
     alerting = _monitor_thread(ctx) if monitor else None  # a bad rule or target stops startup
@@ -146,6 +168,11 @@ def serve(
         typer.echo(f"routing {table.model}: {routes} (revision {table.revision})")
     if log_predictions:
         typer.echo(f"logging {log_sample_rate:.0%} of predictions to {ctx.artifacts_url}")
+    if profiles:
+        typer.echo(
+            f"profiling inputs and predictions per {profile_window} s window (at most "
+            f"{profile_max_features} features per version) into the metadata store"
+        )
     batching = options.batching
     if batching.enabled:
         typer.echo(
@@ -160,7 +187,11 @@ def serve(
         )
     typer.echo(f"listening on {options.url} with {workers} worker(s); Ctrl-C stops")
     metrics = GatewayMetrics() if workers == 1 else None  # workers make their own
-    observers = build_observers(pool, router, ctx, options.log, metrics) if metrics else None
+    observers = (
+        build_observers(pool, router, ctx, options.log, metrics, profiles=options.profiles)
+        if metrics
+        else None
+    )
     from conveyor.serving.rollout_checks import ControllerThread
 
     # the rollout controller: leads the models this gateway routes, and any no other leads

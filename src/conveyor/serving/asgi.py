@@ -3,8 +3,9 @@
 ``conveyor serve --workers N`` sets ``CONVEYOR_SERVE_MODELS`` (a JSON list of model URIs),
 ``CONVEYOR_SERVE_TIMEOUT``, ``CONVEYOR_SERVE_MAX_BODY``, ``CONVEYOR_SERVE_LOG`` (the
 prediction log's options as JSON; each worker writes its own files) and
-``CONVEYOR_SERVE_BATCH`` (the batching policy as JSON) and ``CONVEYOR_SERVE_READ_TIMEOUT``
-(seconds for a request's head and body), then asks uvicorn for
+``CONVEYOR_SERVE_BATCH`` (the batching policy as JSON), ``CONVEYOR_SERVE_READ_TIMEOUT``
+(seconds for a request's head and body) and ``CONVEYOR_SERVE_PROFILES`` (the live profiles'
+options as JSON; each worker writes its own rows, merged on read), then asks uvicorn for
 ``conveyor.serving.asgi:from_environment`` (a factory). ``conveyor.serving.asgi:app`` builds
 the same app on first access, for servers that take an app rather than a factory. Metrics go
 to ``PROMETHEUS_MULTIPROC_DIR`` (multiprocess mode) when it is set::
@@ -20,6 +21,7 @@ from typing import Any
 from starlette.applications import Starlette
 
 from conveyor.errors import ConfigError
+from conveyor.monitoring.profiler import ProfileOptions
 from conveyor.serving.app import MAX_BODY_BYTES, REQUEST_TIMEOUT_S, create_app
 from conveyor.serving.batching import BatchPolicy
 from conveyor.serving.limits import READ_TIMEOUT_S
@@ -30,6 +32,7 @@ from conveyor.serving.server import (
     LOG_VAR,
     MAX_BODY_VAR,
     MODELS_VAR,
+    PROFILES_VAR,
     READ_TIMEOUT_VAR,
     TIMEOUT_VAR,
     log_to_stderr,
@@ -52,6 +55,8 @@ def from_environment() -> Starlette:
         log_options = LogOptions(**{**given, "mask": tuple(given.get("mask", ()))})
         batching = BatchPolicy(**json.loads(variable(BATCH_VAR) or "{}"))
         read_timeout = float(variable(READ_TIMEOUT_VAR) or READ_TIMEOUT_S)
+        profiled = json.loads(variable(PROFILES_VAR) or "{}")
+        profiles = ProfileOptions(**{**profiled, "mask": tuple(profiled.get("mask", ()))})
     except (ValueError, TypeError) as exc:
         raise ConfigError(f"the serving environment variables are malformed: {exc}") from exc
     if not isinstance(models, list) or not all(isinstance(uri, str) for uri in models):
@@ -59,7 +64,7 @@ def from_environment() -> Starlette:
     metrics = GatewayMetrics(multiprocess_dir=variable(MULTIPROC_VAR))
     ctx = Context.resolve()  # a worker's composition root
     pool, router, _watcher = build_gateway(models, ctx)
-    observers = build_observers(pool, router, ctx, log_options, metrics)
+    observers = build_observers(pool, router, ctx, log_options, metrics, profiles=profiles)
     app = create_app(
         pool,
         router=router,

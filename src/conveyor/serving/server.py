@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from conveyor.errors import ConflictError
 from conveyor.monitoring.observation import PredictionObserver
+from conveyor.monitoring.profiler import ProfileOptions
 from conveyor.serving.app import MAX_BODY_BYTES, REQUEST_TIMEOUT_S, create_app
 from conveyor.serving.batching import BatchPolicy
 from conveyor.serving.limits import KEEP_ALIVE_S, LIMIT_CONCURRENCY, READ_TIMEOUT_S
@@ -43,6 +44,7 @@ MAX_BODY_VAR = "CONVEYOR_SERVE_MAX_BODY"
 LOG_VAR = "CONVEYOR_SERVE_LOG"
 BATCH_VAR = "CONVEYOR_SERVE_BATCH"
 READ_TIMEOUT_VAR = "CONVEYOR_SERVE_READ_TIMEOUT"
+PROFILES_VAR = "CONVEYOR_SERVE_PROFILES"
 SWITCH_INTERVAL_S = 0.001
 
 
@@ -61,6 +63,7 @@ class ServeOptions:
     batching: BatchPolicy = field(default_factory=BatchPolicy)
     read_timeout_s: float = READ_TIMEOUT_S
     limit_concurrency: int = LIMIT_CONCURRENCY
+    profiles: ProfileOptions = field(default_factory=ProfileOptions)
 
     @property
     def url(self) -> str:
@@ -78,6 +81,7 @@ def worker_environment(options: ServeOptions) -> dict[str, str]:
         LOG_VAR: json.dumps(asdict(options.log)),
         BATCH_VAR: json.dumps(asdict(options.batching)),
         READ_TIMEOUT_VAR: str(options.read_timeout_s),
+        PROFILES_VAR: json.dumps(asdict(options.profiles)),
     }
 
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -29,6 +29,8 @@ if TYPE_CHECKING:
     from conveyor.delivery.tables import RoutingTable
     from conveyor.flavors.base import Trust
     from conveyor.monitoring.observation import PredictionObserver
+    from conveyor.monitoring.profile import ReferenceProfile
+    from conveyor.monitoring.profiler import ProfileOptions, ProfileRecorder
     from conveyor.monitoring.recorder import OutcomeRecorder
     from conveyor.registry import Registry
     from conveyor.serving.feedback import LabelLog
@@ -208,22 +210,28 @@ def build_gateway(
 
 @dataclass(frozen=True)
 class Observers:
-    """The gateway's prediction observers: the prediction log (if on), shadow traffic, and
-    the outcome windows (if on; ``create_app(..., outcomes=...)`` takes them); and the labels
-    log ``POST /feedback`` writes to (``create_app(..., feedback=...)``)."""
+    """The gateway's prediction observers: the prediction log (if on), shadow traffic, the
+    live profiles (if on), and the outcome windows (if on; ``create_app(..., outcomes=...)``
+    takes them); and the labels log ``POST /feedback`` writes to
+    (``create_app(..., feedback=...)``)."""
 
     log: PredictionLog | None
     shadows: ShadowRunner
     outcomes: OutcomeRecorder | None = None
     labels: LabelLog | None = None
+    profiles: ProfileRecorder | None = None
 
     def all(self) -> list[PredictionObserver]:
         """What ``create_app(..., observers=...)`` takes."""
-        return [self.shadows] if self.log is None else [self.log, self.shadows]
+        found: list[PredictionObserver] = [] if self.log is None else [self.log]
+        found.append(self.shadows)
+        if self.profiles is not None:
+            found.append(self.profiles)
+        return found
 
     def close(self) -> None:
         """Finish the queued shadow copies, then write what the logs still buffer (once),
-        and every outcome window counted, the open one too."""
+        and every outcome window and live profile counted, the open ones too."""
         self.shadows.close()
         if self.log is not None:
             self.log.close()
@@ -231,6 +239,8 @@ class Observers:
             self.labels.close()
         if self.outcomes is not None:
             self.outcomes.close()
+        if self.profiles is not None:
+            self.profiles.close()
 
 
 def build_observers(
@@ -241,13 +251,17 @@ def build_observers(
     metrics: GatewayMetrics | None = None,
     *,
     outcomes: bool = True,
+    profiles: ProfileOptions | None = None,
 ) -> Observers:
     """The prediction log into ``ctx``'s artifact store (unless ``options.enabled`` is
     False) and the shadow runner feeding it, counting into ``metrics``, (``outcomes``)
-    the outcome windows written to ``ctx``'s metadata store every few seconds, and the labels
-    log of ``POST /feedback`` (same window); close them on shutdown. ``metrics`` also gets the
-    monitor loop's gauges (drift per feature, performance, open alerts), read from the store."""
+    the outcome windows written to ``ctx``'s metadata store every few seconds, the live
+    profiles of inputs and predictions written beside them (``profiles``, on by default;
+    masked fields as the log's), and the labels log of ``POST /feedback`` (same window);
+    close them on shutdown. ``metrics`` also gets the monitor loop's gauges (drift per
+    feature, performance, open alerts), read from the store."""
     from conveyor.monitoring.alerts.gauges import MonitorGauges
+    from conveyor.monitoring.profiler import ProfileOptions, ProfileRecorder
     from conveyor.monitoring.recorder import OutcomeRecorder
     from conveyor.serving.feedback import LabelLog
     from conveyor.serving.predlog import PredictionLog
@@ -268,6 +282,28 @@ def build_observers(
         recorder = OutcomeRecorder(ctx.store.signals)
         recorder.start()
     labels = LabelLog(ctx.artifacts_url, window_s=options.window_s)
+    chosen = profiles or ProfileOptions(mask=options.mask)
+    profiler = None
+    if chosen.enabled:
+        profiler = ProfileRecorder(ctx.store.signals, _references(pool), options=chosen)
+        profiler.start()
     if metrics is not None:
         metrics.add_collector(MonitorGauges(ctx.store))
-    return Observers(log, ShadowRunner(pool, router, log, metrics=metrics), recorder, labels)
+    shadows = ShadowRunner(pool, router, log, metrics=metrics)
+    return Observers(log, shadows, recorder, labels, profiler)
+
+
+def _references(pool: ModelPool) -> Callable[[str, int], ReferenceProfile | None]:
+    """A loaded version's reference profile, read from its model directory (None: the
+    version is gone from the pool, or has no reference data)."""
+    from conveyor.monitoring.profile import load_profile
+    from conveyor.serving.errors import RequestError
+
+    def reference(model: str, version: int) -> ReferenceProfile | None:
+        try:
+            served = pool.get(model, version)
+        except RequestError:
+            return None
+        return load_profile(served.model.directory)
+
+    return reference

@@ -21,6 +21,7 @@ from conveyor.store.entities import (
     ModelVersion,
     NewRun,
     OutcomeWindow,
+    ProfileWindow,
     RegisteredModel,
     Rollout,
     RolloutVerdict,
@@ -181,7 +182,8 @@ class DeploymentRepository(Protocol):
 
 class SignalRepository(Protocol):
     """What the gateway records for the rollout controller and alerts: outcome windows
-    (append-only, one row per writer, summed on read) and the model event stream."""
+    and profile windows (append-only, one row per writer, merged on read) and the model
+    event stream."""
 
     def add_windows(self, windows: Sequence[OutcomeWindow], writer: str) -> None: ...
 
@@ -192,6 +194,12 @@ class SignalRepository(Protocol):
     def events_after(self, after_id: int, limit: int) -> list[StreamEvent]: ...
 
     def last_event_id(self) -> int: ...
+
+    def add_profiles(self, profiles: Sequence[ProfileWindow], writer: str) -> None: ...
+
+    def profiles(
+        self, model: str, since: datetime, until: datetime, version: int | None = None
+    ) -> list[ProfileWindow]: ...
 
 
 class RolloutRepository(Protocol):

@@ -227,6 +227,22 @@ class OutcomeWindow:
 
 
 @dataclass(frozen=True)
+class ProfileWindow:
+    """One writer's live profile of one model version in one window: ``body`` is the
+    serialized :class:`~conveyor.monitoring.live_profile.LiveProfile` (its counts and
+    sketches), ``rows`` the input rows it counted. ``start`` is UTC, a multiple of
+    ``window_s`` seconds since the epoch."""
+
+    model: str
+    version: int
+    start: datetime
+    window_s: int
+    rows: int
+    body: bytes = field(repr=False)
+    writer: str = ""
+
+
+@dataclass(frozen=True)
 class StreamEvent:
     """A model or routing event with its place in the event stream (``id`` increases in
     commit order; see :func:`conveyor.events.events_after`)."""

@@ -1,11 +1,15 @@
-"""SQL implementation of :class:`~conveyor.store.base.SignalRepository`: outcome windows and
-the model event stream.
+"""SQL implementation of :class:`~conveyor.store.base.SignalRepository`: outcome windows,
+profile windows and the model event stream.
 
 **Outcome windows** are append-only: each gateway process (the *writer*) inserts one row per
 model version per window it saw, and readers sum the rows of a window. Nothing is ever
 updated, so two workers or replicas writing the same window need no locking and no
 backend-specific upsert (SQLite and PostgreSQL alike), and a window written twice by one
 writer (after a failed flush that did commit, or a clock stepping back) still sums right.
+
+**Profile windows** follow the same rule for the gateway's live profiles of inputs and
+predictions: one row per writer per version per window, its body the serialized profile
+(counts add, sketches merge; :mod:`conveyor.monitoring.live_profile` merges them on read).
 
 **The event stream** is the ``model_events`` table read in id order: registry changes and
 routing-table changes already write their event there, in the transaction of the change.
@@ -31,8 +35,8 @@ from sqlalchemy import event, func, select, text
 from sqlalchemy.orm import Session
 
 from conveyor.store.engine import SessionScope
-from conveyor.store.entities import ModelEvent, OutcomeWindow, StreamEvent
-from conveyor.store.tables import ModelEventRow, OutcomeWindowRow
+from conveyor.store.entities import ModelEvent, OutcomeWindow, ProfileWindow, StreamEvent
+from conveyor.store.tables import ModelEventRow, OutcomeWindowRow, ProfileWindowRow
 
 # Any fixed 64-bit number, the same in every Conveyor process: "cv-event" in ASCII.
 EVENT_ORDER_LOCK = int.from_bytes(b"cv-event", "big") & 0x7FFF_FFFF_FFFF_FFFF
@@ -90,6 +94,40 @@ class SqlSignalRepository:
         with self._session() as s:
             return [_window(row) for row in s.scalars(query.order_by(*order))]
 
+    def add_profiles(self, profiles: Sequence[ProfileWindow], writer: str) -> None:
+        """Insert ``writer``'s live profile rows, all in one transaction."""
+        if not profiles:
+            return
+        with self._session() as s:
+            s.add_all(
+                ProfileWindowRow(
+                    model=p.model,
+                    version=p.version,
+                    start=p.start,
+                    window_s=p.window_s,
+                    writer=writer,
+                    rows=p.rows,
+                    body=p.body,
+                )
+                for p in profiles
+            )
+
+    def profiles(
+        self, model: str, since: datetime, until: datetime, version: int | None = None
+    ) -> list[ProfileWindow]:
+        """Every writer's profile row of ``model`` with ``since <= start < until``, by start
+        and version (merged by :mod:`conveyor.monitoring.live_profile`)."""
+        query = select(ProfileWindowRow).where(
+            ProfileWindowRow.model == model,
+            ProfileWindowRow.start >= since,
+            ProfileWindowRow.start < until,
+        )
+        if version is not None:
+            query = query.where(ProfileWindowRow.version == version)
+        order = (ProfileWindowRow.start, ProfileWindowRow.version, ProfileWindowRow.id)
+        with self._session() as s:
+            return [_profile(row) for row in s.scalars(query.order_by(*order))]
+
     def events_after(self, after_id: int, limit: int) -> list[StreamEvent]:
         """Up to ``limit`` model and routing events with an id above ``after_id``, in order."""
         query = (
@@ -105,6 +143,12 @@ class SqlSignalRepository:
         """The id of the newest event (0 when there is none): where a new follower starts."""
         with self._session() as s:
             return int(s.scalar(select(func.max(ModelEventRow.id))) or 0)
+
+
+def _profile(row: ProfileWindowRow) -> ProfileWindow:
+    return ProfileWindow(
+        row.model, row.version, row.start, row.window_s, row.rows, bytes(row.body), row.writer
+    )
 
 
 def _row(window: OutcomeWindow, writer: str) -> OutcomeWindowRow:

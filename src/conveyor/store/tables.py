@@ -9,7 +9,17 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
-from sqlalchemy import JSON, DateTime, Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+)
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
@@ -275,6 +285,23 @@ class OutcomeWindowRow(Base):
     latency: Mapped[list[int]] = mapped_column(JSON)  # counts per latency bin
     labels: Mapped[dict[str, Any]]  # {"label": count}
     values: Mapped[dict[str, Any]]  # {"value bin": count}
+
+
+class ProfileWindowRow(Base):
+    """One gateway process's live profile of one model version in one window (zlib JSON,
+    :mod:`conveyor.monitoring.live_profile`); rows of several writers are merged on read."""
+
+    __tablename__ = "profile_windows"
+    __table_args__ = (Index("ix_profile_windows_model_start", "model", "start"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    model: Mapped[str] = mapped_column(String(255))
+    version: Mapped[int] = mapped_column(Integer)
+    start: Mapped[datetime]
+    window_s: Mapped[int] = mapped_column(Integer)
+    writer: Mapped[str] = mapped_column(String(128))
+    rows: Mapped[int] = mapped_column(Integer)
+    body: Mapped[bytes] = mapped_column(LargeBinary)
 
 
 class RolloutRow(Base):

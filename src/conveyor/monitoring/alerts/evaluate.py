@@ -2,8 +2,9 @@
 
 Each kind reads what the gateway recorded, the same way the CLI does:
 
-- ``drift``: :func:`~conveyor.monitoring.drift_service.live_drift` (the logged inputs of
-  the window against the version's reference data); holds when at least ``min_features``
+- ``drift``: :func:`~conveyor.monitoring.drift_service.live_drift` (the gateway's live
+  profiles of the window, else its logged inputs, against the version's reference); holds
+  when at least ``min_features``
   features drift (after the multiple-testing correction and above their calibrated bars);
 - ``performance``: :func:`~conveyor.monitoring.performance.realized` (the prediction log
   joined to the labels of ``POST /feedback``); holds when the metric is below ``below``,
@@ -122,6 +123,7 @@ def _drift(
     )
     evidence = {
         "rows": live.rows,
+        "source": live.source,
         "statement": live.message,
         "drifted_features": drifted,
         "features": [_feature_evidence(f) for f in ranked[:EVIDENCE_FEATURES]],

@@ -20,6 +20,13 @@ atoms sit ON edges and do not count) and ``F_cur`` is monotone, so
 Wasserstein-1 is the left Riemann sum of ``|F_ref - F_cur|`` over the bins (error at most
 each bin's width times the CDF mass inside it) plus the exact tails of the current values
 below the reference's min and above its max.
+
+The gateway's live profiles (:mod:`conveyor.monitoring.live_profile`) never hold a sorted
+window: they count each value into the cells of :func:`cell_of` (below, on and between the
+edges), which gives the same CDF at every edge and its left limit, and keep the sums of the
+values beyond the reference's range; :func:`ks_wasserstein_cells` then computes exactly
+what :func:`ks_wasserstein` computes from the sorted values. Counts in fixed cells add up
+across batches, workers and replicas without error (a sketch's CDF would not).
 """
 
 from __future__ import annotations
@@ -30,6 +37,7 @@ import numpy as np
 import numpy.typing as npt
 
 Floats = npt.NDArray[np.float64]
+Counts = npt.NDArray[np.int64]
 
 TAIL_SHARE = 4
 """Besides the quantile grid, the ``bins // TAIL_SHARE`` smallest and largest reference
@@ -83,9 +91,56 @@ def ks_wasserstein(ref: QuantileBins, ys: Floats) -> tuple[float, float]:
     edges = ref.edges
     cur_le = np.searchsorted(ys, edges, side="right") / n2
     cur_lt = np.searchsorted(ys, edges, side="left") / n2
-    statistic = float(max(np.abs(ref.le - cur_le).max(), np.abs(ref.lt - cur_lt).max()))
-    inside = float((np.abs(ref.le[:-1] - cur_le[:-1]) * np.diff(edges)).sum())
     below = ys[: np.searchsorted(ys, edges[0], side="left")]
     above = ys[np.searchsorted(ys, edges[-1], side="right") :]
-    tails = (len(below) * edges[0] - below.sum() + above.sum() - len(above) * edges[-1]) / n2
-    return statistic, inside + float(tails)
+    tails = len(below) * edges[0] - below.sum() + above.sum() - len(above) * edges[-1]
+    return _statistics(ref, cur_le, cur_lt, float(tails) / n2)
+
+
+def cell_of(edges: Floats, values: Floats) -> Counts:
+    """The cell of each finite value among ``2 * len(edges) + 1`` cells: below the first
+    edge (0), ON edge ``j`` (``2j + 1``), strictly between edges ``j`` and ``j + 1``
+    (``2j + 2``), above the last edge (``2 * len(edges)``). Counts in these cells are the
+    exact CDF of the values at every edge and just left of it, so they merge by adding."""
+    cells: Counts = np.searchsorted(edges, values, side="left")
+    cells += np.searchsorted(edges, values, side="right")
+    return cells
+
+
+def reference_cells(ref: QuantileBins) -> Counts:
+    """The reference's own counts in the cells of :func:`cell_of` (from ``le``, ``lt``, ``n``)."""
+    cum = np.empty(2 * len(ref.edges) + 1)
+    cum[0:-1:2] = ref.lt
+    cum[1::2] = ref.le
+    cum[-1] = 1.0
+    cumulative = np.concatenate([[0], np.rint(cum * ref.n)]).astype(np.int64)
+    return cumulative[1:] - cumulative[:-1]
+
+
+def from_cells(edges: Floats, cells: Counts) -> QuantileBins:
+    """The bins whose reference values fell into ``cells`` (:func:`reference_cells` reversed)."""
+    n = int(cells.sum())
+    cum = np.cumsum(cells) / max(n, 1)
+    return QuantileBins(edges, cum[1::2].copy(), cum[0:-1:2].copy(), n)
+
+
+def ks_wasserstein_cells(
+    ref: QuantileBins, cells: Counts, below_sum: float, above_sum: float
+) -> tuple[float, float]:
+    """Binned KS statistic and Wasserstein-1 of a current sample given only its counts in
+    the cells of :func:`cell_of` and the sums of its values below the first edge and above
+    the last: the same numbers :func:`ks_wasserstein` gives for the sample itself (the tails
+    are exact, as there)."""
+    n2 = int(cells.sum())
+    cum = np.cumsum(cells) / n2
+    edges = ref.edges
+    tails = cells[0] * edges[0] - below_sum + above_sum - cells[-1] * edges[-1]
+    return _statistics(ref, cum[1::2], cum[0:-1:2], float(tails) / n2)
+
+
+def _statistics(
+    ref: QuantileBins, cur_le: Floats, cur_lt: Floats, tails: float
+) -> tuple[float, float]:
+    statistic = float(max(np.abs(ref.le - cur_le).max(), np.abs(ref.lt - cur_lt).max()))
+    inside = float((np.abs(ref.le[:-1] - cur_le[:-1]) * np.diff(ref.edges)).sum())
+    return statistic, inside + tails

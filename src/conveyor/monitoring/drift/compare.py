@@ -8,11 +8,13 @@ minimum detectable effect, or a NaN p-value and a sentence saying why it could n
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
 
 from conveyor.monitoring.drift import bins, power, stats
+from conveyor.monitoring.drift.counts import ColumnCounts, NumericCounts
 from conveyor.monitoring.drift.reference import ColumnReference, Shares, as_floats
 from conveyor.monitoring.drift.report import Signal
 from conveyor.monitoring.drift.rules import choose, size_class
@@ -29,6 +31,28 @@ def compare_column(
     return _categorical(ref, current, alpha_mde, large_n)
 
 
+def compare_counts(
+    ref: ColumnReference, current: ColumnCounts, *, alpha_mde: float, large_n: int
+) -> tuple[list[Signal], Shares]:
+    """:func:`compare_column` for a current column kept only as counts in the reference's
+    cells or categories (:mod:`conveyor.monitoring.drift.counts`): the same signals, the
+    same tests, on exactly the numbers the values would give (numeric references must have
+    been fitted with their bins, ``fit_numeric(..., max_bins=...)``)."""
+    if isinstance(current, NumericCounts):
+        if ref.bins is None and ref.n_values:
+            raise ValueError(f"column {ref.name!r}: counts need a reference fitted with bins")
+        shares = Shares(current.rows, current.missing, current.non_finite)
+        return _numeric_signals(
+            ref, shares, current.finite, _cells_ks(ref, current), alpha_mde, large_n
+        )
+    shares = Shares(current.rows, current.missing, new=current.new)
+    return _categorical_signals(ref, current.counts, shares, alpha_mde, large_n), shares
+
+
+KsResult = tuple[float, float, float, str]  # D, p, Wasserstein, how it was computed
+Samples = tuple[stats.Floats | None, stats.Floats | None]
+
+
 def _numeric(
     ref: ColumnReference, current: pd.Series, alpha: float, large_n: int
 ) -> tuple[list[Signal], Shares]:
@@ -38,22 +62,77 @@ def _numeric(
     ys = np.sort(data if n_finite == len(data) else data[finite])
     n_nan = int(np.isnan(data).sum())
     shares = Shares(len(data), n_nan, len(data) - n_finite - n_nan)
-    n1, n2 = ref.n_values, len(ys)
+
+    def ks() -> KsResult:
+        n1, n2 = ref.n_values, len(ys)
+        if ref.bins is not None:
+            d, w = bins.ks_wasserstein(ref.bins, ys)
+            method = (
+                f"KS (binned on {len(ref.bins.edges):,} reference quantiles; exact D is "
+                f"at most {ref.bins.error:.2g} higher)"
+            )
+            samples: Samples = (None, None)
+            if max(n1, n2) <= stats.EXACT_KS_MAX_N:  # small: counting ys is cheap
+                cells = np.bincount(bins.cell_of(ref.bins.edges, ys), minlength=_cells(ref.bins))
+                samples = _binned_samples(ref.bins, cells)
+            return d, stats.ks_p_value(d, n1, n2, *samples), w, method
+        d, p, w = stats.ks_wasserstein(ref.sorted_values, ys)
+        return d, p, w, "KS (exact)"
+
+    return _numeric_signals(ref, shares, len(ys), ks, alpha, large_n)
+
+
+def _cells_ks(ref: ColumnReference, current: NumericCounts) -> Callable[[], KsResult]:
+    """KS and Wasserstein from the current counts in the reference's cells. Up to
+    ``stats.EXACT_KS_MAX_N`` values a side the exact p-value needs two samples: the cell
+    numbers repeated by their counts, whose KS statistic is the binned one."""
+
+    def ks() -> KsResult:
+        assert ref.bins is not None
+        d, w = bins.ks_wasserstein_cells(
+            ref.bins, current.cells, current.below_sum, current.above_sum
+        )
+        n1, n2 = ref.n_values, current.finite
+        samples: Samples = (None, None)
+        if max(n1, n2) <= stats.EXACT_KS_MAX_N:
+            samples = _binned_samples(ref.bins, current.cells)
+        method = (
+            f"KS (live counts in {len(ref.bins.edges):,} reference quantile bins; exact D is "
+            f"at most {ref.bins.error:.2g} higher)"
+        )
+        return d, stats.ks_p_value(d, n1, n2, *samples), w, method
+
+    return ks
+
+
+def _cells(ref: bins.QuantileBins) -> int:
+    return 2 * len(ref.edges) + 1
+
+
+def _binned_samples(ref: bins.QuantileBins, cells: stats.Counts) -> Samples:
+    """Two samples whose exact KS p-value is the binned statistic's, for sizes up to
+    ``stats.EXACT_KS_MAX_N`` a side (scipy's exact p depends only on D and the sizes):
+    each cell's number repeated by its count, on each side; their KS statistic is the
+    binned one."""
+    index = np.arange(_cells(ref), dtype=np.float64)
+    return np.repeat(index, bins.reference_cells(ref)), np.repeat(index, cells)
+
+
+def _numeric_signals(
+    ref: ColumnReference,
+    shares: Shares,
+    n2: int,
+    ks: Callable[[], KsResult],
+    alpha: float,
+    large_n: int,
+) -> tuple[list[Signal], Shares]:
+    n1 = ref.n_values
     rule = choose("numeric", size_class(n1, n2, large_n))
     threshold = max(rule.floor, ref.thresholds["distribution"])
     if n1 == 0 or n2 == 0:
         main = _untested("ks", rule.effect, threshold, n1, n2, "finite", ref, shares)
     else:
-        if ref.bins is not None:
-            d, w = bins.ks_wasserstein(ref.bins, ys)
-            p = stats.ks_p_value(d, n1, n2)
-            method = (
-                f"KS (binned on {len(ref.bins.edges):,} reference quantiles; exact D is "
-                f"at most {ref.bins.error:.2g} higher)"
-            )
-        else:
-            d, p, w = stats.ks_wasserstein(ref.sorted_values, ys)
-            method = "KS (exact)"
+        d, p, w, method = ks()
         effect = w / ref.scale
         mde = max(power.ks_shift(n1, n2, alpha), rule.floor)
         why = (
@@ -80,6 +159,12 @@ def _categorical(
     counts = counts.astype(np.int64)
     missing = len(codes) - int(own.sum())
     shares = Shares(len(codes), missing, new=int(own[~seen].sum()))
+    return _categorical_signals(ref, counts, shares, alpha, large_n), shares
+
+
+def _categorical_signals(
+    ref: ColumnReference, counts: stats.Counts, shares: Shares, alpha: float, large_n: int
+) -> list[Signal]:
     if ref.kind == "binary":
         main = _binary(ref, counts, shares, alpha, large_n)
     else:
@@ -88,7 +173,7 @@ def _categorical(
         main,
         _share(ref, shares, "missing", alpha, large_n),
         _new(ref, shares, alpha, large_n),
-    ], shares
+    ]
 
 
 def _chi_square(

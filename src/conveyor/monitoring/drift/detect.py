@@ -19,16 +19,18 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from conveyor.errors import ConfigError, DataError
 from conveyor.monitoring.drift import multiple, rules
-from conveyor.monitoring.drift.compare import compare_column
+from conveyor.monitoring.drift.compare import compare_column, compare_counts
+from conveyor.monitoring.drift.counts import ColumnCounts
 from conveyor.monitoring.drift.reference import (
     ColumnReference,
     Shares,
@@ -170,17 +172,57 @@ class DriftDetector:
 
         with ThreadPoolExecutor(self.workers) as pool:
             compared = list(pool.map(compare_one, present))
+        names = [str(n) for n in current.columns]
+        return self._report(compared, names, len(current))
+
+    @classmethod
+    def from_columns(
+        cls, columns: Mapping[str, ColumnReference], n_reference: int, **params: Any
+    ) -> DriftDetector:
+        """A detector whose reference columns were fitted already (a stored reference
+        profile, :mod:`conveyor.monitoring.profile`), with these ``params``."""
+        detector = cls(**params)
+        detector.columns_ = dict(columns)
+        detector.n_reference_ = n_reference
+        return detector
+
+    def detect_counts(self, current: Mapping[str, ColumnCounts], rows: int) -> DriftReport:
+        """:meth:`detect` for a current window kept as counts per column (the gateway's
+        live profiles: :mod:`conveyor.monitoring.drift.counts`): the same signals,
+        correction and verdict; a reference column without counts is missing, counts of a
+        column the reference lacks are listed. Numeric reference columns need their bins
+        (``fit_numeric(..., max_bins=...)``)."""
+        if not self.columns_ and self.n_reference_ == 0:
+            raise ConfigError("drift detection: call fit(reference) before detect_counts()")
+        alpha_mde = self.alpha / (4 * max(len(self.columns_), 1))
+        compared = []
+        for name, ref in self.columns_.items():
+            if name in current:
+                with np.errstate(over="ignore", invalid="ignore"):
+                    signals, cur = compare_counts(
+                        ref, current[name], alpha_mde=alpha_mde, large_n=self.large_n
+                    )
+                compared.append((name, signals, _share_table(ref, cur)))
+        return self._report(compared, list(current), rows)
+
+    def _report(
+        self,
+        compared: list[tuple[str, list[Signal], dict[str, float]]],
+        current_columns: list[str],
+        n_current: int,
+    ) -> DriftReport:
         decided = self._decide([signals for _, signals, _ in compared])
         features = [
             _feature(self.columns_[name], signals, shares)
             for (name, _, shares), signals in zip(compared, decided, strict=True)
         ]
-        features += [_absent(self.columns_[n]) for n in self.columns_ if n not in current.columns]
-        features += [_extra(str(n)) for n in current.columns if str(n) not in self.columns_]
+        present = set(current_columns)
+        features += [_absent(self.columns_[n]) for n in self.columns_ if n not in present]
+        features += [_extra(n) for n in current_columns if n not in self.columns_]
         status, statement = verdict(tuple(features))
         return DriftReport(
             status, tuple(features), statement, float(self.alpha), self.correction,
-            self.n_reference_, len(current),
+            self.n_reference_, n_current,
         )  # fmt: skip
 
     def _decide(self, per_column: list[list[Signal]]) -> list[list[Signal]]:

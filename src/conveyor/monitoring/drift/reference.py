@@ -80,8 +80,14 @@ def fit_numeric(
     *,
     alpha: float = 0.05,
     binned_min_ref: int = rules.KS_BINNED_MIN_REF,
+    max_bins: int | None = None,
 ) -> ColumnReference:
-    """Sort the finite values chunk by chunk, calibrate, and keep bins or the merged values."""
+    """Sort the finite values chunk by chunk, calibrate, and keep bins or the merged values.
+
+    ``max_bins`` keeps the quantile bins whatever the reference's size (at most that many
+    quantiles, every distinct value when there are fewer): the fixed cells a reference
+    profile counts live values into (:mod:`conveyor.monitoring.profile`).
+    """
     data = as_floats(values)
     missing = np.isnan(data)
     non_finite = np.isinf(data)
@@ -95,7 +101,10 @@ def fit_numeric(
     scale = _sd(sorted_chunks, n_finite)
     binned: QuantileBins | None = None
     chunk_le: list[Floats] = []
-    if n_finite >= binned_min_ref:
+    if max_bins is not None and n_finite:
+        wanted = min(rules.ks_bins(n_finite, alpha), max_bins)
+        binned, chunk_le = quantile_bins.fit(sorted_chunks, wanted)
+    elif n_finite >= binned_min_ref:
         binned, chunk_le = quantile_bins.fit(sorted_chunks, rules.ks_bins(n_finite, alpha))
         if rules.ks_method(n_finite, binned.error, alpha, binned_min_ref) == "exact":
             binned = None  # too coarse for this reference (ties, odd shapes): exact instead
