@@ -20,7 +20,7 @@ from conveyor.notify import verify_signature
 
 def handler(secret: str, log_path: str) -> type[BaseHTTPRequestHandler]:
     class Receive(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
+        def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
             if not verify_signature(secret, self.headers.get("X-Conveyor-Signature"), body):
                 self.send_response(401)
@@ -32,7 +32,7 @@ def handler(secret: str, log_path: str) -> type[BaseHTTPRequestHandler]:
             self.send_response(204)
             self.end_headers()
 
-        def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+        def log_message(self, format: str, *args: object) -> None:
             pass  # the log file is the output
 
     return Receive

@@ -1,6 +1,8 @@
-"""Wait until a line of FILE contains TEXT (at most SECONDS), then print that line.
+"""Wait until a line added to FILE from now on contains TEXT (at most SECONDS), print it.
 
-Usage: python examples/wait_for.py FILE TEXT [SECONDS]; exit 1 if it never came.
+Usage: python examples/wait_for.py FILE TEXT [SECONDS] [AT_LEAST]; exit 1 if none came in
+time. Lines already in FILE when it starts do not count; with AT_LEAST, it returns no
+sooner than that many seconds after it started (the line may have come before).
 """
 
 from __future__ import annotations
@@ -10,18 +12,23 @@ import time
 from pathlib import Path
 
 
+def lines(path: Path) -> list[str]:
+    return path.read_text(encoding="utf-8").splitlines() if path.exists() else []
+
+
 def main() -> None:
     path, text = Path(sys.argv[1]), sys.argv[2]
-    deadline = time.monotonic() + (float(sys.argv[3]) if len(sys.argv) > 3 else 60)
+    seconds = float(sys.argv[3]) if len(sys.argv) > 3 else 60
+    at_least = float(sys.argv[4]) if len(sys.argv) > 4 else 0
     started = time.monotonic()
-    while time.monotonic() < deadline:
-        lines = path.read_text(encoding="utf-8").splitlines() if path.exists() else []
-        for line in lines:
-            if text in line:
-                print(f"after {time.monotonic() - started:.0f} s: {line}")
-                return
+    seen = len(lines(path))
+    while time.monotonic() - started < seconds:
+        found = [line for line in lines(path)[seen:] if text in line]
+        if found and time.monotonic() - started >= at_least:
+            print(found[0])
+            return
         time.sleep(1)
-    raise SystemExit(f"no {text!r} in {path} within {sys.argv[3] if len(sys.argv) > 3 else 60} s")
+    raise SystemExit(f"no new {text!r} line in {path} within {seconds:g} s")
 
 
 if __name__ == "__main__":

@@ -7,14 +7,14 @@ drift monitoring will compare production traffic with.
 
 from pathlib import Path
 
-import conveyor as cv
-
 import pandas as pd
 import skops.io as sio
 import yaml
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
+
+import conveyor as cv
 
 params = yaml.safe_load(Path("params.yaml").read_text())["train"]
 train = pd.read_csv("data/prepared/train.csv")

@@ -69,10 +69,12 @@ class SklearnFlavor:
         self, model: object, directory: Path, *, input_example: ModelInput | None = None
     ) -> None:
         """Dump ``model`` with skops, then refuse it if the file needs untrusted types."""
-        import skops.io
+        from conveyor.flavors.skops_import import import_skops_io
+
+        skops_io = import_skops_io()
 
         path = directory / FILE
-        skops.io.dump(model, path)
+        skops_io.dump(model, path)
         _, refused = untrusted_types(path, False)
         if refused:
             raise ModelError(
@@ -83,13 +85,15 @@ class SklearnFlavor:
 
     def load(self, directory: Path, *, trusted: Trust = False) -> Predictor:
         """Load with skops; types outside the trusted set must be named in ``trusted``."""
-        import skops.io
+        from conveyor.flavors.skops_import import import_skops_io
+
+        skops_io = import_skops_io()
 
         path = directory / FILE
         found, refused = untrusted_types(path, trusted)
         if refused:
             raise refuse(path, refused)
-        return _Estimator(skops.io.load(path, trusted=found))
+        return _Estimator(skops_io.load(path, trusted=found))
 
     def requirements(self) -> dict[str, str]:
         """scikit-learn and skops."""

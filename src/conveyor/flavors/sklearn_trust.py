@@ -101,9 +101,11 @@ def untrusted_types(path: Path, trusted: Trust) -> tuple[list[str], list[str]]:
 
     Loading passes the first list to skops once the second is empty.
     """
-    import skops.io
+    from conveyor.flavors.skops_import import import_skops_io
 
-    found: list[str] = skops.io.get_untrusted_types(file=path)
+    skops_io = import_skops_io()
+
+    found: list[str] = skops_io.get_untrusted_types(file=path)
     if trusted is True:
         return found, []
     allowed = conveyor_trusted() | set(trusted or ())
