@@ -27,7 +27,8 @@ import pandas as pd
 from sklearn.datasets import load_breast_cancer
 
 from conveyor.monitoring.profile import build_profile
-from conveyor.monitoring.profiler import ProfileOptions, ProfileRecorder
+from conveyor.monitoring.profile_options import ProfileOptions
+from conveyor.monitoring.profiler import ProfileRecorder
 from conveyor.store import open_store
 
 REQUESTS = 20_000

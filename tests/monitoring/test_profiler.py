@@ -14,7 +14,8 @@ import pytest
 from conveyor.monitoring.live_profile import LiveProfile, read_live
 from conveyor.monitoring.observation import Prediction
 from conveyor.monitoring.profile import ReferenceProfile, build_profile
-from conveyor.monitoring.profiler import ProfileOptions, ProfileRecorder, stack
+from conveyor.monitoring.profile_options import ProfileOptions
+from conveyor.monitoring.profiler import ProfileRecorder, stack
 from conveyor.store import Store, open_store
 
 START = datetime(2026, 12, 1, 12, 0, 0, tzinfo=UTC).timestamp()

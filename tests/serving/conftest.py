@@ -83,6 +83,9 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Served:
     with pytest.MonkeyPatch.context() as patch:
         patch.delenv("CONVEYOR_DB_URL", raising=False)
         patch.delenv("CONVEYOR_ARTIFACTS", raising=False)
+        # another module's fixture may hold a project root for its lifetime (test_package_venv's
+        # `flavored`): the models below would be logged into that project instead
+        patch.delenv("CONVEYOR_PROJECT_ROOT", raising=False)
         patch.chdir(root)
         for version, c in ((1, 1.0), (2, 0.01)):
             models[version] = make_pipeline(StandardScaler(), LogisticRegression(C=c)).fit(x, y)

@@ -22,7 +22,7 @@ from conveyor import tracking
 from conveyor.cli.main import main
 from conveyor.context import Context
 from conveyor.monitoring.drift_service import live_drift
-from conveyor.monitoring.profiler import ProfileOptions
+from conveyor.monitoring.profile_options import ProfileOptions
 from conveyor.registry import Registry
 from conveyor.serving.app import create_app
 from conveyor.serving.pool import ModelPool

@@ -131,7 +131,7 @@ def serve(
     loaded and warmed first. Example: conveyor serve --model churn@champion --port 8080
     """
     from conveyor.cli.context import command_context
-    from conveyor.monitoring.profiler import ProfileOptions
+    from conveyor.monitoring.profile_options import ProfileOptions
     from conveyor.serving.batching import BatchPolicy
     from conveyor.serving.metrics import GatewayMetrics
     from conveyor.serving.predlog import LogOptions

@@ -48,14 +48,12 @@ from conveyor.monitoring.drift.counts import (
     floats,
 )
 from conveyor.monitoring.profile import PREDICTION, FeatureProfile, ReferenceProfile
+from conveyor.monitoring.profile_options import MAX_WINDOW_S
 
 if TYPE_CHECKING:
     from conveyor.store.base import SignalRepository
 
 FORMAT = "conveyor.live-profile/1"
-MAX_WINDOW_S = 3600
-"""The longest profile window a gateway may cut: how far before a range the reader looks
-for windows that started earlier and still overlap it."""
 QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
 
 

@@ -50,6 +50,7 @@ from conveyor.monitoring.drift.reference import (
     fit_categorical,
     fit_numeric,
 )
+from conveyor.monitoring.profile_options import MAX_FEATURES
 
 if TYPE_CHECKING:
     from conveyor.flavors.base import Array
@@ -57,8 +58,8 @@ if TYPE_CHECKING:
 FORMAT = "conveyor.reference-profile/1"
 PREDICTION = "__prediction__"
 """The name the model's outputs go by in profiles and drift reports."""
-MAX_FEATURES = 100
-"""Features profiled per model version (the first ones, in the reference's column order)."""
+# MAX_FEATURES (features profiled per model version: the first ones, in the reference's
+# column order) lives in profile_options, which the server imports without scipy.
 MAX_BINS = 2000
 """At most this many reference quantiles per numeric feature (plus its extreme values)."""
 CHUNKS = 10

@@ -40,15 +40,15 @@ import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
-from conveyor.errors import ConveyorError, InvalidValue
-from conveyor.monitoring.live_profile import MAX_WINDOW_S, LiveProfile
-from conveyor.monitoring.profile import MAX_FEATURES, ReferenceProfile
+from conveyor.errors import ConveyorError
+from conveyor.monitoring.live_profile import LiveProfile
+from conveyor.monitoring.profile import ReferenceProfile
+from conveyor.monitoring.profile_options import ProfileOptions
 from conveyor.store.entities import ProfileWindow
 
 if TYPE_CHECKING:
@@ -57,7 +57,6 @@ if TYPE_CHECKING:
     from conveyor.store.base import SignalRepository
 
 log = logging.getLogger("conveyor.monitoring")
-WINDOW_S = 60
 FLUSH_S = 2.0
 CHUNK_ROWS = 1_000
 """Rows that wake the thread early; each wake costs ~50 us per feature whatever its rows."""
@@ -82,30 +81,6 @@ class ModelCall(Protocol):
 
     @property
     def answered(self) -> Answered: ...
-
-
-@dataclass(frozen=True)
-class ProfileOptions:
-    """How ``conveyor serve`` profiles live traffic (``enabled=False``: not at all).
-
-    ``mask``: features whose values must not be kept (the prediction log's ``--log-mask``):
-    they are counted in the reference's bins, but get no sketch (sketches keep values).
-    """
-
-    enabled: bool = True
-    window_s: int = WINDOW_S
-    max_features: int = MAX_FEATURES
-    mask: tuple[str, ...] = ()
-
-    def __post_init__(self) -> None:
-        if not 1 <= self.window_s <= MAX_WINDOW_S:
-            raise InvalidValue(
-                f"the profile window is {self.window_s} s; it must be 1 to {MAX_WINDOW_S} s"
-            )
-        if self.max_features < 1:
-            raise InvalidValue(
-                f"profiles need at least one feature per model, got {self.max_features}"
-            )
 
 
 class ProfileRecorder:

@@ -21,7 +21,7 @@ from typing import Any
 from starlette.applications import Starlette
 
 from conveyor.errors import ConfigError
-from conveyor.monitoring.profiler import ProfileOptions
+from conveyor.monitoring.profile_options import ProfileOptions
 from conveyor.serving.app import MAX_BODY_BYTES, REQUEST_TIMEOUT_S, create_app
 from conveyor.serving.batching import BatchPolicy
 from conveyor.serving.limits import READ_TIMEOUT_S

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from conveyor.errors import ConflictError
 from conveyor.monitoring.observation import PredictionObserver
-from conveyor.monitoring.profiler import ProfileOptions
+from conveyor.monitoring.profile_options import ProfileOptions
 from conveyor.serving.app import MAX_BODY_BYTES, REQUEST_TIMEOUT_S, create_app
 from conveyor.serving.batching import BatchPolicy
 from conveyor.serving.limits import KEEP_ALIVE_S, LIMIT_CONCURRENCY, READ_TIMEOUT_S

@@ -30,7 +30,8 @@ if TYPE_CHECKING:
     from conveyor.flavors.base import Trust
     from conveyor.monitoring.observation import PredictionObserver
     from conveyor.monitoring.profile import ReferenceProfile
-    from conveyor.monitoring.profiler import ProfileOptions, ProfileRecorder
+    from conveyor.monitoring.profile_options import ProfileOptions
+    from conveyor.monitoring.profiler import ProfileRecorder
     from conveyor.monitoring.recorder import OutcomeRecorder
     from conveyor.registry import Registry
     from conveyor.serving.feedback import LabelLog
@@ -258,7 +259,8 @@ def build_observers(
     close them on shutdown. ``metrics`` also gets the monitor loop's gauges (drift per
     feature, performance, open alerts), read from the store."""
     from conveyor.monitoring.alerts.gauges import MonitorGauges
-    from conveyor.monitoring.profiler import ProfileOptions, ProfileRecorder
+    from conveyor.monitoring.profile_options import ProfileOptions
+    from conveyor.monitoring.profiler import ProfileRecorder
     from conveyor.monitoring.recorder import OutcomeRecorder
     from conveyor.serving.feedback import LabelLog
     from conveyor.serving.predlog import PredictionLog
