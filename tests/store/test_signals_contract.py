@@ -174,3 +174,22 @@ def test_profile_rows_of_every_writer_come_back_by_start_and_version(store: Stor
     assert rows[2].body == blob
     only = store.signals.profiles("churn", T0, later, version=3)
     assert [r.body for r in only] == [b"y"]  # until is exclusive
+
+
+def test_prune_deletes_only_windows_that_started_before_the_cut(store: Store) -> None:
+    old, cut, new = T0 - timedelta(days=40), T0 - timedelta(days=30), T0
+    store.signals.add_windows([_window(3, old, 5), _window(3, cut, 2), _window(3, new, 7)], "a")
+    store.signals.add_profiles(
+        [ProfileWindow("churn", 3, old, 60, 5, b"x"), ProfileWindow("churn", 3, new, 60, 7, b"y")],
+        "a",
+    )
+
+    counted = store.signals.prune(cut, dry_run=True)
+    assert counted == {"outcome_windows": 1, "profile_windows": 1}
+    assert len(store.signals.windows("churn", old, new + timedelta(days=1))) == 3  # untouched
+
+    assert store.signals.prune(cut) == {"outcome_windows": 1, "profile_windows": 1}
+    kept = store.signals.windows("churn", old, new + timedelta(days=1))
+    assert [w.start for w in kept] == [cut, new]  # the cut itself is kept
+    assert [p.start for p in store.signals.profiles("churn", old, new + timedelta(days=1))] == [new]
+    assert store.signals.prune(cut) == {"outcome_windows": 0, "profile_windows": 0}

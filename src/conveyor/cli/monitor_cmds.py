@@ -123,6 +123,33 @@ def _metric(metric: Metric) -> str:
     return f"{metric.name} {metric.value:.3f}{interval} (n={metric.n})"
 
 
+@app.command("prune")
+def prune(
+    older_than: Annotated[
+        str, typer.Option("--older-than", help="Delete windows older than this: 30d, 8w.")
+    ] = "30d",
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Count, delete nothing.")] = False,
+    as_json: AsJson = False,
+) -> None:
+    """Delete the gateway's outcome windows and live profiles older than --older-than.
+
+    Both grow with traffic and nothing reads them past the longest window you ask for; run
+    it from cron. At least 1d. Example: conveyor monitor prune --older-than 30d --dry-run
+    """
+    from conveyor.cli.context import command_context, print_json
+    from conveyor.monitoring.retention import prune as prune_windows
+
+    pruned = prune_windows(
+        command_context(), parse_window(older_than, "--older-than"), dry_run=dry_run
+    )
+    if as_json:
+        print_json(pruned.to_dict())
+        return
+    verb = "would delete" if dry_run else "deleted"
+    counts = ", ".join(f"{n:,} {name.replace('_', ' ')}" for name, n in pruned.deleted.items())
+    typer.echo(f"{verb} {counts} that started before {pruned.before:%Y-%m-%d %H:%M} UTC")
+
+
 @app.command("drift")
 def drift(
     model: Annotated[

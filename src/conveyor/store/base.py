@@ -201,6 +201,8 @@ class SignalRepository(Protocol):
         self, model: str, since: datetime, until: datetime, version: int | None = None
     ) -> list[ProfileWindow]: ...
 
+    def prune(self, before: datetime, *, dry_run: bool = False) -> dict[str, int]: ...
+
 
 class RolloutRepository(Protocol):
     """Rollouts (at most one active per model) and the verdicts of their steps."""

@@ -31,7 +31,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import event, func, select, text
+from sqlalchemy import delete, event, func, select, text
 from sqlalchemy.orm import Session
 
 from conveyor.store.engine import SessionScope
@@ -127,6 +127,23 @@ class SqlSignalRepository:
         order = (ProfileWindowRow.start, ProfileWindowRow.version, ProfileWindowRow.id)
         with self._session() as s:
             return [_profile(row) for row in s.scalars(query.order_by(*order))]
+
+    def prune(self, before: datetime, *, dry_run: bool = False) -> dict[str, int]:
+        """Delete every outcome and profile window that started before ``before``, in one
+        transaction; how many rows of each went (or would go, with ``dry_run``)."""
+        counts = {}
+        with self._session() as s:
+            for name, start, row in (
+                ("outcome_windows", OutcomeWindowRow.start, OutcomeWindowRow),
+                ("profile_windows", ProfileWindowRow.start, ProfileWindowRow),
+            ):
+                if dry_run:
+                    found = s.scalar(select(func.count()).select_from(row).where(start < before))
+                    counts[name] = int(found or 0)
+                else:
+                    gone = s.execute(delete(row).where(start < before))
+                    counts[name] = int(gone.rowcount or 0)  # type: ignore[attr-defined]
+        return counts
 
     def events_after(self, after_id: int, limit: int) -> list[StreamEvent]:
         """Up to ``limit`` model and routing events with an id above ``after_id``, in order."""
