@@ -329,3 +329,29 @@ def test_a_gateway_controller_leads_the_models_it_serves_before_any_rollout(
     finally:
         stop.set()
         thread.join()
+
+
+def test_a_controller_that_lost_the_lead_during_pretraffic_writes_no_traffic(
+    ctx: Context,
+) -> None:
+    """Pre-traffic checks take seconds; if the lead moved meanwhile (a PostgreSQL connection
+    dropped), the old leader must not write the table the new one now owns."""
+    other = Controller(ctx)
+
+    def slow_checks_while_the_lead_moves(_: Context, rollout: Rollout) -> PreTrafficReport:
+        first.leadership.release("churn")
+        assert other.leadership.try_lead("churn")  # the standby takes over meanwhile
+        return PreTrafficReport(rollout.model, rollout.candidate, (Check("smoke", True, "ok"),))
+
+    rollout = service.deploy(ctx, "churn", 2, DeployConfig())
+    first = Controller(ctx, pretraffic=slow_checks_while_the_lead_moves)
+    first.tick()
+
+    assert _share(ctx, 2) == 0.0  # the old leader applied nothing
+    assert ctx.store.rollouts.get(rollout.id).status == "pretraffic"
+    other.pretraffic = lambda _, r: PreTrafficReport(r.model, r.candidate, ())
+    other.tick()  # the new leader checks again and goes on
+    assert ctx.store.rollouts.get(rollout.id).status == "progressing"
+    assert _share(ctx, 2) > 0
+    first.leadership.close()
+    other.leadership.close()

@@ -187,6 +187,7 @@ class Controller:
             refusal = self._pretraffic(rollout)
             if refusal is not None:
                 return refusal
+        self._still_leading(rollout, "its pre-traffic checks")
         if rollout.strategy == "bluegreen":
             return service.finish_promoted(
                 self.ctx, rollout, "blue-green: switched after pre-traffic checks", self.notify
@@ -347,6 +348,17 @@ class Controller:
             f"now at {moved.weight:g}%",
         )
         return moved
+
+    def _still_leading(self, rollout: Rollout, during: str) -> None:
+        """ConflictError (the pass leaves the rollout to the next) if this controller lost
+        the model's lead while it worked: pre-traffic checks take seconds, and a PostgreSQL
+        connection dropped meanwhile ends the advisory lock, so another controller may lead
+        now; two writing one table is what leadership exists to prevent."""
+        if not self.leadership.try_lead(rollout.model):
+            raise ConflictError(
+                f"this controller lost the lead of {rollout.model} during {during}; "
+                "the controller that leads it now goes on"
+            )
 
     def _apply(self, rollout: Rollout, step: int) -> None:
         """The step's weights (idempotent: applying them twice changes nothing)."""
