@@ -56,3 +56,20 @@ def test_too_short_a_retention_is_refused(
     assert "Traceback" not in err
     assert main(["monitor", "prune", "--older-than", "1w", "--dry-run"]) == 0
     assert "would delete 1 outcome windows" in capsys.readouterr().out  # nothing went
+
+
+def test_prune_keeps_what_an_alert_rule_still_reads(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (project / "conveyor.yaml").write_text(
+        'stages:\n  noop: {cmd: "true"}\n'
+        "monitor:\n  alerts:\n"
+        "    - {name: weekly-drift, model: churn, when: drift, window: 14d}\n",
+        encoding="utf-8",
+    )
+    assert main(["monitor", "prune", "--older-than", "7d"]) != 0
+    err = capsys.readouterr().err
+    assert "weekly-drift" in err
+    assert "14 days" in err
+    assert main(["monitor", "prune", "--older-than", "30d", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["deleted"]["outcome_windows"] == 1

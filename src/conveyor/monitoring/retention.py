@@ -51,5 +51,23 @@ def prune(
             f"still read; it must be at least {MIN_AGE.days} day",
             hint="keep at least as long as your longest alert rule window, e.g. --older-than 30d",
         )
+    longest = _longest_rule_window(ctx)
+    if longest is not None and older_than < longest[1]:
+        raise InvalidValue(
+            f"--older-than {older_than} is shorter than the window of alert rule "
+            f"{longest[0]!r} ({longest[1]}) in conveyor.yaml: it would read pruned windows",
+            hint=f"keep at least {longest[1]}",
+        )
     before = (now or utcnow()) - older_than
     return Pruned(before, ctx.store.signals.prune(before, dry_run=dry_run), dry_run)
+
+
+def _longest_rule_window(ctx: Context) -> tuple[str, timedelta] | None:
+    """The alert rule of conveyor.yaml that reads furthest back (its window and ``for:``)."""
+    from conveyor.monitoring.alerts.service import project_config
+
+    config = project_config(ctx)
+    if config is None or not config.monitor.alerts:
+        return None
+    rule = max(config.monitor.alerts, key=lambda r: r.window_s)
+    return rule.name, timedelta(seconds=rule.window_s)
