@@ -330,3 +330,23 @@ def test_both_ways_of_counting_give_the_same_cells(reference: ReferenceProfile) 
         assert np.array_equal(counted.cells, expected)
         assert counted.below_sum == pytest.approx(finite[finite < edges[0]].sum())
         assert (counted.missing, counted.non_finite) == (1, 1)
+
+
+def test_corrupt_reference_sketch_bytes_are_never_deserialized(
+    reference: ReferenceProfile,
+) -> None:
+    """reference-profile.json comes with a model: untrusted. datasketches' deserializer
+    crashed the process (SIGSEGV) on fuzzed KLL bytes, so the reference's quantiles come
+    from its exact bins, and its sketch bytes are never parsed."""
+    from dataclasses import replace
+
+    from conveyor.monitoring.profile_drift import profile_drift
+
+    crafted = ReferenceProfile.from_json(reference.to_json(), "crafted")
+    crafted = replace(
+        crafted,
+        features=tuple(replace(f, quantiles=b"\x05\x02\x0f\xff" * 64) for f in crafted.features),
+    )
+    drift = profile_drift(crafted, live_of(reference, frame(15, 800)), columns=None,
+                          correction="bh", alpha=0.05)  # fmt: skip
+    assert drift.details["quantiles"]["age"]["reference"][2] == pytest.approx(40, abs=1.0)

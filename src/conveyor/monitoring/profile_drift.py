@@ -19,7 +19,6 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from conveyor.monitoring import sketches
 from conveyor.monitoring.drift import DriftDetector, DriftReport, FeatureDrift
 from conveyor.monitoring.drift.counts import ColumnCounts
 from conveyor.monitoring.live_profile import QUANTILES, LiveProfile
@@ -87,18 +86,32 @@ def judge_predictions(
 
 
 def _quantiles(features: list[FeatureProfile], live: LiveProfile) -> dict[str, Any]:
-    """Per numeric feature, the reference's and the live 5/25/50/75/95 % quantiles."""
+    """Per numeric feature, the reference's and the live 5/25/50/75/95 % quantiles.
+
+    The reference side is read from its exact quantile bins, never from the KLL bytes of
+    ``reference-profile.json``: that file comes with a model, so it is untrusted input, and
+    datasketches' deserializer crashes the process (SIGSEGV, found by fuzzing) on crafted
+    bytes; a gateway running the monitor loop must not be one file away from dying. The
+    live sketches come from the gateways' own rows in the metadata store.
+    """
     out: dict[str, Any] = {}
     for feature in [*features, *_prediction(live)]:
         current = live.quantiles(feature.name)
-        if current is None or feature.quantiles is None or not sketches.available():
+        reference = _bin_quantiles(feature)
+        if current is None or reference is None:
             continue
-        kll = sketches.load_quantiles(feature.quantiles)
-        if kll.is_empty():
-            continue
-        ref = [float(q) for q in kll.get_quantiles(list(QUANTILES))]
-        out[feature.name] = {"at": list(QUANTILES), "reference": ref, "current": current}
+        out[feature.name] = {"at": list(QUANTILES), "reference": reference, "current": current}
     return out
+
+
+def _bin_quantiles(feature: FeatureProfile) -> list[float] | None:
+    """The reference's QUANTILES from its bins: the first edge whose CDF reaches each
+    (exact when the edges are every distinct value, else within one bin)."""
+    bins = feature.reference.bins
+    if feature.kind != "numeric" or bins is None or not len(bins.edges):
+        return None
+    at = np.searchsorted(bins.le, np.array(QUANTILES), side="left")
+    return [float(bins.edges[min(int(i), len(bins.edges) - 1)]) for i in at]
 
 
 def _new_values(features: list[FeatureProfile], live: LiveProfile) -> dict[str, Any]:
