@@ -135,6 +135,29 @@ def test_a_failing_canary_is_rolled_back_at_its_first_failing_verdict(ctx: Conte
     assert len(ctx.store.rollouts.verdicts(rollout.id)) == 1
 
 
+def test_the_gateway_is_told_each_committed_traffic_change_and_nothing_else(
+    ctx: Context,
+) -> None:
+    """A gateway running the controller polls its tables when told (``routed``), so a
+    rollback takes the canary's share away at once, not at the watcher's next poll."""
+    told: list[tuple[str, float]] = []
+    rollout, _, clock, sent = _deploy(ctx)
+    controller = Controller(
+        ctx, clock=clock, notify=sent.append, routed=lambda m: told.append((m, _share(ctx, 2)))
+    )
+    controller.tick()
+    assert told == [("churn", pytest.approx(0.05))]  # the first step, already in the table
+    _windows(ctx.store, T0, 2, {2: (200, 20), 1: (3800, 38)})
+    clock.now = T0 + timedelta(seconds=5)
+    controller.tick()  # too early for a verdict: the table is as it was
+    assert len(told) == 1
+    _windows(ctx.store, T0 + timedelta(seconds=20), 4, {2: (200, 20), 1: (3800, 38)})
+    clock.now = T0 + timedelta(seconds=60)
+    controller.tick()
+    assert ctx.store.rollouts.get(rollout.id).status == "rolled_back"
+    assert told == [("churn", pytest.approx(0.05)), ("churn", 0.0)]  # told once committed
+
+
 def test_no_traffic_is_inconclusive_then_paused_never_promoted(ctx: Context) -> None:
     rollout, controller, clock, sent = _deploy(ctx)
     controller.tick()

@@ -2,9 +2,10 @@
 and two canaries deployed with `conveyor deploy --wait` while it runs.
 
 A faulty canary (its square root of a scaled column is NaN for ~30% of rows: a 500) is
-rolled back within two intervals of the first analysis window it was judged on; until then
-the only failed requests are the ones the canary answered; after, none. A good canary is
-then promoted, 50% -> 100%, and not one request fails during it. The gateway, not the
+rolled back within two intervals of the first analysis window it was judged on, and the
+gateway stops routing to it at once (its controller pokes its watcher); until then the
+only failed requests are the ones the canary answered; after, none. A good canary is then
+promoted, 50% -> 100%, and not one request fails during it. The gateway, not the
 waiting CLI, leads the model: its rollout lock names the serve process.
 """
 
@@ -56,7 +57,12 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, pd.DataFram
     """``cancer`` v1 (the champion, all traffic), v2 (a good candidate), v3 (faulty)."""
     root = tmp_path_factory.mktemp("soak") / "project"
     root.mkdir()
-    (root / "conveyor.yaml").write_text('stages:\n  noop: {cmd: "true"}\n', encoding="utf-8")
+    # a step may stay inconclusive for 6 intervals (3 by default) before it pauses: on a
+    # loaded 2-core CI machine the load falls to ~100 requests/s, and a 50% step can still
+    # lack its minimum sample after 30 s; on a quiet one the steps pass as soon as they may
+    (root / "conveyor.yaml").write_text(
+        'stages:\n  noop: {cmd: "true"}\ndeploy:\n  inconclusive_intervals: 6\n', encoding="utf-8"
+    )
     frame = load_breast_cancer(as_frame=True).frame
     x, y = frame.drop(columns="target"), frame["target"]
     good = [make_pipeline(StandardScaler(), LogisticRegression(C=c)).fit(x, y) for c in (1, 0.5)]
@@ -132,7 +138,7 @@ def _deploy(root: Path, version: int, steps: str) -> tuple[int, str]:
     done = subprocess.run(
         [sys.executable, "-m", "conveyor", "deploy", "cancer", str(version), "--strategy",
          "canary", "--steps", steps, "--interval", f"{INTERVAL_S:g}s", "--wait"],
-        cwd=root, env=env, capture_output=True, text=True, timeout=90,
+        cwd=root, env=env, capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     return done.returncode, done.stdout + done.stderr
 
@@ -149,7 +155,7 @@ def test_faulty_canary_rolled_back_good_one_promoted_under_load(project) -> None
     # their first routed window is their warm-up, not judged (delivery/rollout/stepping.py)
     with (
         serving(root, "--model", "cancer/1", log=log) as (url, proc),
-        Load(url, rows, 150, 200_000) as load,
+        Load(url, rows, 240, 200_000) as load,
     ):
         time.sleep(2)  # the load is steady before any rollout starts
         began = time.time()
@@ -159,20 +165,6 @@ def test_faulty_canary_rolled_back_good_one_promoted_under_load(project) -> None
         assert "rolled_back" in said, said
         assert _leader_pid(root) == proc.pid  # the gateway led it; --wait only watched
 
-        faulty = load.between(began, rolled_back)
-        failed = [a for a in faulty if a.status >= 500 or a.status == 0]
-        assert failed, "the faulty canary failed no request: nothing was tested"
-        others = [(a.status, a.version, a.sent - began) for a in failed if a.version != "3"]
-        assert not others  # errors came from the canary's share only
-        by_canary = [a for a in faulty if a.version == "3"]
-        # it fails rows with a small "mean area" (~15% of these: the stable version's input
-        # example, which the canary must accept, holds a small one)
-        assert 0.05 < len(failed) / len(by_canary) < 0.5
-        # rolled back within two intervals of the first window the analysis judged: the
-        # first window starting after the canary's first answer
-        first_window = math.ceil(by_canary[0].sent / WINDOW_S) * WINDOW_S
-        assert by_canary[-1].sent <= first_window + 2 * INTERVAL_S
-
         good_began = time.time()
         code, said = _deploy(root, 2, "50,100")
         promoted = time.time()
@@ -181,17 +173,37 @@ def test_faulty_canary_rolled_back_good_one_promoted_under_load(project) -> None
         load.stop.set()
         ended = time.time()
 
-    after = load.between(by_canary[-1].sent + 0.001, ended)
-    assert after
-    bad = [(round(a.sent - ended, 2), a.status, a.version) for a in after if not 0 < a.status < 500]
-    assert not bad, bad  # zero errors after the rollback: (s before the end, status, version)
+    everything = load.between(began, ended)
+    not_canary = [
+        (round(a.sent - began, 2), a.status, a.version)
+        for a in everything
+        if not 0 < a.status < 500 and a.version != "3"
+    ]
+    # clients saw errors only from the faulty canary's share, none after its rollback, none
+    # during the good canary's steps and promotion: (s since the start, status, version)
+    assert not not_canary, not_canary
+    by_canary = [a for a in everything if a.version == "3"]
+    failed = [a for a in by_canary if not 0 < a.status < 500]
+    assert failed, "the faulty canary failed no request: nothing was tested"
+    # it fails rows with a small "mean area" (~15% of these: the stable version's input
+    # example, which the canary must accept, holds a small one)
+    assert 0.05 < len(failed) / len(by_canary) < 0.5
+    # rolled back within two intervals of the first window the analysis judged: the
+    # first window starting after the canary's first answer
+    first_window = math.ceil(by_canary[0].sent / WINDOW_S) * WINDOW_S
+    assert by_canary[-1].sent <= first_window + 2 * INTERVAL_S
+    # and at once in this gateway, whose controller decided it: not at the watcher's
+    # next poll, up to two seconds after the waiting CLI already said "rolled back"
+    assert by_canary[-1].sent < rolled_back + 1.0, by_canary[-1].sent - rolled_back
+
     good = load.between(good_began, ended)
     assert {a.version for a in good} == {"1", "2"}
     assert {a.version for a in good if a.sent > promoted + 2.5} == {"2"}
-    rate = len(load.between(began, ended)) / (ended - began)
+    rate = len(everything) / (ended - began)
     print(
-        f"soak: {len(load.between(began, ended))} requests at {rate:.0f}/s; faulty canary "
+        f"soak: {len(everything)} requests at {rate:.0f}/s; faulty canary "
         f"answered {len(by_canary)}, failed {len(failed)}, rolled back "
-        f"{by_canary[-1].sent - first_window:.1f} s after its first judged window began; "
+        f"{by_canary[-1].sent - first_window:.1f} s after its first judged window began "
+        f"(its last answer {rolled_back - by_canary[-1].sent:.2f} s before --wait returned); "
         f"good canary promoted in {promoted - good_began:.0f} s with {len(good)} requests, 0 failed"
     )

@@ -108,6 +108,26 @@ def test_a_hot_swap_under_steady_load_fails_no_request(served, project: Path, li
     assert len(versions) > settled
 
 
+def test_a_poked_watcher_applies_a_new_table_at_once(served, project: Path) -> None:
+    """The rollout controller inside ``conveyor serve`` pokes the watcher after it moves
+    traffic: the gateway must not keep routing to a rolled-back canary until its next poll."""
+    traffic("set", "cancer", "1=100")
+    _pool, router, watcher = build_gateway([], Context.resolve(), poll=False)
+    watcher.interval_s = 60.0  # a poll would come far too late for this test
+    watcher.start()
+    try:
+        traffic("set", "cancer", "1=50", "2=50")
+        watcher.poke("cancer")
+        deadline = time.monotonic() + 5
+        while router.tables()["cancer"].versions() != (1, 2) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert router.tables()["cancer"].versions() == (1, 2)
+    finally:
+        started = time.monotonic()
+        watcher.stop()
+    assert time.monotonic() - started < 1  # stopping does not wait out the interval
+
+
 def test_versions_no_table_names_are_unloaded_after_draining(served, project: Path) -> None:
     traffic("set", "cancer", "1=50", "2=50")
     pool, _router, watcher = build_gateway(["cancer/1"], Context.resolve(), poll=False)

@@ -194,8 +194,10 @@ def serve(
     )
     from conveyor.serving.rollout_checks import ControllerThread
 
-    # the rollout controller: leads the models this gateway routes, and any no other leads
-    rollouts = ControllerThread(ctx, serves=lambda: list(router.tables()))
+    # the rollout controller: leads the models this gateway routes, and any no other leads;
+    # a step it takes is applied here at once (with --workers N, each worker's watcher
+    # applies it at its next poll, within two seconds)
+    rollouts = ControllerThread(ctx, serves=lambda: list(router.tables()), routed=watcher.poke)
     rollouts.start()
     if alerting is not None:
         alerting.start()

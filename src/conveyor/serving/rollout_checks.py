@@ -47,9 +47,12 @@ def pretraffic_check(budget: OperationalGates | None) -> PreTrafficCheck:
     return check
 
 
-def build_controller(ctx: Context) -> tuple[Controller, Dispatcher | None]:
+def build_controller(
+    ctx: Context, routed: Callable[[str], None] = lambda model: None
+) -> tuple[Controller, Dispatcher | None]:
     """A controller for ``ctx``'s project: its gates' latency budget, its ``notify:``
-    targets (the dispatcher to close on shutdown, None without targets)."""
+    targets (the dispatcher to close on shutdown, None without targets); ``routed`` is
+    told each model whose rollout it moved (the gateway's watcher polls at once)."""
     from conveyor import settings
     from conveyor.delivery.rollout.controller import Controller
     from conveyor.notify import Dispatcher, build_notifiers
@@ -59,10 +62,11 @@ def build_controller(ctx: Context) -> tuple[Controller, Dispatcher | None]:
     dispatcher = None
     if config is not None and config.notify.targets:
         dispatcher = Dispatcher(build_notifiers(config.notify, settings.environment()))
+        notify = dispatcher.notify
         return Controller(
-            ctx, pretraffic=pretraffic_check(budget), notify=dispatcher.notify
+            ctx, pretraffic=pretraffic_check(budget), notify=notify, routed=routed
         ), dispatcher
-    return Controller(ctx, pretraffic=pretraffic_check(budget)), dispatcher
+    return Controller(ctx, pretraffic=pretraffic_check(budget), routed=routed), dispatcher
 
 
 def _config(ctx: Context) -> ProjectConfig | None:
@@ -79,12 +83,18 @@ class ControllerThread:
     process; the per-model lock makes one of them lead across workers and replicas)."""
 
     def __init__(
-        self, ctx: Context, poll_s: float = 5.0, serves: Callable[[], Iterable[str]] = tuple
+        self,
+        ctx: Context,
+        poll_s: float = 5.0,
+        serves: Callable[[], Iterable[str]] = tuple,
+        routed: Callable[[str], None] = lambda model: None,
     ) -> None:
-        """``serves``: the models the gateway routes, which its controller leads (claims)."""
+        """``serves``: the models the gateway routes, which its controller leads (claims);
+        ``routed``: told each model whose rollout the controller moved (the gateway's
+        watcher's ``poke``, so the gateway applies the change at once)."""
         import threading
 
-        self._ctx, self._poll_s, self._serves = ctx, poll_s, serves
+        self._ctx, self._poll_s, self._serves, self._routed = ctx, poll_s, serves, routed
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="rollout-controller", daemon=True)
 
@@ -98,7 +108,7 @@ class ControllerThread:
             self._thread.join(timeout_s)
 
     def _run(self) -> None:
-        controller, dispatcher = build_controller(self._ctx)
+        controller, dispatcher = build_controller(self._ctx, self._routed)
         try:
             controller.run(self._stop, self._poll_s, claim=self._serves)
         finally:

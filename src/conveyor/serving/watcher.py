@@ -9,8 +9,11 @@ flight on the old version finish there. A version that no table names any more (
 ``--model`` did not ask for) is unloaded ``drain_s`` seconds later, so it stops holding
 memory; until then a request forcing it with ``X-Conveyor-Version`` still gets it. A version
 that cannot be loaded or warmed leaves the old table in place and the error in the log.
-A store that cannot be reached leaves every table in place: the gateway says so once, and
-once more when it is back.
+:meth:`DeploymentWatcher.poke` asks for a poll now: the rollout controller inside
+``conveyor serve`` pokes its gateway after it changes a model's traffic, so a rollback
+reaches the canary's share at once rather than up to ``interval_s`` later. A store
+that cannot be reached leaves every table in place: the gateway says so once, and once
+more when it is back.
 """
 
 from __future__ import annotations
@@ -69,6 +72,7 @@ class DeploymentWatcher:
         self.drain_s = drain_s
         self._unrouted_since: dict[tuple[str, int], float] = {}
         self._stop = threading.Event()
+        self._wake = threading.Event()  # set by poke() and stop(): poll now
         self._thread: threading.Thread | None = None
 
     def sync(self) -> list[str]:
@@ -131,15 +135,26 @@ class DeploymentWatcher:
         self._thread = threading.Thread(target=self._run, name="conveyor-routing", daemon=True)
         self._thread.start()
 
+    def poke(self, model: str | None = None) -> None:
+        """Poll now rather than at the next interval (``model``: the one whose table
+        changed, for the caller's convenience; every table is read anyway). Returns at once;
+        the poll runs in the watcher's thread."""
+        self._wake.set()
+
     def stop(self) -> None:
         """Stop polling (waits for a poll in progress)."""
         self._stop.set()
+        self._wake.set()
         if self._thread is not None:
             self._thread.join()
 
     def _run(self) -> None:
         unreachable = False  # said once when the store goes away, once when it is back
-        while not self._stop.wait(self.interval_s):
+        while True:
+            self._wake.wait(self.interval_s)
+            self._wake.clear()  # a poke during the poll below asks for one more poll
+            if self._stop.is_set():
+                return
             try:
                 self.sync()
             except ConveyorError as exc:  # the store is unreachable: serve on, try again
