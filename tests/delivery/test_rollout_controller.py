@@ -287,14 +287,9 @@ def test_an_equally_accurate_canary_passes_and_no_labels_never_block(ctx: Contex
     assert "accuracy" not in {m["metric"] for m in last.evidence["metrics"]}
 
 
-def test_a_shadow_that_disagrees_with_the_primary_is_rolled_back_on_agreement(
-    ctx: Context,
-) -> None:
-    rollout, controller, clock, sent = _deploy(ctx, strategy="shadow", share=1.0)
-    controller.tick()
-    table = get_table(ctx.store, "churn")
-    assert table is not None
-    assert 2 in {s.version for s in table.shadows}
+def log_disagreeing_shadow(ctx: Context) -> None:
+    """200 requests from 12:00:00, one every 0.25 s: v1 answers 1, its shadow v2 answers 0
+    and 1 in turn (50% agreement)."""
     predlog = PredictionLog(ctx.artifacts_url)
     for i in range(200):
         at = T0 + timedelta(seconds=i / 4)
@@ -304,6 +299,17 @@ def test_a_shadow_that_disagrees_with_the_primary_is_rolled_back_on_agreement(
         predlog.observe(primary)
         predlog.observe_shadow(shadow, primary)
     predlog.close()
+
+
+def test_a_shadow_that_disagrees_with_the_primary_is_rolled_back_on_agreement(
+    ctx: Context,
+) -> None:
+    rollout, controller, clock, sent = _deploy(ctx, strategy="shadow", share=1.0)
+    controller.tick()
+    table = get_table(ctx.store, "churn")
+    assert table is not None
+    assert 2 in {s.version for s in table.shadows}
+    log_disagreeing_shadow(ctx)
     clock.now = T0 + timedelta(seconds=60)
 
     controller.tick()

@@ -10,7 +10,7 @@ from datetime import timedelta
 import numpy as np
 import pandas as pd
 import pytest
-from tests.delivery.test_rollout_controller import T0, _windows
+from tests.delivery.test_rollout_controller import T0, _windows, log_disagreeing_shadow
 from tests.delivery.test_rollout_controller import ctx as ctx
 
 from conveyor.config import DeployConfig
@@ -156,15 +156,7 @@ def test_labels_that_came_after_the_step_moved_on_are_not_used_as_if_known(
 
 
 def test_a_shadow_that_disagreed_would_have_been_rolled_back(ctx: Context) -> None:
-    predlog = PredictionLog(ctx.artifacts_url)
-    for i in range(200):
-        at = T0 + timedelta(seconds=i / 4)
-        inputs = pd.DataFrame({"x": [float(i)]})
-        primary = Prediction(f"r{i}", "churn", 1, inputs, np.array([1]), 0.01, at)
-        shadow = Prediction(f"r{i}", "churn", 2, inputs, np.array([i % 2]), 0.01, at)
-        predlog.observe(primary)
-        predlog.observe_shadow(shadow, primary)
-    predlog.close()
+    log_disagreeing_shadow(ctx)
     policy = DeployConfig(strategy="shadow", share=1.0, duration="10m", pretraffic=False)
 
     result = replay(ctx, "churn", T0, T0 + timedelta(minutes=5), policy, candidate=2, stable=1)
